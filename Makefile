@@ -1,0 +1,30 @@
+# Two commands do everything on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+VPY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test fuzz bench clean
+
+$(VPY):
+	$(PYTHON) -m venv $(VENV)
+	$(VPY) -m pip install --quiet --upgrade pip
+
+$(STAMP): $(VPY) pyproject.toml
+	$(VPY) -m pip install --quiet -e '.[all]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(VPY) -m embcompress.demo
+
+test: $(STAMP)
+	$(VPY) -m pytest -q
+
+fuzz: $(STAMP)
+	EMBCOMPRESS_FUZZ_EXAMPLES=20000 $(VPY) -m pytest -q tests/core/test_fuzz.py
+
+bench: $(STAMP)
+	$(VPY) benchmarks/bench_core.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,18 @@
+"""embcompress: fit, encode, decode, score and search compressed embeddings.
+
+    import embcompress as ec
+    codec = ec.fit("PCA128,SQ8", sample, metric="ip", seed=0)
+    codes = codec.encode(x); x_hat = codec.decode(codes)
+    ids, sims = codec.search(queries, codes, k=10)
+"""
+__version__ = "0.1.0"
+
+from .codec import Codec, load  # noqa: E402
+from .errors import ArtifactError, EmbeddingError, NotFittedError  # noqa: E402
+from .evaluation import evaluate, exact_search  # noqa: E402
+from .fitting import fit, recall_at_k  # noqa: E402
+from .spec import GRAMMAR, parse_spec  # noqa: E402
+from .validation import validate  # noqa: E402
+
+__all__ = ["Codec", "load", "fit", "evaluate", "exact_search", "recall_at_k", "validate", "parse_spec", "GRAMMAR",
+           "ArtifactError", "EmbeddingError", "NotFittedError", "__version__"]

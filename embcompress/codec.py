@@ -1,0 +1,287 @@
+"""The fitted codec: encode, decode, score and search embeddings, and travel as a safe artifact."""
+from __future__ import annotations
+
+import os
+import platform
+from functools import cached_property
+from hashlib import sha256
+
+import faiss
+import numpy as np
+
+from . import artifact, binary
+from . import faiss_backend as fb
+from . import scoring
+from .errors import ArtifactError, EmbeddingError
+from .spec import parse_spec
+from .validation import as_float_matrix, find_invalid, raise_on_invalid
+
+METRIC_NAMES = ("ip", "l2")
+SCORE_MODES = ("asymmetric", "hamming")
+MAX_ARTIFACT_BYTES = artifact.MAX_PAYLOAD_BYTES + artifact.MAX_HEADER_BYTES + 64
+ENCODE_BLOCK = 65536
+
+
+def library_versions() -> dict:
+    from . import __version__
+
+    return {"embcompress": __version__, "faiss": faiss.__version__, "numpy": np.__version__,
+            "python": platform.python_version()}
+
+
+class Codec:
+    """A fitted codec. Build one with :func:`embcompress.fit` or load one with :func:`embcompress.load`.
+
+    ``encode`` is a pure function of the codec and its input: the same rows give the same
+    bytes in any process, which is what makes Spark and Beam retries safe.
+    """
+
+    def __init__(self, header: dict, arrays: dict):
+        self._header = header
+        self._spec = parse_spec(header["spec"])
+        self._index = fb.import_state(self._spec, header["dim"], header["metric"], arrays)
+        self._arrays = arrays
+        self._blob = None
+
+    # ----- identity -------------------------------------------------------------------------
+    @property
+    def spec(self) -> str:
+        return self._spec.text
+
+    @property
+    def dim(self) -> int:
+        return self._header["dim"]
+
+    @property
+    def metric(self) -> str:
+        return self._header["metric"]
+
+    @property
+    def seed(self) -> int:
+        return self._header["seed"]
+
+    @cached_property
+    def code_size(self) -> int:
+        if self._spec.code.kind == "BIN":
+            return binary.code_size(self._spec.output_dim(self.dim))
+        return int(self._index.sa_code_size())
+
+    @property
+    def fit_stats(self) -> dict:
+        """Statistics measured at fit time (sample sizes, held-back MSE and recall@10)."""
+        return dict(self._header.get("fit", {}))
+
+    @property
+    def header(self) -> dict:
+        return dict(self._header)
+
+    @property
+    def needs_nonzero_norm(self) -> bool:
+        return self._spec.needs_nonzero_norm
+
+    @property
+    def fingerprint(self) -> str:
+        """sha256 hex digest of the artifact bytes: equal fingerprints mean identical codecs."""
+        return sha256(self.to_bytes()).hexdigest()
+
+    def __repr__(self):
+        return (f"Codec(spec={self.spec!r}, dim={self.dim}, code_size={self.code_size}, "
+                f"metric={self.metric!r}, fingerprint={self.fingerprint[:12]})")
+
+    def array(self, name: str) -> np.ndarray:
+        """A named learned array from the artifact (read-only)."""
+        return self._arrays[name]
+
+    # ----- encode / decode --------------------------------------------------------------------
+    def _matrix(self, x, column=None) -> np.ndarray:
+        if type(x).__module__.startswith("pyarrow"):
+            from .arrow import vectors_from_arrow
+
+            batch = vectors_from_arrow(x, dim=self.dim, column=column, nonzero_norm=self.needs_nonzero_norm)
+            raise_on_invalid(batch.invalid, batch.reasons, column=column)
+            return batch.matrix
+        return as_float_matrix(x, column=column, dim=self.dim)
+
+    def encode(self, x, *, validate: bool = True, column=None) -> np.ndarray:
+        """Encode (n, dim) vectors to (n, code_size) uint8 codes.
+
+        Bad rows (NaN, Inf, zero norm where the spec normalizes) raise EmbeddingError naming
+        the row; ``validate=False`` skips the check for callers that already validated.
+        """
+        x = self._matrix(x, column)
+        if validate:
+            mask, reasons = find_invalid(x, nonzero_norm=self.needs_nonzero_norm)
+            raise_on_invalid(mask, reasons, column=column)
+        out = np.empty((len(x), self.code_size), dtype=np.uint8)
+        for start in range(0, len(x), ENCODE_BLOCK):
+            stop = min(len(x), start + ENCODE_BLOCK)
+            out[start:stop] = self._encode_block(x[start:stop])
+        return out
+
+    def _encode_block(self, x: np.ndarray) -> np.ndarray:
+        if self._spec.code.kind == "BIN":
+            return binary.encode(fb.apply_chain(self._index, x))
+        return self._index.sa_encode(x)
+
+    def _check_codes(self, codes) -> np.ndarray:
+        codes = np.asarray(codes)
+        if codes.dtype != np.uint8:
+            raise EmbeddingError(f"codes must be uint8, got dtype {codes.dtype}")
+        if codes.ndim == 1 and codes.size == self.code_size:
+            codes = codes.reshape(1, -1)
+        if codes.ndim != 2 or codes.shape[1] != self.code_size:
+            got = codes.shape[-1] if codes.ndim else 0
+            raise EmbeddingError(f"wrong code size: expected {self.code_size} bytes per code, got {got} "
+                                 f"(shape {codes.shape})", hint="decode with the codec that encoded these codes")
+        return np.ascontiguousarray(codes)
+
+    @cached_property
+    def _inverse(self):
+        itq = {int(k[1:-len(".itq_norm")]): float(v[0]) for k, v in self._arrays.items() if k.endswith(".itq_norm")}
+        return fb.ChainInverse(self._index, itq)
+
+    @cached_property
+    def _faiss_decodes(self) -> bool:
+        return self._spec.code.kind != "BIN" and fb.faiss_reversible(self._index)
+
+    def decode(self, codes) -> np.ndarray:
+        """Decode (n, code_size) uint8 codes to (n, dim) float32 reconstructions."""
+        codes = self._check_codes(codes)
+        if self._faiss_decodes:
+            return self._index.sa_decode(codes)
+        return self._inverse(self._decode_code_space(codes))
+
+    def _decode_code_space(self, codes: np.ndarray) -> np.ndarray:
+        """Reconstruct in the space the code sees (after the transforms)."""
+        if self._spec.code.kind == "BIN":
+            return binary.decode(codes, self._spec.output_dim(self.dim), float(self._arrays["code.bin_scale"][0]))
+        return fb.code_index(self._index).sa_decode(codes)
+
+    # ----- score / search --------------------------------------------------------------------
+    def _query_space(self, queries, codes, mode):
+        if mode not in SCORE_MODES:
+            raise ValueError(f"mode must be one of {SCORE_MODES}, got {mode!r}")
+        codes = self._check_codes(codes)
+        queries = as_float_matrix(queries, dim=self.dim)
+        if mode == "asymmetric":
+            return queries, lambda a, b: self.decode(codes[a:b]), self.metric, len(codes)
+        if self._spec.code.kind != "BIN":
+            raise ValueError(f"mode='hamming' needs a binary code (spec ending in BIN), this codec is {self.spec!r}")
+        bits = self._spec.output_dim(self.dim)
+        q = binary.unpack_pm1(self.encode(queries), bits)
+        # -hamming = (q . x - bits) / 2 for +/-1 vectors: exact in float32 for bits < 2**24
+        return q, lambda a, b: binary.unpack_pm1(codes[a:b], bits), "hamming", len(codes)
+
+    def score(self, queries, codes, *, mode: str = "asymmetric") -> np.ndarray:
+        """(nq, n) similarity of float queries to coded vectors.
+
+        ``asymmetric``: inner product with the reconstruction (or -squared L2 for
+        metric="l2"). ``hamming`` (BIN codes): minus the Hamming distance between the
+        binarized query and the code.
+        """
+        q, block, metric, n = self._query_space(queries, codes, mode)
+        out = np.empty((len(q), n), dtype=np.float32)
+        for start in range(0, n, scoring.DB_BLOCK):
+            stop = min(n, start + scoring.DB_BLOCK)
+            out[:, start:stop] = self._similarity(q, block(start, stop), metric)
+        return out
+
+    @staticmethod
+    def _similarity(q, vectors, metric):
+        if metric == "hamming":
+            return (q @ vectors.T - q.shape[1]) / 2
+        return scoring.similarity(q, vectors, metric)
+
+    def search(self, queries, codes, k: int = 10, *, rescore=None, mode: str = "asymmetric", exclude=None):
+        """Top-``k`` code rows per query: ``(ids, sims)``, both (nq, k), best first.
+
+        ``rescore=(original_vectors, factor)`` takes ``factor*k`` candidates by code score
+        and re-ranks them by exact similarity to the originals. ``exclude[i]`` is a row id
+        never returned for query ``i`` (e.g. the query's own row).
+        """
+        if not isinstance(k, (int, np.integer)) or k < 1:
+            raise ValueError(f"k must be a positive integer, got {k!r}")
+        q, block, metric, n = self._query_space(queries, codes, mode)
+        fetch = k
+        if rescore is not None:
+            originals, factor = rescore
+            originals = as_float_matrix(originals, dim=self.dim)
+            if len(originals) != n:
+                raise ValueError(f"rescore originals have {len(originals)} rows, the codes {n}")
+            fetch = max(k, int(np.ceil(factor * k)))
+        exclude = None if exclude is None else np.asarray(exclude, dtype=np.int64)
+        if metric == "hamming":
+            bits = q.shape[1]
+            sims, ids = scoring.blocked_topk(q, n, fetch, block, "ip", exclude)
+            sims = np.where(ids >= 0, (sims - bits) / 2, -np.inf).astype(np.float32)
+        else:
+            sims, ids = scoring.blocked_topk(q, n, fetch, block, metric, exclude)
+        if rescore is not None:
+            exact_q = as_float_matrix(queries, dim=self.dim)
+            sims, ids = scoring.rescore(exact_q, ids, originals, k, self.metric)
+        return ids[:, :k], sims[:, :k]
+
+    # ----- artifact ---------------------------------------------------------------------------
+    def to_bytes(self) -> bytes:
+        """The artifact: versioned header, named arrays, sha256 (layout in :mod:`embcompress.artifact`)."""
+        if self._blob is None:
+            self._blob = artifact.pack(self._header, self._arrays)
+        return self._blob
+
+    @classmethod
+    def from_bytes(cls, blob) -> "Codec":
+        header, arrays = artifact.unpack(blob)
+        _check_header(header)
+        try:
+            codec = cls(header, arrays)
+        except (ValueError, RuntimeError) as exc:
+            if isinstance(exc, ArtifactError):
+                raise
+            raise ArtifactError(f"artifact does not describe a valid codec: {exc}") from None
+        codec._blob = bytes(blob)
+        return codec
+
+    def save(self, path, *, overwrite: bool = False) -> str:
+        """Write the artifact atomically (temporary file, then rename).
+
+        An existing file with different bytes is an error unless ``overwrite=True``.
+        """
+        path = os.fspath(path)
+        blob = self.to_bytes()
+        if os.path.exists(path) and not overwrite:
+            with open(path, "rb") as f:
+                if f.read(len(blob) + 1) == blob:
+                    return path
+            raise FileExistsError(f"{path} already holds a different artifact; pass overwrite=True to replace it")
+        tmp = f"{path}.tmp-{os.getpid()}"
+        with open(tmp, "wb") as f:
+            f.write(blob)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+        return path
+
+
+def _check_header(header: dict) -> None:
+    for key, kind in (("spec", str), ("dim", int), ("metric", str), ("seed", int)):
+        if not isinstance(header.get(key), kind):
+            raise ArtifactError(f"artifact header field {key!r} is missing or not a {kind.__name__}")
+    if header["metric"] not in METRIC_NAMES:
+        raise ArtifactError(f"artifact metric {header['metric']!r} is not one of {METRIC_NAMES}")
+    if not 1 <= header["dim"] <= 65536:
+        raise ArtifactError(f"artifact dim {header['dim']} is out of range")
+    try:
+        spec = parse_spec(header["spec"])
+        spec.check_dim(header["dim"])
+    except ValueError as exc:
+        raise ArtifactError(f"artifact spec is invalid: {exc}") from None
+
+
+def load(path) -> Codec:
+    """Load and verify a codec artifact written by :meth:`Codec.save`."""
+    path = os.fspath(path)
+    size = os.path.getsize(path)
+    if size > MAX_ARTIFACT_BYTES:
+        raise ArtifactError(f"{path} is {size} bytes, larger than any valid artifact")
+    with open(path, "rb") as f:
+        return Codec.from_bytes(f.read())

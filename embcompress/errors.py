@@ -1,0 +1,28 @@
+"""The exceptions embcompress raises on bad input, bad specs and bad artifacts."""
+
+
+class EmbeddingError(ValueError):
+    """An input vector (or sample) is unusable: names the column, the row and the problem."""
+
+    def __init__(self, problem, *, row=None, column=None, hint=None):
+        self.problem = problem
+        self.row = row
+        self.column = column
+        where = []
+        if column is not None:
+            where.append(f"column {column!r}")
+        if row is not None:
+            where.append(f"row {row}")
+        prefix = (", ".join(where) + ": ") if where else ""
+        message = prefix + problem
+        if hint:
+            message += f" ({hint})"
+        super().__init__(message)
+
+
+class ArtifactError(ValueError):
+    """A codec artifact is truncated, corrupted, tampered with, or of an unknown format version."""
+
+
+class NotFittedError(RuntimeError):
+    """A codec method was called before the codec was fitted or loaded."""

@@ -1,0 +1,173 @@
+"""Everything that touches faiss objects: build, seed, export/import trained state, reverse transforms.
+
+Trained state is exported as plain named float arrays (transform matrices, codebooks, SQ
+ranges) and rebuilt by filling an untrained ``index_factory`` object. faiss's own
+serializer is never used on load, so a hostile artifact cannot make faiss allocate.
+"""
+from __future__ import annotations
+
+import faiss
+import numpy as np
+
+from .errors import ArtifactError
+from .spec import Spec
+
+METRICS = {"ip": faiss.METRIC_INNER_PRODUCT, "l2": faiss.METRIC_L2}
+_RR_SEED, _KMEANS_SEED, _ITQ_SEED = 12345, 1234, 123
+
+
+def new_index(spec: Spec, dim: int, metric: str):
+    index = faiss.index_factory(dim, spec.faiss_factory, METRICS[metric])
+    for cp in _clustering_parameters(index):
+        cp.min_points_per_centroid = 1  # only silences faiss's "too few points" warning
+    return index
+
+
+def chain(index) -> list:
+    """The vector transforms of an index, downcast to their concrete faiss classes."""
+    if not isinstance(index, faiss.IndexPreTransform):
+        return []
+    return [faiss.downcast_VectorTransform(index.chain.at(i)) for i in range(index.chain.size())]
+
+
+def code_index(index):
+    """The index that holds the codes (inside an IndexPreTransform, or the index itself)."""
+    if isinstance(index, faiss.IndexPreTransform):
+        return faiss.downcast_index(index.index)
+    return index
+
+
+def _clustering_parameters(index) -> list:
+    inner = code_index(index)
+    if isinstance(inner, faiss.IndexPQ):
+        return [inner.pq.cp]
+    if isinstance(inner, faiss.IndexResidualQuantizer):
+        return [inner.rq.cp]
+    return []
+
+
+def apply_seed(index, seed: int) -> None:
+    """Offset faiss's default seeds by ``seed``: seed 0 reproduces faiss's defaults exactly."""
+    if seed == 0:
+        return
+    for vt in chain(index):
+        if isinstance(vt, faiss.RandomRotationMatrix):
+            vt.init(_RR_SEED + seed)
+            vt.is_trained = True
+        elif isinstance(vt, faiss.ITQTransform):
+            vt.itq.seed = _ITQ_SEED + seed
+    for cp in _clustering_parameters(index):
+        cp.seed = _KMEANS_SEED + seed
+
+
+def _vec(v) -> np.ndarray:
+    return faiss.vector_to_array(v)
+
+
+def export_state(index) -> dict:
+    """Trained parameters of ``index`` as named numpy arrays."""
+    arrays = {}
+    for i, vt in enumerate(chain(index)):
+        lt = vt.pca_then_itq if isinstance(vt, faiss.ITQTransform) else vt
+        if isinstance(vt, faiss.ITQTransform):
+            arrays[f"t{i}.mean"] = _vec(vt.mean)
+        if isinstance(lt, faiss.LinearTransform):
+            arrays[f"t{i}.A"] = _vec(lt.A).reshape(lt.d_out, lt.d_in)
+            if lt.have_bias:
+                arrays[f"t{i}.b"] = _vec(lt.b)
+    inner = code_index(index)
+    if isinstance(inner, faiss.IndexScalarQuantizer):
+        arrays["code.sq"] = _vec(inner.sq.trained)
+    elif isinstance(inner, faiss.IndexPQ):
+        arrays["code.centroids"] = _vec(inner.pq.centroids)
+    elif isinstance(inner, faiss.IndexResidualQuantizer):
+        arrays["code.codebooks"] = _vec(inner.rq.codebooks)
+    return arrays
+
+
+def _fill(target, arrays: dict, name: str, sizes: tuple) -> None:
+    arr = arrays.get(name)
+    if arr is None:
+        raise ArtifactError(f"artifact is missing array {name!r} required by its spec")
+    if arr.dtype != np.float32 or arr.size not in sizes:
+        raise ArtifactError(f"artifact array {name!r} has {arr.size} {arr.dtype} values, expected {sizes} float32")
+    faiss.copy_array_to_vector(np.ascontiguousarray(arr, dtype=np.float32).ravel(), target)
+
+
+def import_state(spec: Spec, dim: int, metric: str, arrays: dict):
+    """Rebuild a trained index from exported arrays, checking every size against the spec."""
+    index = new_index(spec, dim, metric)
+    for i, vt in enumerate(chain(index)):
+        lt = vt.pca_then_itq if isinstance(vt, faiss.ITQTransform) else vt
+        if isinstance(vt, faiss.ITQTransform):
+            _fill(vt.mean, arrays, f"t{i}.mean", (vt.d_in,))
+            lt.d_in, lt.d_out = vt.d_in, vt.d_out
+        if isinstance(lt, faiss.LinearTransform):
+            _fill(lt.A, arrays, f"t{i}.A", (lt.d_in * lt.d_out,))
+            lt.have_bias = f"t{i}.b" in arrays
+            if lt.have_bias:
+                _fill(lt.b, arrays, f"t{i}.b", (lt.d_out,))
+            lt.is_trained = True
+            lt.set_is_orthonormal()
+        vt.is_trained = True
+    inner = code_index(index)
+    d = inner.d
+    if isinstance(inner, faiss.IndexScalarQuantizer):
+        _fill(inner.sq.trained, arrays, "code.sq", (0, 2, 2 * d))
+    elif isinstance(inner, faiss.IndexPQ):
+        _fill(inner.pq.centroids, arrays, "code.centroids", (inner.pq.ksub * d,))
+    elif isinstance(inner, faiss.IndexResidualQuantizer):
+        _fill(inner.rq.codebooks, arrays, "code.codebooks", (inner.rq.total_codebook_size * d,))
+        inner.rq.is_trained = True
+    inner.is_trained = True
+    index.is_trained = True
+    return index
+
+
+def faiss_reversible(index) -> bool:
+    """True when faiss's own ``sa_decode`` can invert every transform of the chain."""
+    for vt in chain(index):
+        if isinstance(vt, faiss.ITQTransform):
+            return False
+        if isinstance(vt, faiss.LinearTransform) and not vt.is_orthonormal:
+            return False
+    return True
+
+
+class ChainInverse:
+    """Inverts a transform chain where faiss cannot (whitened PCA, ITQ), with a pseudo-inverse.
+
+    ITQ centres and L2-normalizes its input, so the norm it removed is restored with the
+    average centred norm measured on the fit sample (``itq_norms``).
+    """
+
+    def __init__(self, index, itq_norms: dict):
+        self._steps = []
+        for i, vt in enumerate(chain(index)):
+            if isinstance(vt, faiss.ITQTransform):
+                a = _vec(vt.pca_then_itq.A).reshape(vt.d_out, vt.d_in)
+                self._steps.append(("itq", np.linalg.pinv(a).T.astype(np.float32), _vec(vt.mean),
+                                    float(itq_norms.get(i, 1.0))))
+            elif isinstance(vt, faiss.LinearTransform) and not vt.is_orthonormal:
+                a = _vec(vt.A).reshape(vt.d_out, vt.d_in)
+                b = _vec(vt.b) if vt.have_bias else np.zeros(vt.d_out, np.float32)
+                self._steps.append(("pinv", np.linalg.pinv(a).T.astype(np.float32), b, None))
+            else:
+                self._steps.append(("faiss", vt, None, None))
+
+    def __call__(self, y: np.ndarray) -> np.ndarray:
+        for kind, a, b, scale in reversed(self._steps):
+            if kind == "faiss":
+                y = a.reverse_transform(np.ascontiguousarray(y, dtype=np.float32))
+            elif kind == "pinv":
+                y = (y - b) @ a
+            else:
+                y = b + scale * (y @ a)
+        return np.ascontiguousarray(y, dtype=np.float32)
+
+
+def apply_chain(index, x: np.ndarray, upto: int | None = None) -> np.ndarray:
+    """Apply the first ``upto`` transforms of the chain (all by default)."""
+    for vt in chain(index)[:upto]:
+        x = vt.apply(np.ascontiguousarray(x, dtype=np.float32))
+    return x

@@ -1,0 +1,138 @@
+"""Fit a codec on a sample: parse the spec, check the sample, train faiss, measure fit statistics."""
+from __future__ import annotations
+
+import numpy as np
+
+from . import binary
+from . import faiss_backend as fb
+from . import scoring
+from .codec import METRIC_NAMES, Codec, library_versions
+from .errors import EmbeddingError
+from .spec import parse_spec
+from .validation import as_float_matrix, find_invalid, raise_on_invalid
+
+MAX_HOLDOUT_ROWS = 1000
+STAT_QUERIES = 200
+STAT_DATABASE = 10000
+
+
+def _sample_matrix(sample, column):
+    if type(sample).__module__.startswith("pyarrow"):
+        from .arrow import vectors_from_arrow
+
+        batch = vectors_from_arrow(sample, column=column)
+        x = batch.matrix
+        mask, reasons = batch.invalid, batch.reasons.copy()
+        reasons[batch.null] = "null vector in the fit sample"
+    else:
+        x = as_float_matrix(sample, column=column)
+        mask, reasons = find_invalid(x)
+    if len(x) == 0:
+        raise EmbeddingError("empty sample: a codec needs at least one row to fit on", column=column)
+    raise_on_invalid(mask, reasons, column=column)
+    return x
+
+
+def _split(n: int, holdout: float, need: int, seed: int):
+    n_hold = min(int(n * holdout), MAX_HOLDOUT_ROWS)
+    if n - n_hold < need:
+        n_hold = 0
+    if n_hold == 0:
+        return np.arange(n), np.zeros(0, dtype=np.int64)
+    hold = np.sort(np.random.default_rng(seed).choice(n, n_hold, replace=False))
+    keep = np.ones(n, dtype=bool)
+    keep[hold] = False
+    return np.flatnonzero(keep), hold
+
+
+def fit(spec, sample, metric: str = "ip", seed: int = 0, *, holdout: float = 0.1, column=None) -> Codec:
+    """Fit ``spec`` on ``sample`` ((n, d) array, or a pyarrow list/fixed_size_list array).
+
+    A seeded ``holdout`` share of the sample (at most 1,000 rows) is kept out of training to
+    measure the fit statistics stored in the artifact; ``holdout=0`` trains on every row,
+    exactly as faiss would. ``seed=0`` reproduces faiss's default seeds.
+    """
+    parsed = parse_spec(spec)
+    if metric not in METRIC_NAMES:
+        raise ValueError(f"metric must be one of {METRIC_NAMES}, got {metric!r}")
+    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or not 0 <= seed < 2**31:
+        raise ValueError(f"seed must be an integer in [0, 2**31), got {seed!r}")
+    if not 0 <= holdout < 1:
+        raise ValueError(f"holdout must be in [0, 1), got {holdout!r}")
+    x = _sample_matrix(sample, column)
+    n, dim = x.shape
+    parsed.check_dim(dim)
+    need = parsed.min_training_rows(dim)
+    if parsed.needs_nonzero_norm:
+        zero = np.flatnonzero(~np.any(x != 0, axis=1))
+        if zero.size:
+            raise EmbeddingError("zero norm vector in the fit sample", row=int(zero[0]), column=column)
+    if n < need:
+        raise EmbeddingError(f"sample too small: spec {parsed.text!r} needs at least {need} rows to fit, got {n}",
+                             column=column, hint="pass a larger sample")
+    train_rows, hold_rows = _split(n, holdout, need, int(seed))
+    train = x if len(hold_rows) == 0 else np.ascontiguousarray(x[train_rows])
+    index = fb.new_index(parsed, dim, metric)
+    fb.apply_seed(index, int(seed))
+    index.train(train)
+    arrays = fb.export_state(index)
+    arrays.update(_custom_arrays(parsed, index, train))
+    arrays["stats.mean"] = train.mean(axis=0, dtype=np.float64).astype(np.float32)
+    arrays["stats.min"] = train.min(axis=0)
+    arrays["stats.max"] = train.max(axis=0)
+    header = {"spec": parsed.text, "dim": int(dim), "metric": metric, "seed": int(seed),
+              "versions": library_versions()}
+    codec = Codec(header, arrays)
+    header["code_size"] = codec.code_size
+    header["fit"] = _fit_stats(codec, x, train_rows, hold_rows, int(seed))
+    return Codec(header, arrays)
+
+
+def _custom_arrays(parsed, index, train) -> dict:
+    """Arrays for the pieces faiss cannot invert or does not have (ITQ norms, BIN scale)."""
+    arrays = {}
+    for i, t in enumerate(parsed.transforms):
+        if t.kind == "ITQ":
+            inputs = fb.apply_chain(index, train, upto=i)
+            vt = fb.chain(index)[i]
+            centred = inputs - fb._vec(vt.mean)
+            arrays[f"t{i}.itq_norm"] = np.array([np.linalg.norm(centred, axis=1).mean()], dtype=np.float32)
+    if parsed.code.kind == "BIN":
+        arrays["code.bin_scale"] = binary.fit_scale(fb.apply_chain(index, train))
+    return arrays
+
+
+def _fit_stats(codec: Codec, x, train_rows, hold_rows, seed: int) -> dict:
+    """MSE and recall@10 measured on held-back rows (or in-sample when nothing was held back)."""
+    in_sample = len(hold_rows) == 0
+    rng = np.random.default_rng(seed + 1)
+    database = train_rows[:STAT_DATABASE]
+    if in_sample:
+        pool = database
+    else:
+        pool = hold_rows
+    queries = np.sort(rng.choice(pool, min(STAT_QUERIES, len(pool)), replace=False))
+    eval_rows = hold_rows if not in_sample else database[:MAX_HOLDOUT_ROWS]
+    recon = codec.decode(codec.encode(x[eval_rows], validate=False))
+    mse = float(np.mean(np.sum((x[eval_rows] - recon) ** 2, axis=1)))
+    db = np.ascontiguousarray(x[database])
+    q = np.ascontiguousarray(x[queries])
+    k = min(10, len(database) - (1 if in_sample else 0))
+    recall = None
+    if k >= 1:
+        exclude = np.searchsorted(database, queries) if in_sample else None
+        _, exact = scoring.blocked_topk(q, len(db), k, lambda a, b: db[a:b], codec.metric, exclude)
+        ids, _ = codec.search(q, codec.encode(db, validate=False), k=k, exclude=exclude)
+        recall = round(float(recall_at_k(ids, exact, k)), 6)
+    return {"sample_rows": int(len(x)), "train_rows": int(len(train_rows)), "holdout_rows": int(len(hold_rows)),
+            "in_sample": in_sample, "mse": round(mse, 8), "recall_at_10": recall, "recall_queries": int(len(queries)),
+            "recall_database": int(len(database))}
+
+
+def recall_at_k(ids: np.ndarray, truth: np.ndarray, k: int) -> float:
+    """Mean of |ids[:, :k] ∩ truth[:, :k]| / k over the queries."""
+    if len(ids) == 0:
+        return float("nan")
+    a, b = ids[:, :k], truth[:, :k]
+    hits = (a[:, :, None] == b[:, None, :]) & (a[:, :, None] >= 0)
+    return float(hits.any(axis=2).sum(axis=1).mean() / k)

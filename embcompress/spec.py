@@ -1,0 +1,175 @@
+"""Parse faiss-style codec specs: comma-separated transforms, then exactly one code.
+
+A spec is parsed into :class:`Spec`, which knows the pieces, the faiss factory string
+that implements them, and how many training rows the spec needs.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+GRAMMAR = """\
+spec      := [transform ","]* code
+transform := PCA{n} | PCAW{n} (whitened) | PCAR{n} (PCA + rotation) | OPQ{m}[_{n}]
+           | RR{n} (random rotation) | ITQ[{n}] | L2norm
+code      := Flat | SQfp16 | SQbf16 | SQ8 | SQ6 | SQ4 | PQ{m}[x{bits}] | RQ{m}x{bits}
+           | BIN (1 bit per dimension: sign, packed)
+examples  : "SQ8", "PCA128,SQ8", "OPQ32,PQ32", "PQ48x8", "RR384,SQ4", "ITQ64,BIN\""""
+
+_TRANSFORM_PATTERNS = {
+    "PCA": re.compile(r"PCA(\d+)"),
+    "PCAW": re.compile(r"PCAW(\d+)"),
+    "PCAR": re.compile(r"PCAR(\d+)"),
+    "OPQ": re.compile(r"OPQ(\d+)(?:_(\d+))?"),
+    "RR": re.compile(r"RR(\d+)"),
+    "ITQ": re.compile(r"ITQ(\d+)?"),
+    "L2norm": re.compile(r"L2norm"),
+}
+_CODE_PATTERNS = {
+    "Flat": re.compile(r"Flat"),
+    "SQ": re.compile(r"SQ(fp16|bf16|8|6|4)"),
+    "PQ": re.compile(r"PQ(\d+)(?:x(\d+))?"),
+    "RQ": re.compile(r"RQ(\d+)x(\d+)"),
+    "BIN": re.compile(r"BIN"),
+}
+_SQ_BITS = {"fp16": 16, "bf16": 16, "8": 8, "6": 6, "4": 4}
+MAX_DIM = 65536
+
+
+@dataclass(frozen=True)
+class Piece:
+    """One parsed element of a spec: its kind (e.g. ``"PCA"``), its text and its numbers."""
+
+    kind: str
+    text: str
+    args: tuple
+
+
+@dataclass(frozen=True)
+class Spec:
+    text: str
+    transforms: tuple
+    code: Piece
+
+    @property
+    def faiss_factory(self) -> str:
+        """The faiss ``index_factory`` string; ``BIN`` is built on a faiss ``Flat`` code."""
+        code = "Flat" if self.code.kind == "BIN" else self.code.text
+        return ",".join([t.text for t in self.transforms] + [code])
+
+    def output_dim(self, dim: int) -> int:
+        """Dimension the code sees after all transforms, for input dimension ``dim``."""
+        for t in self.transforms:
+            if t.kind == "OPQ":
+                dim = t.args[1] if t.args[1] is not None else dim
+            elif t.kind == "ITQ":
+                dim = t.args[0] if t.args[0] is not None else dim
+            elif t.kind != "L2norm":
+                dim = t.args[0]
+        return dim
+
+    def min_training_rows(self, dim: int) -> int:
+        """Fewest sample rows faiss can fit this spec on (k-means needs one row per centroid)."""
+        need = 1
+        d = dim
+        for t in self.transforms:
+            if t.kind == "OPQ":
+                need = max(need, 256)
+            elif t.kind in ("PCA", "PCAW", "PCAR", "ITQ", "RR"):
+                need = max(need, 2)
+            d = Spec(self.text, (t,), self.code).output_dim(d)
+        if self.code.kind in ("PQ", "RQ"):
+            need = max(need, 2 ** self.code.args[1])
+        elif self.code.kind == "SQ":
+            need = max(need, 2)
+        return need
+
+    def check_dim(self, dim: int) -> None:
+        """Raise ValueError when the spec cannot apply to vectors of dimension ``dim``."""
+        d = dim
+        for t in self.transforms:
+            if t.kind == "RR" and t.args[0] < d:
+                raise ValueError(f"spec {self.text!r}: {t.text} must be >= the input dimension {d}")
+            if t.kind in ("PCA", "PCAW", "PCAR", "ITQ") and t.args[0] is not None and t.args[0] > d:
+                raise ValueError(f"spec {self.text!r}: {t.text} asks for more dimensions than the {d} it receives")
+            if t.kind == "OPQ":
+                m, n = t.args
+                out = n if n is not None else d
+                if out % m:
+                    raise ValueError(f"spec {self.text!r}: {t.text} needs its output dimension {out} divisible by {m}")
+            d = Spec(self.text, (t,), self.code).output_dim(d)
+        if self.code.kind == "PQ" and d % self.code.args[0]:
+            raise ValueError(
+                f"spec {self.text!r}: PQ{self.code.args[0]} needs the dimension it receives ({d}) "
+                f"to be divisible by {self.code.args[0]}"
+            )
+
+    @property
+    def needs_nonzero_norm(self) -> bool:
+        return any(t.kind in ("L2norm", "ITQ") for t in self.transforms)
+
+
+def _bad(spec: str, why: str) -> ValueError:
+    return ValueError(f"invalid codec spec {spec!r}: {why}.\nAccepted grammar:\n{GRAMMAR}")
+
+
+def _match(patterns: dict, token: str):
+    for kind, pattern in patterns.items():
+        m = pattern.fullmatch(token)
+        if m:
+            return kind, m
+    return None, None
+
+
+def _numbers(spec: str, token: str, groups) -> tuple:
+    out = []
+    for g in groups:
+        if g is None:
+            out.append(None)
+            continue
+        value = int(g)
+        if not 1 <= value <= MAX_DIM:
+            raise _bad(spec, f"{token!r} has {value}, outside 1..{MAX_DIM}")
+        out.append(value)
+    return tuple(out)
+
+
+def parse_spec(spec) -> Spec:
+    """Parse ``spec`` or raise ValueError quoting it and listing the accepted grammar."""
+    if isinstance(spec, Spec):
+        return spec
+    if not isinstance(spec, str):
+        raise _bad(repr(spec), f"expected a string, got {type(spec).__name__}")
+    text = spec.strip()
+    if not text:
+        raise _bad(spec, "it is empty")
+    tokens = [t.strip() for t in text.split(",")]
+    if any(not t for t in tokens):
+        raise _bad(spec, "it has an empty element between commas")
+    transforms = []
+    for token in tokens[:-1]:
+        kind, m = _match(_TRANSFORM_PATTERNS, token)
+        if kind is None:
+            hint = "a code must come last" if _match(_CODE_PATTERNS, token)[0] else "unknown transform"
+            raise _bad(spec, f"{token!r}: {hint}")
+        transforms.append(Piece(kind, token, _numbers(spec, token, m.groups())))
+    kind, m = _match(_CODE_PATTERNS, tokens[-1])
+    if kind is None:
+        hint = "the last element must be a code" if _match(_TRANSFORM_PATTERNS, tokens[-1])[0] else "unknown code"
+        raise _bad(spec, f"{tokens[-1]!r}: {hint}")
+    if kind == "SQ":
+        args = (_SQ_BITS[m.group(1)],)
+    elif kind == "PQ":
+        m_sub, bits = _numbers(spec, tokens[-1], m.groups())
+        bits = 8 if bits is None else bits
+        if not 1 <= bits <= 16:
+            raise _bad(spec, f"{tokens[-1]!r}: bits per sub-quantizer must be 1..16")
+        args = (m_sub, bits)
+    elif kind == "RQ":
+        m_sub, bits = _numbers(spec, tokens[-1], m.groups())
+        if not 1 <= bits <= 16:
+            raise _bad(spec, f"{tokens[-1]!r}: bits per codebook must be 1..16")
+        args = (m_sub, bits)
+    else:
+        args = ()
+    return Spec(",".join(tokens), tuple(transforms), Piece(kind, tokens[-1], args))
