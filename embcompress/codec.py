@@ -115,13 +115,14 @@ class Codec:
         out = np.empty((len(x), self.code_size), dtype=np.uint8)
         for start in range(0, len(x), ENCODE_BLOCK):
             stop = min(len(x), start + ENCODE_BLOCK)
-            out[start:stop] = self._encode_block(x[start:stop])
+            self._encode_block(x[start:stop], out[start:stop])
         return out
 
-    def _encode_block(self, x: np.ndarray) -> np.ndarray:
+    def _encode_block(self, x: np.ndarray, out: np.ndarray) -> None:
         if self._spec.code.kind == "BIN":
-            return binary.encode(fb.apply_chain(self._index, x))
-        return self._index.sa_encode(x)
+            out[:] = binary.encode(fb.apply_chain(self._index, x))
+        else:
+            self._index.sa_encode(x, out)
 
     def _check_codes(self, codes) -> np.ndarray:
         codes = np.asarray(codes)
