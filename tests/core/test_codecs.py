@@ -98,9 +98,17 @@ def test_bin_packs_one_sign_bit_per_dimension():
     x = np.array([[1, -1, 2, -3, 0, 5, -1, 1, 4]], dtype=np.float32)
     codec = ec.fit("BIN", np.vstack([x, -x]), holdout=0)
     assert codec.code_size == 2
-    np.testing.assert_array_equal(codec.encode(x), [[0b10100101, 0b10000000]])
+    np.testing.assert_array_equal(codec.encode(x), [[0b10110101, 0b00000001]])
     recon = codec.decode(codec.encode(x))
-    np.testing.assert_array_equal(np.sign(recon), [[1, -1, 1, -1, -1, 1, -1, 1, 1]])
+    np.testing.assert_array_equal(np.sign(recon), [[1, -1, 1, -1, 1, 1, -1, 1, 1]])
+
+
+@pytest.mark.parametrize("dim", [64, 20])
+def test_bin_is_byte_identical_to_faiss_lsh_without_rotation(dim, data64):
+    x = np.ascontiguousarray(data64[:, :dim])
+    lsh = faiss.IndexLSH(dim, dim, False, False)
+    lsh.train(x)
+    np.testing.assert_array_equal(ec.fit("BIN", x).encode(x), lsh.sa_encode(x))
 
 
 @pytest.mark.parametrize("metric", ["ip", "l2"])

@@ -88,7 +88,7 @@ def test_hamming_needs_a_binary_code(data64):
 def test_bin_asymmetric_ranks_like_plus_minus_one(data64):
     codec = ec.fit("BIN", data64)
     codes = codec.encode(data64)
-    pm = np.where(np.unpackbits(codes, axis=1)[:, :64] > 0, 1.0, -1.0).astype(np.float32)
+    pm = np.where(np.unpackbits(codes, axis=1, bitorder="little")[:, :64] > 0, 1.0, -1.0).astype(np.float32)
     ids, _ = codec.search(data64[:20], codes, k=10)
     _, ref = scoring.blocked_topk(data64[:20], len(pm), 10, lambda a, b: pm[a:b], "ip")
     np.testing.assert_array_equal(ids, ref)
