@@ -1,0 +1,141 @@
+"""Encode and decode DataFrame columns with ``mapInArrow``: every other column and every row
+pass through untouched; the codec travels once as broadcast artifact bytes."""
+from __future__ import annotations
+
+import pyarrow as pa
+from pyspark.sql import types as T
+
+from embcompress.arrow import ON_INVALID, decode_arrow, encode_arrow, vectors_from_arrow
+from embcompress.errors import EmbeddingError
+
+from . import _columns
+from ._worker import broadcast_codec
+
+DEFAULT_REASON_COL = "embcompress_reason"
+HINT = "fix or drop the row, or pass on_invalid='null' or on_invalid='dead_letter' to encode_column"
+
+
+def _located(exc: EmbeddingError, partition: int, offset: int, column: str, hint: str) -> EmbeddingError:
+    """Re-raise a batch-relative error with the row counted from the start of its Spark partition."""
+    row = None if exc.row is None else f"{exc.row + offset} of Spark partition {partition}"
+    return EmbeddingError(exc.problem, row=row, column=column, hint=hint)
+
+
+def _partition() -> int:
+    from pyspark import TaskContext
+
+    ctx = TaskContext.get()
+    return ctx.partitionId() if ctx is not None else -1
+
+
+def _output_schema(df, input_col, output_col, drop_input, out_type):
+    fields = []
+    for f in df.schema.fields:
+        if f.name.startswith(_columns.TEMP_PREFIX):
+            continue
+        if f.name == output_col:
+            fields.append(T.StructField(output_col, out_type, True))
+        elif not (drop_input and f.name == input_col):
+            fields.append(f)
+    if output_col not in df.columns:
+        fields.append(T.StructField(output_col, out_type, True))
+    return T.StructType(fields)
+
+
+def _check_output(df, input_col, output_col):
+    if output_col != input_col and output_col in df.columns:
+        raise ValueError(f"output column {output_col!r} already exists; pick another output_col, or pass "
+                         f"output_col={input_col!r} to replace the input column")
+
+
+def _assemble(batch: pa.RecordBatch, names, output_col, new_values, keep=None) -> pa.RecordBatch:
+    cols = [new_values if name == output_col else batch.column(name) for name in names]
+    out = pa.RecordBatch.from_arrays(cols, names=list(names))
+    return out if keep is None else out.filter(pa.array(keep))
+
+
+def _encoder(handle, read_col, column, output_col, names, mode):
+    def run(batches):
+        codec = handle.get()
+        part, seen = _partition(), 0
+        for batch in batches:
+            try:
+                enc = encode_arrow(codec, batch.column(read_col), column=column, on_invalid=mode)
+            except EmbeddingError as exc:
+                raise _located(exc, part, seen, column, HINT) from None
+            seen += batch.num_rows
+            keep = ~enc.rejected if mode == "dead_letter" else None
+            yield _assemble(batch, names, output_col, _columns.to_binary(enc.codes), keep)
+    return run
+
+
+def _dead_letters(handle, read_col, column, names, reason_col):
+    def run(batches):
+        codec = handle.get()
+        for batch in batches:
+            vb = vectors_from_arrow(batch.column(read_col), dim=codec.dim, column=column,
+                                    nonzero_norm=codec.needs_nonzero_norm)
+            bad = vb.rejected
+            if not bad.any():
+                continue
+            reasons = pa.array(vb.reasons[bad].tolist(), pa.string())
+            kept = batch.filter(pa.array(bad))
+            yield pa.RecordBatch.from_arrays([kept.column(n) for n in names[:-1]] + [reasons], names=list(names))
+    return run
+
+
+def encode_column(df, codec, input_col, output_col=None, *, on_invalid="raise", drop_input=False,
+                  reason_col=DEFAULT_REASON_COL, _handle=None):
+    """Add ``output_col`` (binary, ``codec.code_size`` bytes per row) holding the codes of ``input_col``.
+
+    ``input_col`` is ``array<float>``, ``array<double>`` or a Spark ML vector; null vectors give
+    null codes. Bad vectors (NaN, Inf, wrong length, ...) are handled by ``on_invalid``:
+    ``"raise"`` fails the job naming column, row and problem; ``"null"`` gives them a null code;
+    ``"dead_letter"`` returns ``(encoded_df, bad_df)``, where ``bad_df`` holds the bad rows
+    unchanged plus ``reason_col``. Rows in = rows in ``encoded_df`` + rows in ``bad_df``.
+    """
+    if on_invalid not in ON_INVALID:
+        raise ValueError(f"on_invalid must be one of {ON_INVALID}, got {on_invalid!r}")
+    output_col = output_col or f"{input_col}_code"
+    _check_output(df, input_col, output_col)
+    src, read_col = _columns.vector_input(df, input_col)
+    handle = _handle or broadcast_codec(df.sparkSession, codec)
+    schema = _output_schema(src, input_col, output_col, drop_input, T.BinaryType())
+    encoded = src.mapInArrow(_encoder(handle, read_col, input_col, output_col, schema.names, on_invalid), schema)
+    if on_invalid != "dead_letter":
+        return encoded
+    if reason_col in df.columns:
+        raise ValueError(f"reason column {reason_col!r} already exists; pass another reason_col")
+    bad_schema = T.StructType([f for f in src.schema.fields if not f.name.startswith(_columns.TEMP_PREFIX)]
+                              + [T.StructField(reason_col, T.StringType(), False)])
+    bad = src.mapInArrow(_dead_letters(handle, read_col, input_col, bad_schema.names, reason_col), bad_schema)
+    return encoded, bad
+
+
+def _decoder(handle, column, output_col, names):
+    def run(batches):
+        codec = handle.get()
+        part, seen = _partition(), 0
+        for batch in batches:
+            try:
+                vectors = decode_arrow(codec, batch.column(column), column=column)
+            except EmbeddingError as exc:
+                raise _located(exc, part, seen, column,
+                               "decode with the codec that encoded this column") from None
+            seen += batch.num_rows
+            yield _assemble(batch, names, output_col, _columns.to_list(vectors))
+    return run
+
+
+def decode_column(df, codec, input_col, output_col=None, *, drop_input=False, _handle=None):
+    """Add ``output_col`` (``array<float>``, the reconstruction) decoded from the binary codes in ``input_col``.
+
+    Null codes give null vectors; a code of the wrong size fails naming the row, the expected
+    and the actual size.
+    """
+    output_col = output_col or f"{input_col}_decoded"
+    _check_output(df, input_col, output_col)
+    _columns.code_input(df, input_col)
+    handle = _handle or broadcast_codec(df.sparkSession, codec)
+    schema = _output_schema(df, input_col, output_col, drop_input, T.ArrayType(T.FloatType(), True))
+    return df.mapInArrow(_decoder(handle, input_col, output_col, schema.names), schema)

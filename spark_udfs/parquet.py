@@ -1,0 +1,83 @@
+"""Compress the embedding column of a Parquet dataset: read, fit if needed, encode, write,
+and leave the codec artifact and a sidecar JSON describing it next to the output."""
+from __future__ import annotations
+
+import json
+
+import embcompress as ec
+
+from . import _fs
+from .encode import encode_column
+from .sampling import fit_codec
+
+SIDECAR = "_embcompress.json"
+ARTIFACT = "_embcompress.codec"
+MODES = ("errorifexists", "error", "overwrite", "append", "ignore")
+
+
+def sidecar(codec, column: str, output_col: str) -> dict:
+    """What a reader needs to decode the output: which column holds codes of what, by which codec."""
+    return {"format": "embcompress-parquet/1", "column": column, "code_column": output_col, "spec": codec.spec,
+            "dim": codec.dim, "metric": codec.metric, "code_size": codec.code_size,
+            "fingerprint": codec.fingerprint, "artifact": ARTIFACT, "embcompress_version": ec.__version__}
+
+
+def read_sidecar(spark, path: str) -> dict:
+    return json.loads(_fs.read_bytes(spark, _fs.join(path, SIDECAR)).decode("utf-8"))
+
+
+def load_codec(spark, path: str):
+    """The codec stored next to a ``compress_parquet`` output, checked against the sidecar fingerprint."""
+    meta = read_sidecar(spark, path)
+    codec = ec.Codec.from_bytes(_fs.read_bytes(spark, _fs.join(path, meta["artifact"])))
+    if codec.fingerprint != meta["fingerprint"]:
+        raise ec.ArtifactError(f"{path}: the artifact's fingerprint does not match {SIDECAR}")
+    return codec
+
+
+def _check_append(spark, output_path, codec):
+    if _fs.exists(spark, _fs.join(output_path, SIDECAR)):
+        old = read_sidecar(spark, output_path)["fingerprint"]
+        if old != codec.fingerprint:
+            raise ValueError(f"{output_path} holds codes of codec {old[:12]}; appending codes of codec "
+                             f"{codec.fingerprint[:12]} would mix two codecs in one column. Use the stored codec "
+                             f"(spark_udfs.parquet.load_codec) or write to a new path")
+
+
+def compress_parquet(spark, input_path, output_path, column, spec, *, sample_size=100_000, seed=0, metric="ip",
+                     output_col=None, keep_input=False, partition_by=None, mode="errorifexists",
+                     on_invalid="raise"):
+    """Read Parquet at ``input_path``, encode ``column`` and write Parquet to ``output_path``.
+
+    ``spec`` is a spec string (fitted here on ``sample_size`` rows) or a fitted Codec. The code
+    column is ``output_col`` (default ``{column}_code``); the vectors are dropped unless
+    ``keep_input``. Hive-style partitioning of the input is kept unless ``partition_by`` says
+    otherwise. ``_embcompress.json`` (fingerprint, spec, column) and ``_embcompress.codec``
+    (the artifact) are written into ``output_path``. Returns the codec.
+    """
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    if on_invalid not in ("raise", "null"):
+        raise ValueError(f"on_invalid must be 'raise' or 'null' here, got {on_invalid!r}; "
+                         f"use encode_column(..., on_invalid='dead_letter') to route bad rows")
+    exists = _fs.exists(spark, output_path)
+    if exists and mode == "ignore":
+        return load_codec(spark, output_path)
+    if exists and mode in ("errorifexists", "error"):
+        raise FileExistsError(f"{output_path} already exists; pass mode='overwrite' or mode='append'")
+    df = spark.read.parquet(input_path)
+    codec = spec if isinstance(spec, ec.Codec) else fit_codec(df, column, spec, sample_size=sample_size, seed=seed,
+                                                             metric=metric)
+    if exists and mode == "append":
+        _check_append(spark, output_path, codec)
+    output_col = output_col or f"{column}_code"
+    encoded = encode_column(df, codec, column, output_col, on_invalid=on_invalid, drop_input=not keep_input)
+    parts = _fs.partition_columns(spark, input_path) if partition_by is None else list(partition_by)
+    writer = encoded.write.mode(mode)
+    if parts:
+        writer = writer.partitionBy(*parts)
+    writer.parquet(output_path)
+    _fs.write_bytes(spark, _fs.join(output_path, ARTIFACT), codec.to_bytes(), overwrite=True)
+    meta = dict(sidecar(codec, column, output_col), partition_by=parts)
+    _fs.write_bytes(spark, _fs.join(output_path, SIDECAR), json.dumps(meta, indent=1).encode(), overwrite=True)
+    return codec

@@ -1,0 +1,73 @@
+"""One SparkSession for the whole Spark suite, plus small real codecs fitted on the shipped demo table.
+
+The master is ``local[2,3]``: two task threads, and up to three attempts per task, so the
+retry test can fail a first attempt on purpose.
+"""
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = str(Path(__file__).resolve().parents[2])
+if REPO not in sys.path:  # spark_udfs may be newer than the editable install's package list
+    sys.path.insert(0, REPO)
+
+pytest.importorskip("pyspark", reason="the Spark plugin needs pyspark (pip install -e '.[spark]')")
+
+import embcompress as ec  # noqa: E402
+from embcompress.datasets import load_demo, matrix  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def spark(tmp_path_factory):
+    os.environ["PYSPARK_PYTHON"] = sys.executable
+    os.environ["PYSPARK_DRIVER_PYTHON"] = sys.executable
+    # Python workers import spark_udfs by name (cloudpickle pickles its functions by reference)
+    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (REPO, os.environ.get("PYTHONPATH")) if p)
+    from pyspark.sql import SparkSession
+
+    session = (SparkSession.builder.master("local[2,3]").appName("embcompress-tests")
+               .config("spark.sql.shuffle.partitions", "4")
+               .config("spark.default.parallelism", "4")
+               .config("spark.ui.enabled", "false")
+               .config("spark.sql.warehouse.dir", str(tmp_path_factory.mktemp("warehouse")))
+               .config("spark.driver.memory", "2g")
+               .getOrCreate())
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()
+
+
+@pytest.fixture(scope="session")
+def demo_table():
+    return load_demo()
+
+
+@pytest.fixture(scope="session")
+def demo_matrix(demo_table):
+    return matrix(demo_table)
+
+
+@pytest.fixture(scope="session")
+def demo_df(spark, demo_table):
+    """The 2,000-row demo table as a DataFrame (id, text, embedding array<float>, source), 4 partitions."""
+    return spark.createDataFrame(demo_table.to_pandas()).repartition(4, "id").cache()
+
+
+@pytest.fixture(scope="session")
+def codecs(demo_matrix):
+    """Small, fast codecs fitted in plain Python on the demo vectors, by spec."""
+    specs = ["SQ8", "PCA32,SQ8", "BIN", "PQ8x4"]
+    return {s: ec.fit(s, demo_matrix, seed=0) for s in specs}
+
+
+@pytest.fixture(scope="session")
+def sq8(codecs):
+    return codecs["SQ8"]
+
+
+def vectors(df, column):
+    """An array<float> column collected in row order as an (n, d) float32 matrix."""
+    return np.asarray([np.asarray(v, dtype=np.float32) for v in df.select(column).toPandas()[column]])
