@@ -1,0 +1,185 @@
+"""Stream a Parquet file row group by row group through a codec, with bounded memory.
+
+Output is written to a temporary file next to the target and renamed into place only when
+complete, so a crash leaves either no output or the previous one, never a truncated file.
+The output's schema metadata records which codec encoded which column.
+"""
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from .arrow import ON_INVALID, decode_arrow, encode_arrow
+from .errors import EmbeddingError
+
+METADATA_KEY = b"embcompress"
+REASON_COLUMN = "_embcompress_reason"
+
+
+def codec_metadata(codec, column: str, output_column: str) -> dict:
+    return {"column": column, "output_column": output_column, "spec": codec.spec, "dim": codec.dim,
+            "code_size": codec.code_size, "metric": codec.metric, "fingerprint": codec.fingerprint}
+
+
+def read_codec_metadata(path) -> list:
+    """The codec records (one per encoded column) stored in a Parquet file's schema metadata."""
+    meta = pq.read_schema(path).metadata or {}
+    raw = meta.get(METADATA_KEY)
+    return json.loads(raw)["columns"] if raw else []
+
+
+def _with_metadata(schema: pa.Schema, record: dict) -> pa.Schema:
+    meta = dict(schema.metadata or {})
+    existing = json.loads(meta[METADATA_KEY])["columns"] if METADATA_KEY in meta else []
+    existing = [r for r in existing if r.get("output_column") != record["output_column"]]
+    meta[METADATA_KEY] = json.dumps({"columns": existing + [record]}, sort_keys=True).encode()
+    return schema.with_metadata(meta)
+
+
+def _open(path, column: str) -> pq.ParquetFile:
+    try:
+        source = pq.ParquetFile(path)
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise ValueError(f"{path} is not a readable Parquet file: {exc}") from None
+    names = source.schema_arrow.names
+    if column not in names:
+        raise EmbeddingError(f"no such column; available columns: {', '.join(names)}", column=column)
+    return source
+
+
+class _AtomicWriter:
+    """A ParquetWriter on a temporary path that is renamed onto ``path`` by ``commit``."""
+
+    def __init__(self, path, schema):
+        self.path = os.fspath(path)
+        self.tmp = f"{self.path}.tmp-{os.getpid()}"
+        self.writer = pq.ParquetWriter(self.tmp, schema, compression="zstd")
+
+    def write(self, table):
+        self.writer.write_table(table)
+
+    def commit(self):
+        self.writer.close()
+        os.replace(self.tmp, self.path)
+
+    def abort(self):
+        self.writer.close()
+        if os.path.exists(self.tmp):
+            os.remove(self.tmp)
+
+
+def _check_target(path, overwrite: bool):
+    if os.path.exists(path) and not overwrite:
+        raise FileExistsError(f"{path} already exists; pass overwrite=True to replace it")
+
+
+def encode_file(input_path, output_path, codec, column: str, *, output_column=None, drop_input=False,
+                on_invalid="raise", rejected_path=None, overwrite=False, progress=None) -> dict:
+    """Encode ``column`` of a Parquet file into a ``fixed_size_binary`` code column.
+
+    Every other column and every row is kept (bad rows get a null code with
+    ``on_invalid="null"``; with ``"dead_letter"`` they go to ``rejected_path`` with a reason
+    column instead). Returns counts: rows_in, rows_out, rows_rejected.
+    """
+    if on_invalid not in ON_INVALID:
+        raise ValueError(f"on_invalid must be one of {ON_INVALID}, got {on_invalid!r}")
+    if on_invalid == "dead_letter" and rejected_path is None:
+        raise ValueError("on_invalid='dead_letter' needs rejected_path for the rejected rows")
+    output_column = output_column or f"{column}_code"
+    _check_target(output_path, overwrite)
+    source = _open(input_path, column)
+    in_schema = source.schema_arrow
+    fields = [f for f in in_schema if not (drop_input and f.name == column) and f.name != output_column]
+    out_schema = _with_metadata(pa.schema(fields + [pa.field(output_column, pa.binary(codec.code_size))],
+                                          metadata=in_schema.metadata), codec_metadata(codec, column, output_column))
+    writer = _AtomicWriter(output_path, out_schema)
+    rejected_writer = None
+    counts = {"rows_in": 0, "rows_out": 0, "rows_rejected": 0}
+    try:
+        for i in range(source.num_row_groups):
+            table = source.read_row_group(i)
+            encoded = encode_arrow(codec, table[column], column=column, on_invalid=on_invalid)
+            counts["rows_in"] += table.num_rows
+            if on_invalid == "dead_letter" and encoded.rejected.any():
+                keep = pa.array(~encoded.rejected)
+                bad = table.filter(pa.array(encoded.rejected))
+                bad = bad.append_column(REASON_COLUMN, pa.array(encoded.reasons[encoded.rejected].tolist(), pa.string()))
+                if rejected_writer is None:
+                    _check_target(rejected_path, overwrite)
+                    rejected_writer = _AtomicWriter(rejected_path, bad.schema)
+                rejected_writer.write(bad)
+                counts["rows_rejected"] += bad.num_rows
+                table, codes = table.filter(keep), encoded.codes.filter(keep)
+            else:
+                codes = encoded.codes
+            out = table.select([f.name for f in fields]).append_column(output_column, codes)
+            writer.write(out.cast(out_schema))
+            counts["rows_out"] += out.num_rows
+            if progress is not None:
+                progress(table.num_rows)
+    except BaseException:
+        writer.abort()
+        if rejected_writer is not None:
+            rejected_writer.abort()
+        raise
+    writer.commit()
+    if rejected_writer is not None:
+        rejected_writer.commit()
+    return counts
+
+
+def decode_file(input_path, output_path, codec, column: str, *, output_column=None, overwrite=False,
+                progress=None) -> dict:
+    """Decode a code column back to ``fixed_size_list<float32>[dim]``; null codes stay null."""
+    output_column = output_column or (column[: -len("_code")] if column.endswith("_code") else f"{column}_decoded")
+    _check_target(output_path, overwrite)
+    source = _open(input_path, column)
+    fields = [f for f in source.schema_arrow if f.name not in (column, output_column)]
+    out_schema = pa.schema(fields + [pa.field(output_column, pa.list_(pa.float32(), codec.dim))],
+                           metadata=source.schema_arrow.metadata)
+    writer = _AtomicWriter(output_path, out_schema)
+    rows = 0
+    try:
+        for i in range(source.num_row_groups):
+            table = source.read_row_group(i)
+            decoded = decode_arrow(codec, table[column], column=column)
+            writer.write(table.select([f.name for f in fields]).append_column(output_column, decoded).cast(out_schema))
+            rows += table.num_rows
+            if progress is not None:
+                progress(table.num_rows)
+    except BaseException:
+        writer.abort()
+        raise
+    writer.commit()
+    return {"rows_in": rows, "rows_out": rows}
+
+
+def read_codes(path, column: str, code_size: int) -> np.ndarray:
+    """A whole code column of a Parquet file as (n, code_size) uint8 (null codes are zeros)."""
+    from .arrow import codes_from_arrow
+
+    codes, _ = codes_from_arrow(pq.read_table(path, columns=[column])[column], code_size, column=column)
+    return codes
+
+
+def read_matrix(path, column: str, *, max_rows=None) -> np.ndarray:
+    """The first ``max_rows`` vectors of a Parquet column as float32, read row group by row group."""
+    from .arrow import vectors_from_arrow
+    from .validation import raise_on_invalid
+
+    source = _open(path, column)
+    parts, seen = [], 0
+    for i in range(source.num_row_groups):
+        if max_rows is not None and seen >= max_rows:
+            break
+        col = source.read_row_group(i, columns=[column])[column]
+        batch = vectors_from_arrow(col, column=column)
+        raise_on_invalid(batch.invalid, batch.reasons, column=column, row_offset=seen)
+        parts.append(batch.matrix)
+        seen += len(batch.matrix)
+    x = np.concatenate(parts) if parts else np.zeros((0, 0), np.float32)
+    return x[:max_rows] if max_rows is not None else x
