@@ -1,0 +1,91 @@
+"""Move row dicts to and from Arrow columns, so row dicts take the same core path as tables.
+
+Row values that are not a sequence of numbers cannot become an Arrow list: they are
+flagged here with a "wrong type" reason (and left null in the column) rather than failing
+the whole batch.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import pyarrow as pa
+
+MISSING = "missing column"
+_VECTOR_TYPE = pa.list_(pa.float64())
+
+
+def wrong_type(got: str) -> str:
+    return f"wrong type: expected a list of floats, got {got}"
+
+
+def is_row_dict(element) -> bool:
+    return isinstance(element, Mapping)
+
+
+def _describe(value) -> str:
+    if isinstance(value, np.ndarray):
+        return f"ndarray of {value.dtype} with shape {value.shape}"
+    if isinstance(value, (list, tuple)):
+        bad = next((e for e in value if isinstance(e, bool) or not isinstance(e, (int, float, np.number))), None)
+        if bad is not None:
+            return f"{type(value).__name__} containing {type(bad).__name__} {bad!r:.40}"
+    return type(value).__name__
+
+
+def _plausible(value) -> bool:
+    if isinstance(value, np.ndarray):
+        return value.ndim == 1 and (np.issubdtype(value.dtype, np.floating) or np.issubdtype(value.dtype, np.integer))
+    return isinstance(value, (list, tuple))
+
+
+def vector_column(rows, column):
+    """Return ``(array, reasons)``: a ``list<double>`` array of ``rows[i][column]`` and per-row
+    reasons (None, or why the value has the wrong type; such rows are null in ``array``)."""
+    values, reasons = [], [None] * len(rows)
+    for i, row in enumerate(rows):
+        if column not in row:
+            reasons[i] = MISSING
+            values.append(None)
+            continue
+        value = row[column]
+        if value is None or _plausible(value):
+            values.append(value)
+        else:
+            reasons[i] = wrong_type(_describe(value))
+            values.append(None)
+    try:
+        return pa.array(values, type=_VECTOR_TYPE), reasons
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError):
+        pass
+    for i, value in enumerate(values):  # slow path: find which rows Arrow refuses
+        if value is None:
+            continue
+        try:
+            pa.array([value], type=_VECTOR_TYPE)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError):
+            reasons[i] = wrong_type(_describe(value))
+            values[i] = None
+    return pa.array(values, type=_VECTOR_TYPE), reasons
+
+
+def code_column(rows, column):
+    """A ``binary`` array of the code bytes in ``rows[i][column]`` (None stays null)."""
+    values = []
+    for i, row in enumerate(rows):
+        value = row.get(column)
+        if value is not None and not isinstance(value, (bytes, bytearray, memoryview)):
+            from embcompress import EmbeddingError
+
+            raise EmbeddingError(f"expected code bytes, got {type(value).__name__}", row=i, column=column)
+        values.append(None if value is None else bytes(value))
+    return pa.array(values, type=pa.binary())
+
+
+def with_value(row, column, output_column, value, drop_input):
+    """A copy of ``row`` with ``value`` under ``output_column`` (and ``column`` dropped if asked)."""
+    out = dict(row)
+    if drop_input and output_column != column:
+        out.pop(column, None)
+    out[output_column] = value
+    return out

@@ -1,0 +1,65 @@
+"""Small Arrow table helpers shared by the transforms: find, replace and describe columns."""
+from __future__ import annotations
+
+import pyarrow as pa
+
+from embcompress import EmbeddingError
+
+METADATA_PREFIX = "embcompress."
+
+
+def as_table(element):
+    """``(table, was_batch)`` for a ``pyarrow.Table`` or ``RecordBatch``."""
+    if isinstance(element, pa.RecordBatch):
+        return pa.Table.from_batches([element]), True
+    return element, False
+
+
+def restore(table: pa.Table, was_batch: bool):
+    """Give the table back in the form it came in."""
+    if was_batch:
+        return table.combine_chunks().to_batches()[0] if table.num_rows else pa.RecordBatch.from_pylist([], schema=table.schema)
+    return table
+
+
+def column_of(table: pa.Table, column: str):
+    if column not in table.column_names:
+        raise EmbeddingError(f"no such column; the table has {table.column_names}", column=column)
+    return table[column]
+
+
+def put_column(table: pa.Table, column: str, output_column: str, values, drop_input: bool) -> pa.Table:
+    """Add ``values`` as ``output_column``: in place of ``column`` when the names match,
+    else appended (and ``column`` dropped when ``drop_input``)."""
+    if output_column == column:
+        return table.set_column(table.column_names.index(column), column, values)
+    if output_column in table.column_names:
+        table = table.drop_columns([output_column])
+    if drop_input:
+        table = table.drop_columns([column])
+    return table.append_column(output_column, values)
+
+
+def with_metadata(table: pa.Table, metadata: dict) -> pa.Table:
+    merged = dict(table.schema.metadata or {})
+    merged.update({k.encode(): v.encode() for k, v in metadata.items()})
+    return table.replace_schema_metadata(merged)
+
+
+def codec_metadata(codec, column: str, code_column: str) -> dict:
+    """Schema metadata naming the codec that wrote a code column (fingerprint, spec, sizes)."""
+    return {f"{METADATA_PREFIX}{k}": str(v) for k, v in (
+        ("fingerprint", codec.fingerprint), ("spec", codec.spec), ("dim", codec.dim), ("metric", codec.metric),
+        ("code_size", codec.code_size), ("code_column", code_column), ("source_column", column))}
+
+
+def preview(row: dict, skip: str, width: int = 60) -> str:
+    """A short description of a row's other fields, to name a bad row in an error message."""
+    parts = []
+    for key, value in row.items():
+        if key == skip or isinstance(value, (list, tuple, bytes, dict)):
+            continue
+        parts.append(f"{key}={value!r}"[:width])
+        if len(parts) == 4:
+            break
+    return ", ".join(parts)

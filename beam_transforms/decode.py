@@ -1,0 +1,72 @@
+"""DecodeEmbeddings: codes back to float32 vectors, on Arrow tables or row dicts.
+
+Tables gain a ``fixed_size_list<float32>[dim]`` column; row dicts a list of floats. Null
+codes stay null. A code of the wrong size fails with an error naming column and row.
+"""
+from __future__ import annotations
+
+import apache_beam as beam
+from apache_beam.metrics import Metrics
+
+from embcompress.arrow import decode_arrow
+
+from . import _rows, _tables
+from ._codec_ref import CodecDoFn, split_codec_arg
+from .encode import NAMESPACE, apply_by_form
+
+
+class _DecodeDoFn(CodecDoFn):
+    def __init__(self, blob, column, output_column, drop_input, faiss_threads):
+        super().__init__(blob, faiss_threads)
+        self._column = column
+        self._output_column = output_column
+        self._drop_input = drop_input
+        self._decoded = Metrics.counter(NAMESPACE, "rows_decoded")
+
+    def _decode(self, codec, codes):
+        vectors = decode_arrow(codec, codes, column=self._column)
+        self._decoded.inc(len(vectors) - vectors.null_count)
+        return vectors
+
+
+class _ArrowCodesToVectors(_DecodeDoFn):
+    """pyarrow Table/RecordBatch with a code column in, the same with a vector column out."""
+
+    def process(self, element, codec_blob=None):
+        codec = self.codec(codec_blob)
+        table, was_batch = _tables.as_table(element)
+        vectors = self._decode(codec, _tables.column_of(table, self._column))
+        yield _tables.restore(_tables.put_column(table, self._column, self._output_column, vectors,
+                                                 self._drop_input), was_batch)
+
+
+class _RowCodesToVectors(_DecodeDoFn):
+    """A batch of row dicts with code bytes in, one row dict per row out with a list of floats."""
+
+    def process(self, rows, codec_blob=None):
+        codec = self.codec(codec_blob)
+        vectors = self._decode(codec, _rows.code_column(rows, self._column)).to_pylist()
+        for row, vector in zip(rows, vectors):
+            yield _rows.with_value(row, self._column, self._output_column, vector, self._drop_input)
+
+
+class DecodeEmbeddings(beam.PTransform):
+    """Decode the code column ``column`` with ``codec`` (Codec, artifact bytes or singleton side input).
+
+    ``output_column`` defaults to ``<column>_decoded``; equal to ``column`` replaces the codes.
+    """
+
+    def __init__(self, column, codec, *, output_column=None, drop_input=False, faiss_threads="auto"):
+        super().__init__()
+        self._column = column
+        self._codec_arg = codec
+        self._output_column = output_column or f"{column}_decoded"
+        self._drop_input = drop_input
+        self._faiss_threads = faiss_threads
+
+    def expand(self, pcoll):
+        blob, side = split_codec_arg(self._codec_arg)
+        args = (blob, self._column, self._output_column, self._drop_input, self._faiss_threads)
+        out, _ = apply_by_form(pcoll, _ArrowCodesToVectors(*args), _RowCodesToVectors(*args),
+                               {} if side is None else {"codec_blob": side}, tagged=False)
+        return out

@@ -1,0 +1,185 @@
+"""EncodeEmbeddings: vectors to codes, on whole Arrow tables or on row dicts, with dead letters.
+
+Tables (one per Parquet row group from ``ReadFromParquetBatched``) are encoded in one core
+call each. Row dicts are gathered into batches, moved to an Arrow column and take the same
+core path. Null vectors become null codes. Bad rows (NaN, Inf, wrong length, wrong type)
+fail the pipeline with an error naming column, row and problem, or, after
+``with_dead_letters()``, leave as ``{"row", "column", "reason"}`` records on ``.bad``.
+"""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import apache_beam as beam
+import numpy as np
+import pyarrow as pa
+from apache_beam.metrics import Metrics
+
+from embcompress import EmbeddingError
+from embcompress.arrow import encode_arrow
+
+from . import _rows, _tables
+from ._codec_ref import CodecDoFn, split_codec_arg
+
+NAMESPACE = "embcompress"
+BAD = "bad"
+ROW_BATCH = (256, 4096)
+
+
+class EncodeResult(NamedTuple):
+    good: beam.PCollection
+    bad: beam.PCollection
+
+
+def dead_letter(row: dict, column: str, reason: str) -> dict:
+    """A rejected row: the original row, the column that was checked and why it was refused."""
+    return {"row": row, "column": column, "reason": reason}
+
+
+class _EncodeDoFn(CodecDoFn):
+    """Shared by both conversions: encode one Arrow column, count, and route or raise on bad rows."""
+
+    def __init__(self, blob, column, output_column, drop_input, dead_letters, faiss_threads):
+        super().__init__(blob, faiss_threads)
+        self._column = column
+        self._output_column = output_column
+        self._drop_input = drop_input
+        self._dead_letters = dead_letters
+        self._encoded = Metrics.counter(NAMESPACE, "rows_encoded")
+        self._rejected = Metrics.counter(NAMESPACE, "rows_rejected")
+        self._nulls = Metrics.counter(NAMESPACE, "rows_null")
+        self._bytes_in = Metrics.counter(NAMESPACE, "bytes_in")
+        self._bytes_out = Metrics.counter(NAMESPACE, "bytes_out")
+
+    def _encode(self, codec, values, extra_reasons=None):
+        """Return ``(codes, rejected, reasons)`` for an Arrow vector column."""
+        enc = encode_arrow(codec, values, column=self._column, on_invalid="dead_letter")
+        rejected, reasons = enc.rejected, enc.reasons
+        if extra_reasons is not None and any(r is not None for r in extra_reasons):
+            extra = np.array([r is not None for r in extra_reasons])
+            rejected = rejected | extra
+            reasons = np.where(extra, np.array(extra_reasons, dtype=object), reasons)
+        n_rejected = int(rejected.sum())
+        encoded = len(values) - enc.codes.null_count  # null codes: null vectors and rejected rows
+        self._encoded.inc(encoded)
+        self._nulls.inc(enc.codes.null_count - n_rejected)
+        self._rejected.inc(n_rejected)
+        self._bytes_in.inc(encoded * codec.dim * 4)
+        self._bytes_out.inc(encoded * codec.code_size)
+        return enc.codes, rejected, reasons
+
+    def _refuse(self, rows_of, rejected, reasons):
+        """Raise for the first bad row, naming it (position in the batch and its other fields)."""
+        bad = np.flatnonzero(rejected)
+        first = int(bad[0])
+        more = f"; {bad.size - 1} more bad row(s) in this batch" if bad.size > 1 else ""
+        raise EmbeddingError(f"{reasons[first]}{more} (row fields: {_tables.preview(rows_of(first), self._column)})",
+                             row=first, column=self._column,
+                             hint="fix or drop these rows, or use EncodeEmbeddings(...).with_dead_letters()")
+
+
+class _ArrowTableToCodes(_EncodeDoFn):
+    """pyarrow Table/RecordBatch in, the same with a ``binary`` code column out."""
+
+    def process(self, element, codec_blob=None):
+        codec = self.codec(codec_blob)
+        table, was_batch = _tables.as_table(element)
+        codes, rejected, reasons = self._encode(codec, _tables.column_of(table, self._column))
+        if rejected.any():
+            rows_of = lambda i: table.slice(i, 1).to_pylist()[0]  # noqa: E731
+            if not self._dead_letters:
+                self._refuse(rows_of, rejected, reasons)
+            bad = np.flatnonzero(rejected)
+            for i, row in zip(bad, table.take(pa.array(bad)).to_pylist()):
+                yield beam.pvalue.TaggedOutput(BAD, dead_letter(row, self._column, reasons[i]))
+            keep = pa.array(~rejected)
+            table, codes = table.filter(keep), codes.filter(keep)
+        out = _tables.put_column(table, self._column, self._output_column, codes.cast(pa.binary()), self._drop_input)
+        out = _tables.with_metadata(out, self._metadata(codec))
+        yield _tables.restore(out, was_batch)
+
+    def _metadata(self, codec):
+        if getattr(self, "_meta_for", None) is not codec:
+            self._meta = _tables.codec_metadata(codec, self._column, self._output_column)
+            self._meta_for = codec
+        return self._meta
+
+
+class _RowDictsToCodes(_EncodeDoFn):
+    """A batch (list) of row dicts in, one row dict per row out, with the code as ``bytes``."""
+
+    def process(self, rows, codec_blob=None):
+        codec = self.codec(codec_blob)
+        values, type_reasons = _rows.vector_column(rows, self._column)
+        codes, rejected, reasons = self._encode(codec, values, type_reasons)
+        if rejected.any() and not self._dead_letters:
+            self._refuse(lambda i: rows[i], rejected, reasons)
+        size = codec.code_size
+        flat = np.frombuffer(codes.buffers()[1], dtype=np.uint8)[codes.offset * size:]
+        null = codes.is_null().to_numpy(zero_copy_only=False)
+        for i, row in enumerate(rows):
+            if rejected[i]:
+                yield beam.pvalue.TaggedOutput(BAD, dead_letter(row, self._column, reasons[i]))
+                continue
+            code = None if null[i] else flat[i * size:(i + 1) * size].tobytes()
+            yield _rows.with_value(row, self._column, self._output_column, code, self._drop_input)
+
+
+def _form(element, _n) -> int:
+    """Partition index: 0 for Arrow tables and record batches, 1 for row dicts."""
+    if isinstance(element, (pa.Table, pa.RecordBatch)):
+        return 0
+    if _rows.is_row_dict(element):
+        return 1
+    raise TypeError(f"expected pyarrow Tables, RecordBatches or row dicts, got {type(element).__name__}")
+
+
+def apply_by_form(pcoll, table_fn, rows_fn, side_inputs: dict, tagged: bool):
+    """Send tables through ``table_fn`` and batched row dicts through ``rows_fn``; flatten the results.
+
+    Returns ``(main, bad)`` (``bad`` is None unless ``tagged``).
+    """
+    tables, rows = pcoll | "SplitByForm" >> beam.Partition(_form, 2)
+    batches = rows | "BatchRows" >> beam.BatchElements(min_batch_size=ROW_BATCH[0], max_batch_size=ROW_BATCH[1])
+    outs = []
+    for name, source, fn in (("Tables", tables, table_fn), ("Rows", batches, rows_fn)):
+        do = beam.ParDo(fn, **side_inputs)
+        outs.append(source | name >> (do.with_outputs(BAD, main="good") if tagged else do))
+    if not tagged:
+        return outs | "FlattenForms" >> beam.Flatten(), None
+    good = [o.good for o in outs] | "FlattenGood" >> beam.Flatten()
+    bad = [o[BAD] for o in outs] | "FlattenBad" >> beam.Flatten()
+    return good, bad
+
+
+class EncodeEmbeddings(beam.PTransform):
+    """Encode ``column`` with ``codec`` (a Codec, artifact bytes, or a singleton side input of bytes).
+
+    Output is in the input's form: tables gain a ``binary`` code column ``output_column``
+    (default ``<column>_code``; equal to ``column`` replaces it) and schema metadata naming
+    the codec; row dicts gain the code as ``bytes``. Counters (namespace ``embcompress``):
+    ``rows_encoded``, ``rows_rejected``, ``rows_null``, ``bytes_in`` (float32 bytes of the
+    encoded vectors) and ``bytes_out`` (code bytes).
+    """
+
+    def __init__(self, column, codec, *, output_column=None, drop_input=False, faiss_threads="auto"):
+        super().__init__()
+        self._column = column
+        self._codec_arg = codec
+        self._output_column = output_column or f"{column}_code"
+        self._drop_input = drop_input
+        self._faiss_threads = faiss_threads
+        self._dead_letters = False
+
+    def with_dead_letters(self) -> "EncodeEmbeddings":
+        """Route bad rows to ``.bad`` instead of failing: the result has ``.good`` and ``.bad``."""
+        self._dead_letters = True
+        return self
+
+    def expand(self, pcoll):
+        blob, side = split_codec_arg(self._codec_arg)
+        args = (blob, self._column, self._output_column, self._drop_input, self._dead_letters, self._faiss_threads)
+        side_inputs = {} if side is None else {"codec_blob": side}
+        good, bad = apply_by_form(pcoll, _ArrowTableToCodes(*args), _RowDictsToCodes(*args), side_inputs,
+                                  self._dead_letters)
+        return EncodeResult(good, bad) if self._dead_letters else good

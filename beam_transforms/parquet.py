@@ -1,0 +1,158 @@
+"""CompressParquet: Parquet files in, the same files with the embedding column as codes out.
+
+ReadFromParquetBatched → FitCodec (when given a spec) → EncodeEmbeddings → Parquet write.
+The code column is ``binary``; every other column is kept; the schema metadata names
+the codec (``embcompress.fingerprint``, ``embcompress.spec``, ...). Rejected rows go to a
+sibling ``<output_prefix>_rejected`` Parquet output: the original columns plus ``reason``.
+"""
+from __future__ import annotations
+
+import apache_beam as beam
+import pyarrow as pa
+import pyarrow.parquet as pq
+from apache_beam.io import filebasedsink
+from apache_beam.io.filesystem import CompressionTypes
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.pvalue import AsSingleton
+
+from embcompress import Codec
+
+from . import _tables
+from ._codec_ref import split_codec_arg
+from .artifacts import write_artifact
+from .encode import EncodeEmbeddings
+from .fit import FitCodec
+
+REASON_COLUMN = "reason"
+REJECTED_SUFFIX = "_rejected"
+REJECTED_BATCH = 4096
+
+
+class _OpenParquet:
+    def __init__(self, handle):
+        self.handle = handle
+        self.writer = None
+
+
+class ParquetTableSink(filebasedsink.FileBasedSink):
+    """Writes pyarrow Tables like WriteToParquetBatched, taking the schema from the first table.
+
+    WriteToParquetBatched needs the schema when the pipeline is built, but the codec's
+    fingerprint (schema metadata) is only known once FitCodec has run; an empty shard is
+    written with ``fallback_schema``.
+    """
+
+    def __init__(self, file_path_prefix, fallback_schema: pa.Schema, *, compression="zstd", num_shards=0,
+                 file_name_suffix=".parquet"):
+        super().__init__(file_path_prefix, coder=None, file_name_suffix=file_name_suffix, num_shards=num_shards,
+                         mime_type="application/x-parquet", compression_type=CompressionTypes.UNCOMPRESSED)
+        self._fallback = fallback_schema
+        self._compression = compression
+
+    def open(self, temp_path):
+        return _OpenParquet(super().open(temp_path))
+
+    def _writer(self, out, schema):
+        if out.writer is None:
+            out.writer = pq.ParquetWriter(out.handle, schema, compression=self._compression)
+        return out.writer
+
+    def write_record(self, out, table):
+        table, _ = _tables.as_table(table)
+        self._writer(out, table.schema).write_table(table)
+
+    def close(self, out):
+        self._writer(out, self._fallback).close()
+        out.handle.close()
+
+
+def input_schema(file_pattern) -> pa.Schema:
+    """The schema of the first file matching ``file_pattern`` (read once, at construction)."""
+    matches = FileSystems.match([file_pattern])[0].metadata_list
+    if not matches:
+        raise FileNotFoundError(f"no files match {file_pattern!r}")
+    with FileSystems.open(sorted(m.path for m in matches)[0], compression_type=CompressionTypes.UNCOMPRESSED) as f:
+        return pq.read_schema(f)
+
+
+def _rejected_table(dead_letters, schema: pa.Schema) -> pa.Table:
+    """Dead-letter records as a table: the original row's columns plus the reason."""
+    rows = [dict(d["row"], **{REASON_COLUMN: d["reason"]}) for d in dead_letters]
+    return pa.Table.from_pylist(rows, schema=schema)
+
+
+class CompressParquet(beam.PTransform):
+    """``p | CompressParquet("in/*.parquet", "out/part", "embedding", "PQ48")``.
+
+    ``codec`` is a spec string (fitted in the pipeline on ``sample_size`` rows, written to
+    ``artifact_location`` if given) or a codec (Codec, artifact bytes, singleton PCollection).
+    ``output_column`` defaults to ``column``: the codes replace the vectors. Returns a dict
+    of PCollections: ``codec`` (artifact bytes, when fitted here), ``files`` and
+    ``rejected_files`` (the paths written).
+    """
+
+    def __init__(self, file_pattern, output_prefix, column, codec, *, sample_size=100_000, seed=0, metric="ip",
+                 artifact_location=None, overwrite=False, output_column=None, compression="zstd", num_shards=0,
+                 faiss_threads="auto"):
+        super().__init__()
+        self._pattern = file_pattern
+        self._prefix = output_prefix
+        self._column = column
+        self._spec = codec if isinstance(codec, str) else None
+        self._codec_arg = None if self._spec else codec
+        self._fit_args = dict(sample_size=sample_size, seed=seed, metric=metric, artifact_location=artifact_location,
+                              overwrite=overwrite)
+        self._output_column = output_column or column
+        self._compression = compression
+        self._num_shards = num_shards
+        self._faiss_threads = faiss_threads
+        if self._spec:
+            FitCodec(column, self._spec, **self._fit_args)  # check the arguments now, not at run time
+
+    def _schemas(self, codec):
+        schema = input_schema(self._pattern)
+        if self._column not in schema.names:
+            raise ValueError(f"column {self._column!r} is not in {self._pattern!r}; its columns are {schema.names}")
+        if REASON_COLUMN in schema.names:
+            raise ValueError(f"the input already has a {REASON_COLUMN!r} column, which the rejected output needs")
+        empty = pa.Table.from_pylist([], schema=schema)
+        codes = pa.array([], type=pa.binary())
+        out = _tables.put_column(empty, self._column, self._output_column, codes, drop_input=True)
+        meta = {f"{_tables.METADATA_PREFIX}spec": self._spec} if self._spec else {}
+        if isinstance(codec, Codec):
+            meta = _tables.codec_metadata(codec, self._column, self._output_column)
+        out = _tables.with_metadata(out, meta)
+        return out.schema, schema.append(pa.field(REASON_COLUMN, pa.string()))
+
+    def expand(self, pbegin):
+        codec_pc = None
+        if self._spec:
+            codec_pc = (pbegin | "ReadSample" >> beam.io.ReadFromParquetBatched(self._pattern, columns=[self._column])
+                        | "FitCodec" >> FitCodec(self._column, self._spec, **self._fit_args))
+            codec = AsSingleton(codec_pc)
+        else:
+            blob, side = split_codec_arg(self._codec_arg)
+            codec = side if side is not None else Codec.from_bytes(blob)
+            if blob is not None and self._fit_args["artifact_location"]:
+                codec_pc = (pbegin | "Artifact" >> beam.Create([blob])
+                            | "WriteArtifact" >> beam.Map(write_artifact, self._fit_args["artifact_location"],
+                                                          self._fit_args["overwrite"]))
+        out_schema, rejected_schema = self._schemas(codec)
+        # The encode branch reads the files again rather than sharing the sample's read: a
+        # shared read would have to be held in full until the fit is done.
+        result = (pbegin | "Read" >> beam.io.ReadFromParquetBatched(self._pattern)
+                  | "Encode" >> EncodeEmbeddings(self._column, codec, output_column=self._output_column,
+                                                 drop_input=True, faiss_threads=self._faiss_threads)
+                  .with_dead_letters())
+        files = result.good | "Write" >> beam.io.Write(
+            ParquetTableSink(self._prefix, out_schema, compression=self._compression, num_shards=self._num_shards))
+        rejected = (result.bad
+                    | "BatchRejected" >> beam.BatchElements(min_batch_size=1, max_batch_size=REJECTED_BATCH)
+                    | "RejectedToTable" >> beam.Map(_rejected_table, rejected_schema)
+                    | "WriteRejected" >> beam.io.Write(
+                        ParquetTableSink(self._prefix + REJECTED_SUFFIX, rejected_schema,
+                                         compression=self._compression, num_shards=1)))
+        outputs = {"files": files, "rejected_files": rejected}
+        if codec_pc is not None:
+            outputs["codec"] = codec_pc
+        return outputs

@@ -1,0 +1,162 @@
+"""ScoreEmbeddings and TopKNeighbors: top-k rows per query, found from the codes.
+
+Each table (or batch of row dicts) is searched with ``Codec.search`` against a small set
+of float queries, giving that batch's top-k candidates per query; ``TopKNeighbors``
+merges candidates per query with a combiner, so each worker pre-merges its bundles and
+only k candidates per query and bundle cross the shuffle.
+"""
+from __future__ import annotations
+
+import heapq
+from itertools import chain
+
+import apache_beam as beam
+import numpy as np
+from apache_beam.pvalue import AsDict, AsSingleton, PCollection
+
+from embcompress import EmbeddingError
+from embcompress.arrow import codes_from_arrow
+
+from . import _rows, _tables
+from ._codec_ref import CodecDoFn, split_codec_arg
+from .encode import apply_by_form
+
+
+def best_k(candidates, k: int) -> list:
+    """The ``k`` best ``(id, score)`` pairs: highest score first, ties to the smaller id."""
+    return [tuple(c) for c in heapq.nsmallest(k, candidates, key=lambda c: (-c[1], c[0]))]
+
+
+class _MergeTopK(beam.CombineFn):
+    """Keep the best k ``(id, score)`` candidates; accumulators never exceed k entries."""
+
+    def __init__(self, k: int):
+        self._k = k
+
+    def create_accumulator(self):
+        return []
+
+    def add_input(self, acc, candidates):
+        return best_k(chain(acc, candidates), self._k)
+
+    def merge_accumulators(self, accs):
+        return best_k(chain.from_iterable(accs), self._k)
+
+    def extract_output(self, acc):
+        return acc
+
+
+class TopKNeighbors(beam.PTransform):
+    """``(query_key, [(id, score), ...])`` candidate lists in, the global top-``k`` per query out."""
+
+    def __init__(self, k: int = 10):
+        super().__init__()
+        if not isinstance(k, int) or k < 1:
+            raise ValueError(f"k must be a positive integer, got {k!r}")
+        self._k = k
+
+    def expand(self, pcoll):
+        return pcoll | "MergeTopK" >> beam.CombinePerKey(_MergeTopK(self._k))
+
+
+def query_set(queries):
+    """``(keys, matrix)`` from an (nq, d) array-like (keys 0..nq-1) or a ``{key: vector}`` dict."""
+    if isinstance(queries, dict):
+        keys = list(queries)
+        matrix = np.asarray([queries[key] for key in keys], dtype=np.float32)
+    else:
+        matrix = np.asarray(queries, dtype=np.float32)
+        keys = list(range(len(matrix)))
+    if matrix.ndim != 2 or len(matrix) == 0:
+        raise ValueError(f"queries must be a non-empty (nq, d) set of vectors, got shape {matrix.shape}")
+    return keys, np.ascontiguousarray(matrix)
+
+
+class _ScoreDoFn(CodecDoFn):
+    def __init__(self, blob, column, id_column, queries, k, mode, faiss_threads):
+        super().__init__(blob, faiss_threads)
+        self._column = column
+        self._id_column = id_column
+        self._const_queries = queries
+        self._k = k
+        self._mode = mode
+        self._query_cache = (None, None)
+
+    def _queries(self, side_queries):
+        value = self._const_queries if side_queries is None else side_queries
+        if self._query_cache[0] is not value:
+            self._query_cache = (value, query_set(value))
+        return self._query_cache[1]
+
+    def _candidates(self, codec, code_array, take_ids, side_queries):
+        codes, null = codes_from_arrow(code_array, codec.code_size, column=self._column)
+        present = np.flatnonzero(~null)
+        if present.size == 0:
+            return
+        keys, q = self._queries(side_queries)
+        pos, sims = codec.search(q, codes[present] if present.size < len(codes) else codes,
+                                 k=min(self._k, present.size), mode=self._mode)
+        ids = take_ids(present[pos.ravel()]).reshape(pos.shape) if pos.size else pos
+        for qi, key in enumerate(keys):
+            yield key, [(ids[qi, j], float(sims[qi, j])) for j in range(pos.shape[1]) if pos[qi, j] >= 0]
+
+
+class _ArrowCodesToCandidates(_ScoreDoFn):
+    """A table of codes in, one ``(query_key, candidates)`` pair per query out."""
+
+    def process(self, element, codec_blob=None, queries=None):
+        table, _ = _tables.as_table(element)
+        ids = _tables.column_of(table, self._id_column)
+        take = lambda rows: np.asarray(ids.take(rows).to_pylist(), dtype=object)  # noqa: E731
+        yield from self._candidates(self.codec(codec_blob), _tables.column_of(table, self._column), take, queries)
+
+
+class _RowCodesToCandidates(_ScoreDoFn):
+    """A batch of row dicts with code bytes in, one ``(query_key, candidates)`` pair per query out."""
+
+    def process(self, rows, codec_blob=None, queries=None):
+        missing = next((i for i, row in enumerate(rows) if self._id_column not in row), None)
+        if missing is not None:
+            raise EmbeddingError(f"no id column {self._id_column!r} in the row", row=missing, column=self._id_column)
+        ids = np.empty(len(rows), dtype=object)
+        ids[:] = [row[self._id_column] for row in rows]
+        yield from self._candidates(self.codec(codec_blob), _rows.code_column(rows, self._column),
+                                    lambda r: ids[r], queries)
+
+
+class ScoreEmbeddings(beam.PTransform):
+    """Top-``k`` rows per query by code score: ``(query_key, [(id, score), ...])``, best first.
+
+    ``queries``: an (nq, d) array (keys 0..nq-1), a ``{key: vector}`` dict, an ``AsSingleton``
+    of either, or a PCollection of ``(key, vector)`` pairs (used as a dict side input).
+    ``id_column`` names each row in the result. ``mode`` is passed to ``Codec.search``.
+    """
+
+    def __init__(self, column, codec, queries, *, k=10, id_column="id", mode="asymmetric", faiss_threads="auto"):
+        super().__init__()
+        if not isinstance(k, int) or k < 1:
+            raise ValueError(f"k must be a positive integer, got {k!r}")
+        self._column = column
+        self._codec_arg = codec
+        self._queries = queries
+        self._k = k
+        self._id_column = id_column
+        self._mode = mode
+        self._faiss_threads = faiss_threads
+
+    def expand(self, pcoll):
+        blob, side = split_codec_arg(self._codec_arg)
+        side_inputs = {} if side is None else {"codec_blob": side}
+        queries = self._queries
+        if isinstance(queries, PCollection):
+            queries = AsDict(queries)
+        if isinstance(queries, (AsSingleton, AsDict)):
+            side_inputs["queries"] = queries
+            const = None
+        else:
+            query_set(queries)  # fail at construction on a malformed constant query set
+            const = queries
+        args = (blob, self._column, self._id_column, const, self._k, self._mode, self._faiss_threads)
+        candidates, _ = apply_by_form(pcoll, _ArrowCodesToCandidates(*args), _RowCodesToCandidates(*args),
+                                      side_inputs, tagged=False)
+        return candidates | "TopK" >> TopKNeighbors(self._k)
