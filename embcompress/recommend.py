@@ -1,0 +1,350 @@
+"""Measure codec specs on the user's own data and choose one for a byte or recall target.
+
+The pieces, each small:
+
+- :func:`load_vectors` reads a seeded sample of an embedding column row group by row group;
+- :class:`Bench` holds back queries, computes their exact neighbours once, and
+  :meth:`Bench.measure` fits and scores one spec (bytes, recall@1/10/100, rescoring, MSE, speed);
+- :data:`GRID` is the candidate list: spec templates expanded per byte size, so a new codec
+  (HASH, TRUNC, ...) is one more string;
+- :func:`pareto_front` and :func:`choose` turn measured rows into a recommendation with a reason.
+
+None of faiss, Spark, Beam or the vector databases picks a codec from a byte or recall
+target on the user's data; this module does, by measuring rather than guessing.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+import embcompress as ec
+from .arrow import vectors_from_arrow
+from .errors import EmbeddingError
+from .spec import parse_spec
+from .validation import raise_on_invalid
+
+RECALL_KS = (1, 10, 100)
+RESCORE_FACTOR = 4
+DEFAULT_SAMPLE = 10_000
+
+# Spec templates. "{B}" is the target byte size, "{B2}"/"{B4}"/"{B8}" are 2x/4x/8x it and "{d}"
+# the input dimension. Every template is expanded for every size in BYTE_SIZES; expansions the
+# dimension does not allow (PCA wider than d, PQ not dividing d, ...) are dropped. Add a codec
+# by adding its template here.
+GRID = [
+    "SQfp16", "SQ8", "SQ6", "SQ4", "BIN",
+    "PCA{B},SQ8", "PCA{B2},SQ4", "PCA{B8},BIN",
+    "PQ{B2}x4", "PCA{B4},PQ{B}", "PQ{B}", "OPQ{B}_{B4},PQ{B}", "OPQ{B},PQ{B}",
+]
+BYTE_SIZES = (8, 16, 24, 32, 48, 64, 96, 128)
+
+# Seconds per "work unit" of the cost model below, measured on the project's 2-core machine
+# (faiss PQ32 on 10k x 384 in 38 s); updated from the fits actually timed during a search.
+DEFAULT_SECONDS_PER_UNIT = 1.6e-9
+KMEANS_ROW_OVERHEAD = 700
+
+
+# ----- data ---------------------------------------------------------------------------------
+def column_names(path) -> list:
+    return pq.read_schema(path).names
+
+
+def open_column(path, column: str) -> pq.ParquetFile:
+    """Open ``path`` and check that ``column`` exists, listing the available ones if not."""
+    try:
+        source = pq.ParquetFile(path)
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise ValueError(f"{path} is not a readable Parquet file ({exc})") from None
+    names = source.schema_arrow.names
+    if column not in names:
+        raise EmbeddingError(f"no such column in {path}; available columns: {', '.join(names)}", column=column,
+                             hint="pass one of them with --column")
+    return source
+
+
+def load_vectors(path, column: str, *, max_rows=None, seed: int = 0, progress=None) -> np.ndarray:
+    """A seeded sample of at most ``max_rows`` vectors (all rows when None), in file order.
+
+    Reads one row group at a time, so memory holds the sample plus one row group.
+    """
+    source = open_column(path, column)
+    n = source.metadata.num_rows
+    if max_rows is None or max_rows >= n:
+        wanted = None
+    else:
+        wanted = np.sort(np.random.default_rng(seed).choice(n, max_rows, replace=False))
+    parts, start = [], 0
+    for i in range(source.num_row_groups):
+        rows = source.metadata.row_group(i).num_rows
+        if wanted is not None:
+            lo, hi = np.searchsorted(wanted, [start, start + rows])
+            local = wanted[lo:hi] - start
+        if wanted is None or len(local):
+            col = source.read_row_group(i, columns=[column])[column]
+            if wanted is not None:
+                col = col.take(pa.array(local))
+            batch = vectors_from_arrow(col, column=column)
+            raise_on_invalid(batch.invalid, batch.reasons, column=column,
+                             row_offset=start if wanted is None else 0)
+            parts.append(np.array(batch.matrix, dtype=np.float32))
+        start += rows
+        if progress is not None:
+            progress(rows)
+    if not parts or sum(len(p) for p in parts) == 0:
+        raise EmbeddingError(f"{path} has no rows", column=column)
+    dims = {p.shape[1] for p in parts}
+    if len(dims) > 1:
+        raise EmbeddingError(f"vectors of different lengths across row groups: {sorted(dims)}", column=column)
+    return np.ascontiguousarray(np.concatenate(parts))
+
+
+def column_dim(path, column: str) -> int:
+    """Vector length of ``column``, from the schema or the first non-null row; checks the type."""
+    source = open_column(path, column)
+    field_type = source.schema_arrow.field(column).type
+    if pa.types.is_fixed_size_list(field_type):
+        return field_type.list_size
+    for i in range(source.num_row_groups):
+        col = source.read_row_group(i, columns=[column])[column]
+        batch = vectors_from_arrow(col.slice(0, 1024), column=column)
+        if batch.matrix.shape[1]:
+            return batch.matrix.shape[1]
+    raise EmbeddingError(f"{path} holds no non-null vector", column=column)
+
+
+# ----- measurement ----------------------------------------------------------------------------
+class Bench:
+    """Held-back queries with exact ground truth, and a seeded fit sample from the other rows.
+
+    ``queries`` rows never appear in the fit sample nor the searched database, so recall is
+    measured on vectors the codec has not seen.
+    """
+
+    def __init__(self, x: np.ndarray, *, queries: int = 1000, sample=DEFAULT_SAMPLE, seed: int = 0,
+                 metric: str = "ip"):
+        n = len(x)
+        n_q = min(queries, n // 2)
+        if n_q < 1 or n - n_q < 2:
+            raise EmbeddingError(f"too few rows to evaluate: {n}; need at least 4", hint="use a larger file")
+        rng = np.random.default_rng(seed)
+        q_rows = np.sort(rng.choice(n, n_q, replace=False))
+        keep = np.ones(n, dtype=bool)
+        keep[q_rows] = False
+        self.queries = np.ascontiguousarray(x[q_rows])
+        self.database = np.ascontiguousarray(x[keep])
+        n_db = len(self.database)
+        fit_rows = np.arange(n_db) if sample is None or sample >= n_db else np.sort(
+            rng.choice(n_db, sample, replace=False))
+        self.sample = np.ascontiguousarray(self.database[fit_rows])
+        self.metric = metric
+        self.seed = seed
+        self.k_max = min(max(RECALL_KS), n_db)
+        self.truth, _ = ec.exact_search(self.queries, self.database, self.k_max, metric)
+
+    @property
+    def dim(self) -> int:
+        return self.database.shape[1]
+
+    def fit(self, spec: str):
+        """Fit ``spec`` on the sample (every row, as faiss trains); returns ``(codec, seconds)``."""
+        start = time.perf_counter()
+        codec = ec.fit(spec, self.sample, metric=self.metric, seed=self.seed, holdout=0)
+        return codec, time.perf_counter() - start
+
+    def measure(self, spec: str, k: int = 10) -> dict:
+        """One report row: fit, encode the database, search the held-back queries."""
+        codec, fit_s = self.fit(spec)
+        row = self.score(codec, k)
+        row["fit_s"] = fit_s
+        row["codec"] = codec
+        return row
+
+    def score(self, codec, k: int = 10) -> dict:
+        start = time.perf_counter()
+        codes = codec.encode(self.database)
+        encode_s = time.perf_counter() - start
+        ids, _ = codec.search(self.queries, codes, k=self.k_max)
+        k = min(k, self.k_max)
+        rescored, _ = codec.search(self.queries, codes, k=k, rescore=(self.database, RESCORE_FACTOR))
+        recon = codec.decode(codes)
+        row = {"spec": codec.spec, "bytes": codec.code_size, "ratio": codec.dim * 4 / codec.code_size, "k": k}
+        for kk in sorted(set(RECALL_KS) | {k}):
+            if kk <= self.k_max:
+                row[f"recall@{kk}"] = ec.recall_at_k(ids, self.truth, kk)
+        row["recall_rescored"] = ec.recall_at_k(rescored, self.truth, k)
+        row["mse"] = float(np.mean(np.sum((self.database - recon) ** 2, axis=1)))
+        row["encode_rows_per_s"] = len(codes) / encode_s if encode_s > 0 else float("inf")
+        row["artifact_bytes"] = len(codec.to_bytes())
+        return row
+
+
+# ----- candidate grid -------------------------------------------------------------------------
+def expand_grid(dim: int, templates=GRID, sizes=BYTE_SIZES) -> list:
+    """Concrete specs valid for ``dim``, deduplicated, in template order."""
+    out = []
+    for template in templates:
+        for b in sizes:
+            spec = template.format(B=b, B2=2 * b, B4=4 * b, B8=8 * b, d=dim)
+            if spec in out:
+                continue
+            try:
+                parsed = parse_spec(spec)
+                parsed.check_dim(dim)
+            except ValueError:
+                continue
+            if any(t.kind in ("PCA", "PCAR", "PCAW") and t.args[0] >= dim for t in parsed.transforms):
+                continue  # a "reduction" to d or more dimensions is just a slower spec
+            if any(t.kind == "OPQ" and t.args[1] is not None and t.args[1] >= dim for t in parsed.transforms):
+                continue
+            out.append(spec)
+    return out
+
+
+def code_bytes(spec: str, dim: int):
+    """Bytes per vector of ``spec`` at ``dim`` without fitting; None when unknown before fitting."""
+    parsed = parse_spec(spec)
+    if parsed.code.kind == "BIN":
+        return math.ceil(parsed.output_dim(dim) / 8)
+    try:
+        import faiss
+
+        return int(faiss.index_factory(dim, parsed.faiss_factory).sa_code_size())
+    except Exception:  # noqa: BLE001 -- a spec faiss does not build itself: measure after fitting
+        return None
+
+
+def cost_units(spec: str, n: int, dim: int) -> float:
+    """Rough training work of ``spec`` on ``n`` rows, in multiply-adds.
+
+    k-means dominates: about 25 iterations of n x centroids x dims, plus a fixed cost per row
+    and sub-quantizer; OPQ alternates PQ training and a rotation update about 50 times; PCA is
+    one covariance; scalar quantizers are one pass. Fitted to faiss 1.15 timings on 384-d.
+    """
+    parsed = parse_spec(spec)
+    bits = parsed.code.args[1] if parsed.code.kind in ("PQ", "RQ") else 8
+    units, d = float(n * dim), dim
+    for t in parsed.transforms:
+        d_out = type(parsed)(parsed.text, (t,), parsed.code).output_dim(d)
+        if t.kind in ("PCA", "PCAR", "PCAW", "ITQ"):
+            units += 2.5 * n * d * d
+        elif t.kind == "OPQ":
+            units += 67 * n * 2 ** bits * d_out
+        d = d_out
+    if parsed.code.kind in ("PQ", "RQ"):
+        m = parsed.code.args[0]
+        per_row = m * (2 ** bits * d / m + KMEANS_ROW_OVERHEAD)
+        units += 25 * n * per_row * (5 * m if parsed.code.kind == "RQ" else 1)
+    return units
+
+
+@dataclass
+class Search:
+    """The outcome of :func:`search`: measured rows, skipped specs with reasons, the choice."""
+
+    rows: list = field(default_factory=list)
+    skipped: list = field(default_factory=list)  # (spec, reason)
+    choice: dict | None = None
+    reason: str = ""
+    met: bool = False
+
+
+def pareto_front(rows, recall_key: str) -> list:
+    """Rows no other row beats on both bytes (fewer) and recall (higher), sorted by bytes."""
+    front, best = [], -1.0
+    for row in sorted(rows, key=lambda r: (r["bytes"], -r[recall_key])):
+        if row[recall_key] > best:
+            front.append(row)
+            best = row[recall_key]
+    return front
+
+
+def choose(rows, *, budget_bytes=None, min_recall=None, recall_key: str = "recall@10"):
+    """``(row, met, reason)``: the best measured row for the target.
+
+    Byte budget: highest recall within the budget (ties: fewer bytes, then faster encode).
+    Recall floor: fewest bytes reaching it (ties: higher recall). When nothing meets the
+    target, the closest row is returned with ``met=False``.
+    """
+    if (budget_bytes is None) == (min_recall is None):
+        raise ValueError("give exactly one target: budget_bytes or min_recall")
+    if not rows:
+        return None, False, "no candidate could be measured within the time limit"
+    if budget_bytes is not None:
+        fits = [r for r in rows if r["bytes"] <= budget_bytes]
+        if not fits:
+            best = min(rows, key=lambda r: r["bytes"])
+            return best, False, f"no candidate fits {budget_bytes} B/vector; the smallest measured is {best['bytes']} B"
+        best = max(fits, key=lambda r: (r[recall_key], -r["bytes"], r["encode_rows_per_s"]))
+        others = len(fits) - 1
+        return best, True, (f"highest {recall_key} ({best[recall_key]:.3f}) among the {len(fits)} measured "
+                            f"candidates within {budget_bytes} B/vector" + ("" if others else " (the only one)"))
+    meets = [r for r in rows if r[recall_key] >= min_recall]
+    if not meets:
+        best = max(rows, key=lambda r: r[recall_key])
+        return best, False, (f"no measured candidate reaches {recall_key} >= {min_recall}; the best is "
+                             f"{best['spec']} at {best[recall_key]:.3f}")
+    best = min(meets, key=lambda r: (r["bytes"], -r[recall_key], -r["encode_rows_per_s"]))
+    return best, True, (f"fewest bytes/vector ({best['bytes']}) among the {len(meets)} measured candidates with "
+                        f"{recall_key} >= {min_recall} (it reaches {best[recall_key]:.3f})")
+
+
+def plan(bench: Bench, specs, *, budget_bytes=None) -> tuple:
+    """Candidates ordered cheapest first, and ``(spec, reason)`` for those ruled out up front."""
+    keep, skipped = [], []
+    for spec in specs:
+        size = code_bytes(spec, bench.dim)
+        if budget_bytes is not None and size is not None and size > budget_bytes:
+            skipped.append((spec, f"{size} B/vector is over the budget"))
+            continue
+        try:
+            need = parse_spec(spec).min_training_rows(bench.dim)
+        except ValueError as exc:
+            skipped.append((spec, str(exc).splitlines()[0]))
+            continue
+        if len(bench.sample) < need:
+            skipped.append((spec, f"needs {need} fit rows, the sample has {len(bench.sample)}"))
+            continue
+        keep.append((cost_units(spec, len(bench.sample), bench.dim), spec))
+    keep.sort(key=lambda c: c[0])
+    return keep, skipped
+
+
+def search(bench: Bench, specs=None, *, budget_bytes=None, min_recall=None, k: int = 10,
+           time_limit: float = 300.0, on_step=None) -> Search:
+    """Measure candidates cheapest first while the time limit allows, then choose.
+
+    A candidate whose predicted fit time exceeds the time left is skipped (faiss training
+    cannot be interrupted); predictions are calibrated on the fits timed so far.
+    ``on_step(spec, row_or_None, note)`` is called after each candidate (progress display).
+    """
+    specs = expand_grid(bench.dim) if specs is None else list(specs)
+    recall_key = f"recall@{min(k, bench.k_max)}"
+    deadline = time.perf_counter() + time_limit
+    ordered, skipped = plan(bench, specs, budget_bytes=budget_bytes)
+    result = Search(skipped=skipped)
+    rate = DEFAULT_SECONDS_PER_UNIT
+    for units, spec in ordered:
+        left = deadline - time.perf_counter()
+        predicted = units * rate
+        if predicted > left:
+            result.skipped.append((spec, f"predicted fit {predicted:.0f} s > {max(left, 0):.0f} s left"))
+            if on_step:
+                on_step(spec, None, "skipped (time limit)")
+            continue
+        row = bench.measure(spec, k)
+        if budget_bytes is not None and row["bytes"] > budget_bytes:
+            result.skipped.append((spec, f"{row['bytes']} B/vector is over the budget"))
+        else:
+            result.rows.append(row)
+        if predicted > 1.0:
+            rate = max(rate, row["fit_s"] / units)
+        if on_step:
+            on_step(spec, row, f"{recall_key}={row[recall_key]:.3f}")
+    result.choice, result.met, result.reason = choose(result.rows, budget_bytes=budget_bytes,
+                                                      min_recall=min_recall, recall_key=recall_key)
+    return result
