@@ -1,0 +1,135 @@
+"""EncodeEmbeddings on Arrow tables and on row dicts: the same bytes as the core's encode."""
+import apache_beam as beam
+import numpy as np
+import pyarrow as pa
+import pytest
+from apache_beam.testing.util import assert_that, equal_to
+from conftest import core_codes, fitted, row_groups
+
+import embcompress as ec
+from embcompress import datasets
+from beam_transforms import EncodeEmbeddings, FitCodec
+from beam_transforms._tables import METADATA_PREFIX
+
+
+def test_tables_match_core_encode(codec, demo_table):
+    """Each table gives exactly the bytes of ``codec.encode`` on that table's rows."""
+    tables = row_groups(demo_table)
+    expected = [pair for t in tables for pair in zip(t["id"].to_pylist(), core_codes(codec, datasets.matrix(t)))]
+    with beam.Pipeline() as p:
+        out = p | beam.Create(tables) | EncodeEmbeddings("embedding", codec)
+        pairs = out | beam.FlatMap(lambda t: zip(t["id"].to_pylist(), t["embedding_code"].to_pylist()))
+        assert_that(pairs, equal_to(expected))
+
+
+BATCH_DEPENDENT = pytest.mark.xfail(
+    strict=False, reason="core issue: PCA codes can differ in the last bit with the batch a row is encoded in "
+                         "(faiss sgemm blocking); row dicts are batched by BatchElements, so the batches differ")
+
+
+@pytest.mark.parametrize("spec", ["SQ8", "BIN", "PQ8x4", pytest.param("PCA32,SQ8", marks=BATCH_DEPENDENT)])
+def test_row_dicts_match_core_encode(spec, demo_table, demo_x):
+    codec = fitted(spec, demo_x)
+    rows = demo_table.slice(0, 300).to_pylist()
+    expected = list(zip([r["id"] for r in rows], core_codes(codec, demo_x[:300])))
+    with beam.Pipeline() as p:
+        out = p | beam.Create(rows) | EncodeEmbeddings("embedding", codec)
+        assert_that(out | beam.Map(lambda r: (r["id"], r["embedding_code"])), equal_to(expected))
+
+
+def test_record_batches_come_back_as_record_batches(sq8, demo_table):
+    batches = demo_table.slice(0, 100).to_batches(max_chunksize=50)
+    with beam.Pipeline() as p:
+        out = p | beam.Create(batches) | EncodeEmbeddings("embedding", sq8)
+        assert_that(out | beam.Map(lambda b: (type(b).__name__, b.num_rows)), equal_to([("RecordBatch", 50)] * 2))
+
+
+@pytest.mark.parametrize("output_column, drop_input, columns", [
+    (None, False, ["id", "text", "embedding", "source", "embedding_code"]),
+    (None, True, ["id", "text", "source", "embedding_code"]),
+    ("code", False, ["id", "text", "embedding", "source", "code"]),
+    ("embedding", False, ["id", "text", "embedding", "source"]),
+])
+def test_output_column_placement(sq8, demo_table, output_column, drop_input, columns):
+    code_column = output_column or "embedding_code"
+    with beam.Pipeline() as p:
+        out = (p | beam.Create(row_groups(demo_table.slice(0, 20), 10))
+               | EncodeEmbeddings("embedding", sq8, output_column=output_column, drop_input=drop_input))
+        shape = out | beam.Map(lambda t: (t.column_names, str(t.schema.field(code_column).type)))
+        assert_that(shape, equal_to([(columns, "binary")] * 2))
+
+
+def test_row_dict_output_keeps_other_fields(sq8, demo_table):
+    rows = demo_table.slice(0, 3).to_pylist()
+    with beam.Pipeline() as p:
+        out = p | beam.Create(rows) | EncodeEmbeddings("embedding", sq8, output_column="code", drop_input=True)
+        assert_that(out | beam.Map(lambda r: sorted(r)), equal_to([["code", "id", "source", "text"]] * 3))
+
+
+def test_null_vectors_stay_null_codes(sq8, demo_table, demo_x):
+    t = demo_table.slice(0, 4)
+    values = t["embedding"].to_pylist()
+    values[1] = None
+    t = t.set_column(2, "embedding", pa.array(values, type=t.schema.field("embedding").type))
+    codes = core_codes(sq8, demo_x[:4])
+    expected = [(i, None if k == 1 else codes[k]) for k, i in enumerate(t["id"].to_pylist())]
+    with beam.Pipeline() as p:
+        tables = p | "Tables" >> beam.Create([t]) | "EncodeTables" >> EncodeEmbeddings("embedding", sq8)
+        rows = p | "Rows" >> beam.Create(t.to_pylist()) | "EncodeRows" >> EncodeEmbeddings("embedding", sq8)
+        assert_that(tables | beam.FlatMap(lambda b: zip(b["id"].to_pylist(), b["embedding_code"].to_pylist())),
+                    equal_to(expected), label="tables")
+        assert_that(rows | beam.Map(lambda r: (r["id"], r["embedding_code"])), equal_to(expected), label="rows")
+
+
+@pytest.mark.parametrize("as_side_input", [True, False])
+def test_codec_from_a_pipeline(demo_table, as_side_input):
+    """The codec arrives as a singleton PCollection of artifact bytes (or AsSingleton of one)."""
+    tables = row_groups(demo_table.slice(0, 600), 300)
+    with beam.Pipeline() as p:
+        pc = p | "Tables" >> beam.Create(tables)
+        blob = pc | FitCodec("embedding", "SQ8", sample_size=400)
+        arg = beam.pvalue.AsSingleton(blob) if as_side_input else blob
+        out = pc | EncodeEmbeddings("embedding", arg)
+        pairs = out | "Pairs" >> beam.FlatMap(lambda t: zip(t["id"].to_pylist(), t["embedding_code"].to_pylist()))
+
+        def check(inputs):
+            (artifact,), got = inputs
+            codec = ec.Codec.from_bytes(artifact)
+            x = np.concatenate([np.asarray(t["embedding"].to_pylist(), dtype=np.float32) for t in tables])
+            ids = sum((t["id"].to_pylist() for t in tables), [])
+            assert sorted(got) == sorted(zip(ids, core_codes(codec, x)))
+
+        both = ((blob | "Key1" >> beam.Map(lambda b: (0, b)) | "Gb1" >> beam.GroupByKey()),
+                (pairs | "Key2" >> beam.Map(lambda r: (0, r)) | "Gb2" >> beam.GroupByKey()))
+        joined = both | beam.CoGroupByKey() | beam.Map(lambda kv: (kv[1][0][0], kv[1][1][0]))
+        assert_that(joined | beam.Map(check), equal_to([None]))
+
+
+def test_output_tables_name_their_codec(sq8, demo_table):
+    with beam.Pipeline() as p:
+        out = p | beam.Create([demo_table.slice(0, 5)]) | EncodeEmbeddings("embedding", sq8)
+        meta = out | beam.Map(lambda t: {k.decode(): v.decode() for k, v in t.schema.metadata.items()
+                                         if k.decode().startswith(METADATA_PREFIX)})
+        assert_that(meta, equal_to([{
+            "embcompress.fingerprint": sq8.fingerprint, "embcompress.spec": "SQ8", "embcompress.dim": "384",
+            "embcompress.metric": "ip", "embcompress.code_size": "384", "embcompress.code_column": "embedding_code",
+            "embcompress.source_column": "embedding"}]))
+
+
+def test_missing_column_is_an_error_naming_it(sq8, demo_table):
+    with pytest.raises(Exception, match="column 'vector': no such column"):
+        with beam.Pipeline() as p:
+            _ = p | beam.Create([demo_table.slice(0, 5)]) | EncodeEmbeddings("vector", sq8)
+
+
+def test_non_list_column_is_a_table_level_error(sq8, demo_table):
+    """A non-list column is wrong for every row: it fails, even with dead letters, naming the column."""
+    with pytest.raises(Exception, match="column 'text': non-numeric type"):
+        with beam.Pipeline() as p:
+            _ = p | beam.Create([demo_table.slice(0, 5)]) | EncodeEmbeddings("text", sq8).with_dead_letters()
+
+
+def test_rejects_what_is_neither_table_nor_row_dict(sq8):
+    with pytest.raises(Exception, match="expected pyarrow Tables, RecordBatches or row dicts, got list"):
+        with beam.Pipeline() as p:
+            _ = p | beam.Create([[1.0, 2.0]]) | EncodeEmbeddings("embedding", sq8)
