@@ -10,8 +10,8 @@ import faiss
 import numpy as np
 
 from . import artifact, binary
-from . import faiss_backend as fb
 from . import scoring
+from .pipeline import Pipeline
 from .errors import ArtifactError, EmbeddingError
 from .spec import parse_spec
 from .validation import as_float_matrix, find_invalid, raise_on_invalid
@@ -39,7 +39,8 @@ class Codec:
     def __init__(self, header: dict, arrays: dict):
         self._header = header
         self._spec = parse_spec(header["spec"])
-        self._index = fb.import_state(self._spec, header["dim"], header["metric"], arrays)
+        self._pipeline = Pipeline(self._spec, header["dim"], header["metric"], header["seed"])
+        self._pipeline.load(arrays)
         self._arrays = arrays
         self._blob = None
 
@@ -62,9 +63,7 @@ class Codec:
 
     @cached_property
     def code_size(self) -> int:
-        if self._spec.code.kind == "BIN":
-            return binary.code_size(self._spec.output_dim(self.dim))
-        return int(self._index.sa_code_size())
+        return self._pipeline.code_size
 
     @property
     def fit_stats(self) -> dict:
@@ -119,10 +118,7 @@ class Codec:
         return out
 
     def _encode_block(self, x: np.ndarray, out: np.ndarray) -> None:
-        if self._spec.code.kind == "BIN":
-            out[:] = binary.encode(fb.apply_chain(self._index, x))
-        else:
-            self._index.sa_encode(x, out)
+        self._pipeline.encode(x, out)
 
     def _check_codes(self, codes) -> np.ndarray:
         codes = np.asarray(codes)
@@ -136,27 +132,9 @@ class Codec:
                                  f"(shape {codes.shape})", hint="decode with the codec that encoded these codes")
         return np.ascontiguousarray(codes)
 
-    @cached_property
-    def _inverse(self):
-        itq = {int(k[1:-len(".itq_norm")]): float(v[0]) for k, v in self._arrays.items() if k.endswith(".itq_norm")}
-        return fb.ChainInverse(self._index, itq)
-
-    @cached_property
-    def _faiss_decodes(self) -> bool:
-        return self._spec.code.kind != "BIN" and fb.faiss_reversible(self._index)
-
     def decode(self, codes) -> np.ndarray:
         """Decode (n, code_size) uint8 codes to (n, dim) float32 reconstructions."""
-        codes = self._check_codes(codes)
-        if self._faiss_decodes:
-            return self._index.sa_decode(codes)
-        return self._inverse(self._decode_code_space(codes))
-
-    def _decode_code_space(self, codes: np.ndarray) -> np.ndarray:
-        """Reconstruct in the space the code sees (after the transforms)."""
-        if self._spec.code.kind == "BIN":
-            return binary.decode(codes, self._spec.output_dim(self.dim), float(self._arrays["code.bin_scale"][0]))
-        return fb.code_index(self._index).sa_decode(codes)
+        return self._pipeline.decode(self._check_codes(codes))
 
     # ----- score / search --------------------------------------------------------------------
     def _query_space(self, queries, codes, mode):
@@ -165,7 +143,13 @@ class Codec:
         codes = self._check_codes(codes)
         queries = as_float_matrix(queries, dim=self.dim)
         if mode == "asymmetric":
-            return queries, lambda a, b: self.decode(codes[a:b]), self.metric, len(codes)
+            p = self._pipeline
+            depth = p.score_depth
+            q = p.forward(queries, upto=depth)
+            sparse = getattr(p.code, "similarity", None) if depth == len(p.segments) else None
+            if sparse is not None:
+                return q, lambda a, b: ("sparse", codes[a:b]), self.metric, len(codes)
+            return q, lambda a, b: p.decode(codes[a:b], depth), self.metric, len(codes)
         if self._spec.code.kind != "BIN":
             raise ValueError(f"mode='hamming' needs a binary code (spec ending in BIN), this codec is {self.spec!r}")
         bits = self._spec.output_dim(self.dim)
@@ -187,8 +171,9 @@ class Codec:
             out[:, start:stop] = self._similarity(q, block(start, stop), metric)
         return out
 
-    @staticmethod
-    def _similarity(q, vectors, metric):
+    def _similarity(self, q, vectors, metric):
+        if isinstance(vectors, tuple):
+            return self._pipeline.code.similarity(q, vectors[1], metric)
         if metric == "hamming":
             return (q @ vectors.T - q.shape[1]) / 2
         return scoring.similarity(q, vectors, metric)
@@ -216,7 +201,7 @@ class Codec:
             sims, ids = scoring.blocked_topk(q, n, fetch, block, "ip", exclude)
             sims = np.where(ids >= 0, (sims - bits) / 2, -np.inf).astype(np.float32)
         else:
-            sims, ids = scoring.blocked_topk(q, n, fetch, block, metric, exclude)
+            sims, ids = scoring.blocked_topk(q, n, fetch, block, metric, exclude, similarity=self._similarity)
         if rescore is not None:
             exact_q = as_float_matrix(queries, dim=self.dim)
             sims, ids = scoring.rescore(exact_q, ids, originals, k, self.metric)

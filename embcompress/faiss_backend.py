@@ -82,6 +82,8 @@ def export_state(index) -> dict:
         arrays["code.centroids"] = _vec(inner.pq.centroids)
     elif isinstance(inner, faiss.IndexResidualQuantizer):
         arrays["code.codebooks"] = _vec(inner.rq.codebooks)
+    elif isinstance(inner, faiss.IndexRaBitQ):
+        arrays["code.center"] = _vec(inner.center)
     return arrays
 
 
@@ -119,6 +121,8 @@ def import_state(spec: Spec, dim: int, metric: str, arrays: dict):
     elif isinstance(inner, faiss.IndexResidualQuantizer):
         _fill(inner.rq.codebooks, arrays, "code.codebooks", (inner.rq.total_codebook_size * d,))
         inner.rq.is_trained = True
+    elif isinstance(inner, faiss.IndexRaBitQ):
+        _fill(inner.center, arrays, "code.center", (d,))
     inner.is_trained = True
     index.is_trained = True
     return index

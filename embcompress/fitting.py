@@ -3,11 +3,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import binary
-from . import faiss_backend as fb
 from . import scoring
 from .codec import METRIC_NAMES, Codec, library_versions
 from .errors import EmbeddingError
+from .pipeline import Pipeline
 from .spec import parse_spec
 from .validation import as_float_matrix, find_invalid, raise_on_invalid
 
@@ -72,11 +71,9 @@ def fit(spec, sample, metric: str = "ip", seed: int = 0, *, holdout: float = 0.1
                              column=column, hint="pass a larger sample")
     train_rows, hold_rows = _split(n, holdout, need, int(seed))
     train = x if len(hold_rows) == 0 else np.ascontiguousarray(x[train_rows])
-    index = fb.new_index(parsed, dim, metric)
-    fb.apply_seed(index, int(seed))
-    index.train(train)
-    arrays = fb.export_state(index)
-    arrays.update(_custom_arrays(parsed, index, train))
+    pipeline = Pipeline(parsed, dim, metric, int(seed))
+    pipeline.fit(train, int(seed))
+    arrays = pipeline.export()
     arrays["stats.mean"] = train.mean(axis=0, dtype=np.float64).astype(np.float32)
     arrays["stats.min"] = train.min(axis=0)
     arrays["stats.max"] = train.max(axis=0)
@@ -86,20 +83,6 @@ def fit(spec, sample, metric: str = "ip", seed: int = 0, *, holdout: float = 0.1
     header["code_size"] = codec.code_size
     header["fit"] = _fit_stats(codec, x, train_rows, hold_rows, int(seed))
     return Codec(header, arrays)
-
-
-def _custom_arrays(parsed, index, train) -> dict:
-    """Arrays for the pieces faiss cannot invert or does not have (ITQ norms, BIN scale)."""
-    arrays = {}
-    for i, t in enumerate(parsed.transforms):
-        if t.kind == "ITQ":
-            inputs = fb.apply_chain(index, train, upto=i)
-            vt = fb.chain(index)[i]
-            centred = inputs - fb._vec(vt.mean)
-            arrays[f"t{i}.itq_norm"] = np.array([np.linalg.norm(centred, axis=1).mean()], dtype=np.float32)
-    if parsed.code.kind == "BIN":
-        arrays["code.bin_scale"] = binary.fit_scale(fb.apply_chain(index, train))
-    return arrays
 
 
 def _fit_stats(codec: Codec, x, train_rows, hold_rows, seed: int) -> dict:

@@ -22,6 +22,10 @@ def similarity(queries: np.ndarray, vectors: np.ndarray, metric: str) -> np.ndar
     return 2 * dots - qn[:, None] - vn[None, :]
 
 
+def _similarity_of(queries, vectors, metric):
+    return similarity(queries, vectors, metric)
+
+
 def _merge(best_s, best_i, s, ids, k):
     """Merge a block's scores into the running top-k (ties go to the smaller id)."""
     cat_s = np.concatenate([best_s, s], axis=1)
@@ -34,11 +38,12 @@ def _merge(best_s, best_i, s, ids, k):
 
 
 def blocked_topk(queries: np.ndarray, n: int, k: int, block_vectors, metric: str, exclude=None,
-                 db_block: int = DB_BLOCK, query_block: int = QUERY_BLOCK):
+                 db_block: int = DB_BLOCK, query_block: int = QUERY_BLOCK, similarity=None):
     """Top-``k`` rows by similarity for each query, in decreasing order.
 
     ``block_vectors(start, stop)`` returns the (stop-start, d) float32 vectors of those rows
-    (decoded codes, or originals for exact search). ``exclude[i]`` is a row id never returned
+    (decoded codes, or originals for exact search), or anything ``similarity(q, block, metric)``
+    scores. ``exclude[i]`` is a row id never returned
     for query ``i`` (self-matches), or -1. Missing results are id -1 with score -inf.
     """
     nq = len(queries)
@@ -51,7 +56,7 @@ def blocked_topk(queries: np.ndarray, n: int, k: int, block_vectors, metric: str
         new_s, new_i = [], []
         for q0 in range(0, nq, query_block):
             q1 = min(nq, q0 + query_block)
-            s = similarity(queries[q0:q1], vectors, metric).astype(np.float32, copy=False)
+            s = (similarity or _similarity_of)(queries[q0:q1], vectors, metric).astype(np.float32, copy=False)
             if exclude is not None:
                 ex = exclude[q0:q1]
                 hit = (ex >= start) & (ex < stop)

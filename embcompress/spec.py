@@ -12,9 +12,13 @@ GRAMMAR = """\
 spec      := [transform ","]* code
 transform := PCA{n} | PCAW{n} (whitened) | PCAR{n} (PCA + rotation) | OPQ{m}[_{n}]
            | RR{n} (random rotation) | ITQ[{n}] | L2norm
-code      := Flat | SQfp16 | SQbf16 | SQ8 | SQ6 | SQ4 | PQ{m}[x{bits}] | RQ{m}x{bits}
-           | BIN (1 bit per dimension: sign, packed)
-examples  : "SQ8", "PCA128,SQ8", "OPQ32,PQ32", "PQ48x8", "RR384,SQ4", "ITQ64,BIN\""""
+           | HASH{n}[x{k}] (signed feature hashing) | PRUNE{n}[_imp] (keep n dims)
+           | TRUNC{n} (Matryoshka: first n dims, renormalized) | DISTILL{n}[_{hidden}] (learned student)
+code      := Flat | SQfp16 | SQbf16 | SQ8 | SQ6 | SQ4 | PQ{m}[x{bits}] | RQ{m}x{bits} | RaBitQ[{bits}]
+           | BIN (1 bit per dimension: sign, packed) | TOPK{k} (k sparse (index, fp16) pairs)
+           | MP{bytes} (mixed precision bits per dimension under a byte budget)
+examples  : "SQ8", "PCA128,SQ8", "OPQ32,PQ32", "PQ48x8", "RR384,SQ4", "ITQ64,BIN", "HASH512x2,SQ8",
+            "PCA256,MP48", "DISTILL128,SQ8", "TRUNC128,SQ8\""""
 
 _TRANSFORM_PATTERNS = {
     "PCA": re.compile(r"PCA(\d+)"),
@@ -24,6 +28,10 @@ _TRANSFORM_PATTERNS = {
     "RR": re.compile(r"RR(\d+)"),
     "ITQ": re.compile(r"ITQ(\d+)?"),
     "L2norm": re.compile(r"L2norm"),
+    "HASH": re.compile(r"HASH(\d+)(?:x(\d+))?"),
+    "PRUNE": re.compile(r"PRUNE(\d+)(_imp)?"),
+    "TRUNC": re.compile(r"TRUNC(\d+)"),
+    "DISTILL": re.compile(r"DISTILL(\d+)(?:_(\d+))?"),
 }
 _CODE_PATTERNS = {
     "Flat": re.compile(r"Flat"),
@@ -31,7 +39,12 @@ _CODE_PATTERNS = {
     "PQ": re.compile(r"PQ(\d+)(?:x(\d+))?"),
     "RQ": re.compile(r"RQ(\d+)x(\d+)"),
     "BIN": re.compile(r"BIN"),
+    "TOPK": re.compile(r"TOPK(\d+)"),
+    "MP": re.compile(r"MP(\d+)"),
+    "RaBitQ": re.compile(r"RaBitQ(\d+)?"),
 }
+FAISS_TRANSFORMS = frozenset({"PCA", "PCAW", "PCAR", "OPQ", "RR", "ITQ", "L2norm"})
+FAISS_CODES = frozenset({"Flat", "SQ", "PQ", "RQ", "RaBitQ"})
 _SQ_BITS = {"fp16": 16, "bf16": 16, "8": 8, "6": 6, "4": 4}
 MAX_DIM = 65536
 
@@ -53,8 +66,8 @@ class Spec:
 
     @property
     def faiss_factory(self) -> str:
-        """The faiss ``index_factory`` string; ``BIN`` is built on a faiss ``Flat`` code."""
-        code = "Flat" if self.code.kind == "BIN" else self.code.text
+        """The faiss ``index_factory`` string; a code faiss lacks is built on a faiss ``Flat`` code."""
+        code = self.code.text if self.code.kind in FAISS_CODES else "Flat"
         return ",".join([t.text for t in self.transforms] + [code])
 
     def output_dim(self, dim: int) -> int:
@@ -64,6 +77,8 @@ class Spec:
                 dim = t.args[1] if t.args[1] is not None else dim
             elif t.kind == "ITQ":
                 dim = t.args[0] if t.args[0] is not None else dim
+            elif t.kind == "PRUNE":
+                dim = t.args[0]
             elif t.kind != "L2norm":
                 dim = t.args[0]
         return dim
@@ -75,12 +90,14 @@ class Spec:
         for t in self.transforms:
             if t.kind == "OPQ":
                 need = max(need, 256)
-            elif t.kind in ("PCA", "PCAW", "PCAR", "ITQ", "RR"):
+            elif t.kind in ("PCA", "PCAW", "PCAR", "ITQ", "RR", "PRUNE"):
                 need = max(need, 2)
+            elif t.kind == "DISTILL":
+                need = max(need, 64)
             d = Spec(self.text, (t,), self.code).output_dim(d)
         if self.code.kind in ("PQ", "RQ"):
             need = max(need, 2 ** self.code.args[1])
-        elif self.code.kind == "SQ":
+        elif self.code.kind in ("SQ", "MP"):
             need = max(need, 2)
         return need
 
@@ -90,7 +107,8 @@ class Spec:
         for t in self.transforms:
             if t.kind == "RR" and t.args[0] < d:
                 raise ValueError(f"spec {self.text!r}: {t.text} must be >= the input dimension {d}")
-            if t.kind in ("PCA", "PCAW", "PCAR", "ITQ") and t.args[0] is not None and t.args[0] > d:
+            if t.kind in ("PCA", "PCAW", "PCAR", "ITQ", "PRUNE", "TRUNC", "DISTILL") and t.args[0] is not None \
+                    and t.args[0] > d:
                 raise ValueError(f"spec {self.text!r}: {t.text} asks for more dimensions than the {d} it receives")
             if t.kind == "OPQ":
                 m, n = t.args
@@ -103,6 +121,15 @@ class Spec:
                 f"spec {self.text!r}: PQ{self.code.args[0]} needs the dimension it receives ({d}) "
                 f"to be divisible by {self.code.args[0]}"
             )
+        if self.code.kind == "TOPK" and self.code.args[0] > d:
+            raise ValueError(f"spec {self.text!r}: {self.code.text} keeps more values than the {d} dimensions it receives")
+        if self.code.kind == "MP" and self.code.args[0] * 8 < d:
+            raise ValueError(f"spec {self.text!r}: {self.code.text} is below 1 bit per dimension for the {d} "
+                             f"dimensions it receives; use at least MP{-(-d // 8)} or reduce the dimension first")
+
+    @property
+    def is_faiss_only(self) -> bool:
+        return self.code.kind in FAISS_CODES and all(t.kind in FAISS_TRANSFORMS for t in self.transforms)
 
     @property
     def needs_nonzero_norm(self) -> bool:
@@ -152,7 +179,14 @@ def parse_spec(spec) -> Spec:
         if kind is None:
             hint = "a code must come last" if _match(_CODE_PATTERNS, token)[0] else "unknown transform"
             raise _bad(spec, f"{token!r}: {hint}")
-        transforms.append(Piece(kind, token, _numbers(spec, token, m.groups())))
+        if kind == "PRUNE":
+            args = (_numbers(spec, token, m.groups()[:1])[0], m.group(2) is not None)
+        elif kind == "HASH":
+            n, k = _numbers(spec, token, m.groups())
+            args = (n, 2 if k is None else k)
+        else:
+            args = _numbers(spec, token, m.groups())
+        transforms.append(Piece(kind, token, args))
     kind, m = _match(_CODE_PATTERNS, tokens[-1])
     if kind is None:
         hint = "the last element must be a code" if _match(_TRANSFORM_PATTERNS, tokens[-1])[0] else "unknown code"
@@ -170,6 +204,13 @@ def parse_spec(spec) -> Spec:
         if not 1 <= bits <= 16:
             raise _bad(spec, f"{tokens[-1]!r}: bits per codebook must be 1..16")
         args = (m_sub, bits)
+    elif kind == "RaBitQ":
+        bits = 1 if m.group(1) is None else _numbers(spec, tokens[-1], m.groups())[0]
+        if not 1 <= bits <= 9:
+            raise _bad(spec, f"{tokens[-1]!r}: RaBitQ bits must be 1..9")
+        args = (bits,)
+    elif kind in ("TOPK", "MP"):
+        args = _numbers(spec, tokens[-1], m.groups())
     else:
         args = ()
     return Spec(",".join(tokens), tuple(transforms), Piece(kind, tokens[-1], args))

@@ -102,7 +102,7 @@ def test_a_pickle_that_would_run_code_is_refused_without_running_it(tmp_path, mo
     (lambda h: h.update(dim=10**9), "out of range"),
     (lambda h: h.update(metric="cosine"), "metric"),
     (lambda h: h.pop("spec"), "'spec' is missing"),
-    (lambda h: h.update(arrays=[a for a in h["arrays"] if not a["name"].startswith("t0")]), "missing array"),
+    (lambda h: h.update(arrays=[a for a in h["arrays"] if not a["name"].startswith("code.t0")]), "missing array"),
 ])
 def test_forged_headers_fail_fast_with_artifact_error(blob, edit, match):
     with pytest.raises(ec.ArtifactError, match=match):
@@ -112,7 +112,7 @@ def test_forged_headers_fail_fast_with_artifact_error(blob, edit, match):
 def test_forged_array_size_that_does_not_match_the_spec(blob):
     header, arrays = artifact.unpack(blob)
     arrays = dict(arrays)
-    arrays["t0.A"] = np.zeros((3, 3), np.float32)
+    arrays["code.t0.A"] = np.zeros((3, 3), np.float32)
     with pytest.raises(ec.ArtifactError, match="t0.A"):
         ec.Codec.from_bytes(artifact.pack(header, arrays))
 

@@ -1,0 +1,140 @@
+"""A codec's processing chain: segments of transforms, then one code.
+
+Consecutive faiss-native pieces form one faiss segment (an ``index_factory`` object), so a
+spec faiss understands runs entirely inside faiss and stays byte-identical to it. Pieces
+faiss lacks (HASH, PRUNE, TRUNC, DISTILL transforms; BIN, TOPK, MP codes) are numpy
+stages in between. Every stage exports its learned state as named arrays for the artifact.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import faiss_backend as fb
+from .errors import ArtifactError
+from .spec import FAISS_CODES, FAISS_TRANSFORMS, Piece, Spec
+from .techniques import CUSTOM_CODES, CUSTOM_TRANSFORMS
+
+FLAT = Piece("Flat", "Flat", ())
+
+
+class FaissSegment:
+    """A run of faiss transforms, optionally ending in a faiss code, as one faiss index."""
+
+    def __init__(self, transforms: tuple, code: Piece | None, d_in: int, metric: str):
+        self.spec = Spec(",".join([t.text for t in transforms] + [(code or FLAT).text]), transforms, code or FLAT)
+        self.has_code = code is not None
+        self.d_in, self.metric = d_in, metric
+        self.d_out = self.spec.output_dim(d_in)
+        self.index = fb.new_index(self.spec, d_in, metric)
+        self._inverse = None
+
+    def fit(self, x: np.ndarray, seed: int) -> None:
+        fb.apply_seed(self.index, seed)
+        self.index.train(x)
+        self.extra = {}
+        for i, t in enumerate(self.spec.transforms):
+            if t.kind == "ITQ":
+                inputs = fb.apply_chain(self.index, x, upto=i)
+                centred = inputs - fb._vec(fb.chain(self.index)[i].mean)
+                self.extra[f"t{i}.itq_norm"] = np.array([np.linalg.norm(centred, axis=1).mean()], np.float32)
+
+    def export(self) -> dict:
+        return {**fb.export_state(self.index), **self.extra}
+
+    def load(self, arrays: dict) -> None:
+        self.index = fb.import_state(self.spec, self.d_in, self.metric, arrays)
+        self.extra = {k: v for k, v in arrays.items() if k.endswith(".itq_norm")}
+
+    @property
+    def code_size(self) -> int:
+        return int(self.index.sa_code_size())
+
+    def forward(self, x):
+        return fb.apply_chain(self.index, x)
+
+    def _chain_inverse(self):
+        if self._inverse is None:
+            norms = {int(k[1:-len(".itq_norm")]): float(v[0]) for k, v in self.extra.items()}
+            self._inverse = fb.ChainInverse(self.index, norms)
+        return self._inverse
+
+    def inverse(self, y):
+        return self._chain_inverse()(y)
+
+    def encode(self, x, out) -> None:
+        self.index.sa_encode(x, out)
+
+    def decode(self, codes):
+        if fb.faiss_reversible(self.index):
+            return self.index.sa_decode(codes)
+        return self.inverse(fb.code_index(self.index).sa_decode(codes))
+
+
+class Pipeline:
+    """Transform segments then a code; built from a spec, then fitted or loaded."""
+
+    def __init__(self, spec: Spec, dim: int, metric: str, seed: int):
+        self.spec, self.dim, self.metric, self.seed = spec, dim, metric, seed
+        self.segments = []
+        d, run = dim, []
+        for t in spec.transforms:
+            if t.kind in FAISS_TRANSFORMS:
+                run.append(t)
+                continue
+            if run:
+                self.segments.append(FaissSegment(tuple(run), None, d, metric))
+                d, run = self.segments[-1].d_out, []
+            self.segments.append(CUSTOM_TRANSFORMS[t.kind](t, d, metric, seed))
+            d = self.segments[-1].d_out
+        if spec.code.kind in FAISS_CODES:
+            self.code = FaissSegment(tuple(run), spec.code, d, metric)
+        else:
+            if run:
+                self.segments.append(FaissSegment(tuple(run), None, d, metric))
+                d = self.segments[-1].d_out
+            self.code = CUSTOM_CODES[spec.code.kind](spec.code, d, metric, seed)
+        # scores are computed after the last transform that only makes sense for queries too
+        self.score_depth = max((j + 1 for j, s in enumerate(self.segments) if getattr(s, "score_in_output", False)),
+                               default=0)
+
+    def _stages(self):
+        return [(f"s{j}.", s) for j, s in enumerate(self.segments)] + [("code.", self.code)]
+
+    def fit(self, x: np.ndarray, seed: int) -> None:
+        for _, stage in self._stages():
+            stage.fit(x, seed)
+            if stage is not self.code:
+                x = np.ascontiguousarray(stage.forward(x), dtype=np.float32)
+
+    def export(self) -> dict:
+        return {prefix + name: arr for prefix, stage in self._stages() for name, arr in stage.export().items()}
+
+    def load(self, arrays: dict) -> None:
+        for prefix, stage in self._stages():
+            mine = {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
+            try:
+                stage.load(mine)
+            except (KeyError, ValueError, TypeError) as exc:
+                if isinstance(exc, ArtifactError):
+                    raise
+                raise ArtifactError(f"artifact arrays for {prefix[:-1]} do not fit spec {self.spec.text!r}: {exc}") \
+                    from None
+
+    @property
+    def code_size(self) -> int:
+        return self.code.code_size
+
+    def forward(self, x, upto=None):
+        for stage in self.segments[:upto]:
+            x = np.ascontiguousarray(stage.forward(x), dtype=np.float32)
+        return x
+
+    def encode(self, x, out) -> None:
+        self.code.encode(self.forward(x), out)
+
+    def decode(self, codes, depth: int = 0):
+        """Reconstruct codes in the space after the first ``depth`` segments (0: the input space)."""
+        y = self.code.decode(codes)
+        for stage in reversed(self.segments[depth:]):
+            y = stage.inverse(y)
+        return np.ascontiguousarray(y, dtype=np.float32)
