@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 pytest.importorskip("apache_beam", reason="apache-beam is not installed (pip install 'embcompress[beam]')")
@@ -25,7 +26,8 @@ _CODECS = {}
 
 @pytest.fixture(scope="session")
 def demo_table():
-    return datasets.load_demo()
+    """The first 800 rows of the shipped demo table (keeps each pipeline to a second or two)."""
+    return datasets.load_demo().slice(0, 800)
 
 
 @pytest.fixture(scope="session")
@@ -33,9 +35,22 @@ def demo_x(demo_table):
     return datasets.matrix(demo_table)
 
 
+@pytest.fixture(scope="session")
+def demo_path(demo_table, tmp_path_factory):
+    """The demo rows as a Parquet file of four 200-row row groups. Pipelines read it rather
+    than ``beam.Create`` the tables, which would pickle and bz2 the vectors into the graph."""
+    return write_parquet(demo_table, tmp_path_factory.mktemp("demo") / "demo.parquet")
+
+
+def write_parquet(table, path, row_group_size=200):
+    pq.write_table(table, path, row_group_size=row_group_size)
+    return str(path)
+
+
 def fitted(spec, x):
+    """A codec fitted (once per session) on the first 600 demo rows: enough, and fast."""
     if spec not in _CODECS:
-        _CODECS[spec] = ec.fit(spec, x, seed=0)
+        _CODECS[spec] = ec.fit(spec, x[:600], seed=0)
     return _CODECS[spec]
 
 
@@ -49,7 +64,7 @@ def codec(request, demo_x):
     return fitted(request.param, demo_x)
 
 
-def row_groups(table, size=500):
+def row_groups(table, size=200):
     """The table as separate tables of ``size`` rows, like ReadFromParquetBatched yields them."""
     return [table.slice(start, size) for start in range(0, table.num_rows, size)]
 
