@@ -1,0 +1,103 @@
+"""`embcompress recommend` meets its target on the shipped data; Pareto front and choice rules."""
+import numpy as np
+import pytest
+
+import embcompress as ec
+from embcompress import datasets, recommend
+
+CANDIDATES = "SQ4;PCA64,SQ8;PCA32,SQ8;BIN"
+DEMO = datasets.DEMO_PATH
+
+
+@pytest.fixture(scope="module")
+def demo_bench():
+    x = recommend.load_vectors(DEMO, "embedding")
+    return recommend.Bench(x, queries=200, seed=0)
+
+
+@pytest.mark.parametrize("target, flag", [(48, "--budget-bytes"), (0.8, "--min-recall")])
+def test_recommend_meets_its_target_on_the_shipped_data(cli, tmp_path, demo_bench, target, flag):
+    out = tmp_path / "best.ecz"
+    run = cli("recommend", DEMO, flag, target, "--specs", CANDIDATES, "--queries", 200, "--time-limit", 600, "-o", out)
+    assert run.code == 0, run
+    assert "Pareto front" in run.out and "recommendation:" in run.out
+    codec = ec.load(out)
+    assert codec.spec in run.out.split("recommendation:")[1]
+    row = demo_bench.score(codec)  # same seed, same held-back queries: an independent re-measurement
+    if flag == "--budget-bytes":
+        assert codec.code_size <= target
+    else:
+        assert row["recall@10"] >= target
+
+
+def test_recommend_budget_picks_the_best_recall_within_budget(cli, demo_bench):
+    run = cli("recommend", DEMO, "--budget-bytes", 64, "--specs", "PCA32,SQ8;PCA64,SQ8;SQ4", "--queries", 200)
+    assert run.code == 0, run
+    assert "recommendation: PCA64,SQ8" in run.out  # SQ4 is 192 B, PCA32,SQ8 recalls less
+    assert "SQ4 (192 B/vector is over the budget)" in run.out
+
+
+def test_recommend_unreachable_target_exits_1(cli, tmp_path):
+    out = tmp_path / "best.ecz"
+    run = cli("recommend", DEMO, "--min-recall", 0.999, "--specs", "BIN;PCA32,SQ8", "--queries", 200, "-o", out)
+    assert run.code == 1
+    assert "target not met" in run.err
+    assert not out.exists()
+
+
+def test_recommend_writes_a_report_with_the_choice(cli, tmp_path):
+    folder = tmp_path / "rep"
+    run = cli("recommend", DEMO, "--budget-bytes", 32, "--specs", "PCA32,SQ8;BIN;PCA64,SQ4", "--queries", 200,
+              "--report", folder)
+    assert run.code == 0, run
+    assert (folder / "pareto.png").stat().st_size > 0
+    assert "PCA64,SQ4" in (folder / "report.md").read_text()
+
+
+ROWS = [{"spec": s, "bytes": b, "recall@10": r, "encode_rows_per_s": v}
+        for s, b, r, v in [("a", 8, 0.50, 1), ("b", 16, 0.45, 1), ("c", 16, 0.70, 2), ("d", 32, 0.70, 3),
+                           ("e", 32, 0.90, 1), ("f", 64, 0.95, 1)]]
+
+
+def test_pareto_front_keeps_only_undominated_rows():
+    assert [r["spec"] for r in recommend.pareto_front(ROWS, "recall@10")] == ["a", "c", "e", "f"]
+
+
+@pytest.mark.parametrize("budget, expected", [(8, "a"), (16, "c"), (32, "e"), (1000, "f")])
+def test_choose_for_a_budget(budget, expected):
+    row, met, reason = recommend.choose(ROWS, budget_bytes=budget)
+    assert (row["spec"], met) == (expected, True)
+    assert str(budget) in reason
+
+
+@pytest.mark.parametrize("floor, expected, met", [(0.5, "a", True), (0.7, "c", True), (0.91, "f", True),
+                                                  (0.99, "f", False)])
+def test_choose_for_a_recall_floor(floor, expected, met):
+    row, ok, _ = recommend.choose(ROWS, min_recall=floor)
+    assert (row["spec"], ok) == (expected, met)
+
+
+def test_choose_reports_when_nothing_fits_the_budget():
+    row, met, reason = recommend.choose(ROWS, budget_bytes=4)
+    assert not met and "no candidate fits" in reason
+
+
+@pytest.mark.parametrize("dim", [64, 384, 768, 100])
+def test_grid_expands_to_specs_valid_for_the_dimension(dim):
+    specs = recommend.expand_grid(dim)
+    assert len(specs) == len(set(specs)) > 5
+    for spec in specs:
+        ec.parse_spec(spec).check_dim(dim)
+
+
+def test_search_skips_candidates_that_cannot_finish_in_time(demo_bench):
+    result = recommend.search(demo_bench, ["SQ4", "OPQ32,PQ32"], budget_bytes=200, time_limit=5)
+    assert [r["spec"] for r in result.rows] == ["SQ4"]
+    assert result.skipped[0][0] == "OPQ32,PQ32" and "predicted" in result.skipped[0][1]
+
+
+def test_load_vectors_samples_by_seed_in_file_order():
+    full = recommend.load_vectors(DEMO, "embedding")
+    part = recommend.load_vectors(DEMO, "embedding", max_rows=300, seed=5)
+    rows = np.sort(np.random.default_rng(5).choice(len(full), 300, replace=False))
+    np.testing.assert_array_equal(part, full[rows])
