@@ -1,0 +1,63 @@
+"""knn_join: equal to the core's search on the same data; recall on the real dev set."""
+import numpy as np
+import pytest
+
+import embcompress as ec
+from embcompress.datasets import load_dev, shared_data_dir
+from spark_udfs import encode_column, knn_join
+
+
+def sorted_demo(demo_table, demo_matrix):
+    ids = demo_table["id"].to_numpy()
+    order = np.argsort(ids)
+    return ids[order], demo_matrix[order]
+
+
+@pytest.mark.parametrize("spec,rescore", [("SQ8", False), ("PQ8x4", True), ("BIN", True)])
+def test_knn_join_equals_core_search(demo_df, demo_table, demo_matrix, codecs, spec, rescore):
+    codec = codecs[spec]
+    corpus = encode_column(demo_df, codec, "embedding", "code")
+    queries = demo_df.where("id % 40 = 0")
+    out = knn_join(queries, corpus, codec, query_col="embedding", code_col="code", k=7,
+                   rescore_col="embedding" if rescore else None, rescore_factor=4).toPandas()
+    ids, x = sorted_demo(demo_table, demo_matrix)
+    q = np.flatnonzero(ids % 40 == 0)
+    want_rows, want_sims = codec.search(x[q], codec.encode(x), k=7, rescore=(x, 4) if rescore else None)
+    out = out.sort_values(["query_id", "rank"])
+    assert out["rank"].tolist() == list(range(1, 8)) * len(q)
+    assert out["query_id"].tolist() == np.repeat(ids[q], 7).tolist()
+    assert out["corpus_id"].tolist() == ids[want_rows].ravel().tolist()
+    np.testing.assert_allclose(out["score"].to_numpy(), want_sims.ravel(), rtol=1e-5, atol=1e-6)
+
+
+def test_k_larger_than_corpus_and_null_codes(spark, demo_matrix, sq8):
+    corpus = spark.createDataFrame([(1, bytes(sq8.encode(demo_matrix[0])[0])), (2, None)], "id long, code binary")
+    queries = spark.createDataFrame([(5, demo_matrix[0].tolist())], "id int, embedding array<float>")
+    rows = knn_join(queries, corpus, sq8, query_col="embedding", code_col="code", k=3).collect()
+    assert [(r.query_id, r.corpus_id, r.rank) for r in rows] == [(5, 1, 1)]
+
+
+def test_bad_arguments(demo_df, sq8):
+    corpus = encode_column(demo_df, sq8, "embedding", "code")
+    with pytest.raises(ValueError, match="k must be a positive integer"):
+        knn_join(demo_df, corpus, sq8, query_col="embedding", code_col="code", k=0)
+    with pytest.raises(TypeError, match="id column 'text' must be an integer column"):
+        knn_join(demo_df, corpus, sq8, query_col="embedding", code_col="code", query_id_col="text")
+    with pytest.raises(TypeError, match="expected binary codes"):
+        knn_join(demo_df, corpus, sq8, query_col="embedding", code_col="embedding")
+
+
+@pytest.mark.skipif(shared_data_dir() is None, reason="needs the dev set in ../shared/data (not shipped)")
+def test_recall_on_dev_data_with_rescoring(spark):
+    data = shared_data_dir()
+    ids, x, query_ids, truth = load_dev(data)
+    codec = ec.fit("SQ4", x[:5000], seed=0)  # quick to fit; the PQ48 figure is in benchmarks/bench_spark.py
+    dev = spark.read.parquet(str(data / "dev_docstrings_minilm384.parquet")).select("id", "embedding")
+    corpus = encode_column(dev, codec, "embedding", "code")
+    queries = dev.where(dev.id.isin([int(q) for q in query_ids]))
+    out = knn_join(queries, corpus, codec, query_col="embedding", code_col="code", k=11, rescore_col="embedding",
+                   rescore_factor=4).toPandas()
+    out = out[out.query_id != out.corpus_id].sort_values(["query_id", "rank"])  # drop each query's own row
+    top = out.groupby("query_id")["corpus_id"].apply(lambda s: s.to_numpy()[:10])
+    got = np.stack(top.loc[query_ids].to_numpy())
+    assert ec.recall_at_k(got, truth, 10) >= 0.95

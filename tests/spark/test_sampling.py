@@ -1,0 +1,54 @@
+"""fit_codec: a seeded sample drawn in Spark, fitted by the core; the artifact works in plain Python."""
+import numpy as np
+import pytest
+from pyspark.ml.functions import array_to_vector
+from pyspark.sql import functions as F
+
+import embcompress as ec
+from spark_udfs import fit_codec, sample_vectors
+
+
+@pytest.mark.parametrize("kind", ["float", "double", "vector"])
+def test_sample_accepts_every_vector_type(demo_df, demo_matrix, kind):
+    df = demo_df
+    if kind != "float":
+        df = df.withColumn("embedding", F.col("embedding").cast("array<double>"))
+    if kind == "vector":
+        df = df.withColumn("embedding", array_to_vector("embedding"))
+    sample = sample_vectors(df, "embedding", sample_size=300, seed=3)
+    x = np.asarray(sample.combine_chunks().flatten()).reshape(len(sample), -1).astype(np.float32)
+    assert x.shape == (300, 384)
+    rows = {r.tobytes() for r in demo_matrix}
+    assert all(r.tobytes() in rows for r in x)  # real rows, not altered
+    assert len({r.tobytes() for r in x}) == 300  # without replacement
+
+
+def test_sample_is_seeded_and_skips_nulls(spark, demo_df):
+    with_nulls = demo_df.withColumn("embedding", F.when(F.col("id") % 2 == 0, F.col("embedding")))
+    a = sample_vectors(with_nulls, "embedding", sample_size=200, seed=7)
+    b = sample_vectors(with_nulls, "embedding", sample_size=200, seed=7)
+    c = sample_vectors(with_nulls, "embedding", sample_size=200, seed=8)
+    assert a.null_count == 0 and len(a) == 200
+    assert a.equals(b) and not a.equals(c)
+    assert len(sample_vectors(with_nulls, "embedding", sample_size=5000)) == with_nulls.where("id % 2 = 0").count()
+
+
+def test_fit_codec_artifact_decodes_in_plain_python(demo_df, demo_matrix, tmp_path):
+    codec = fit_codec(demo_df, "embedding", "SQ8", sample_size=1000, seed=0)
+    assert codec.spec == "SQ8" and codec.dim == 384 and codec.fit_stats["sample_rows"] == 1000
+    codec.save(tmp_path / "c.emb")
+    plain = ec.load(tmp_path / "c.emb")
+    assert plain.fingerprint == codec.fingerprint
+    codes = codec.encode(demo_matrix)
+    assert plain.decode(codes).tobytes() == codec.decode(codes).tobytes()
+    assert plain.encode(demo_matrix).tobytes() == codes.tobytes()
+
+
+def test_fit_codec_errors_are_clear(demo_df, spark):
+    with pytest.raises(ValueError, match="invalid codec spec 'PQ'"):
+        fit_codec(demo_df, "embedding", "PQ")
+    with pytest.raises(ValueError, match="sample_size must be a positive integer"):
+        fit_codec(demo_df, "embedding", "SQ8", sample_size=0)
+    empty = spark.createDataFrame([(1, None)], "id long, embedding array<float>")
+    with pytest.raises(ValueError, match="column 'embedding' has no non-null vectors"):
+        fit_codec(empty, "embedding", "SQ8")
