@@ -3,7 +3,9 @@
 ReadFromParquetBatched → FitCodec (when given a spec) → EncodeEmbeddings → Parquet write.
 The code column is ``binary``; every other column is kept; the schema metadata names
 the codec (``embcompress.fingerprint``, ``embcompress.spec``, ...). Rejected rows go to a
-sibling ``<output_prefix>_rejected`` Parquet output: the original columns plus ``reason``.
+sibling Parquet output, ``<output dir>/_rejected/<name>-*.parquet``: the original columns
+plus ``reason``. Spark, Hive and ``pyarrow.dataset`` skip ``_``-prefixed paths, so reading
+the output directory reads the encoded rows only.
 """
 from __future__ import annotations
 
@@ -24,7 +26,7 @@ from .encode import EncodeEmbeddings
 from .fit import FitCodec
 
 REASON_COLUMN = "reason"
-REJECTED_SUFFIX = "_rejected"
+REJECTED_DIR = "_rejected"
 REJECTED_BATCH = 4096
 
 
@@ -73,6 +75,12 @@ def input_schema(file_pattern) -> pa.Schema:
         raise FileNotFoundError(f"no files match {file_pattern!r}")
     with FileSystems.open(sorted(m.path for m in matches)[0], compression_type=CompressionTypes.UNCOMPRESSED) as f:
         return pq.read_schema(f)
+
+
+def rejected_prefix(output_prefix: str) -> str:
+    """``out/part`` → ``out/_rejected/part``."""
+    directory, name = FileSystems.split(output_prefix)
+    return FileSystems.join(directory, REJECTED_DIR, name)
 
 
 def _rejected_table(dead_letters, schema: pa.Schema) -> pa.Table:
@@ -150,7 +158,7 @@ class CompressParquet(beam.PTransform):
                     | "BatchRejected" >> beam.BatchElements(min_batch_size=1, max_batch_size=REJECTED_BATCH)
                     | "RejectedToTable" >> beam.Map(_rejected_table, rejected_schema)
                     | "WriteRejected" >> beam.io.Write(
-                        ParquetTableSink(self._prefix + REJECTED_SUFFIX, rejected_schema,
+                        ParquetTableSink(rejected_prefix(self._prefix), rejected_schema,
                                          compression=self._compression, num_shards=1)))
         outputs = {"files": files, "rejected_files": rejected}
         if codec_pc is not None:

@@ -1,0 +1,99 @@
+"""CompressParquet end to end: Parquet in, binary codes + codec metadata out, rejects beside it."""
+import glob
+import os
+import sys
+
+import apache_beam as beam
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+import embcompress as ec
+from embcompress import datasets
+from embcompress.arrow import codes_from_arrow
+from beam_transforms import CompressParquet
+from beam_transforms.parquet import rejected_prefix
+from conftest import core_codes, row_groups, with_vectors, write_parquet
+
+
+def read_output(prefix):
+    files = sorted(glob.glob(prefix + "-*.parquet"))
+    return pa.concat_tables([pq.read_table(f) for f in files]), files
+
+
+def test_fit_encode_write(demo_table, demo_path, tmp_path):
+    prefix, location = str(tmp_path / "out" / "part"), str(tmp_path / "codec.ecz")
+    with beam.Pipeline() as p:
+        _ = p | CompressParquet(demo_path, prefix, "embedding", "SQ8", sample_size=500, artifact_location=location)
+    codec = ec.load(location)
+    out, files = read_output(prefix)
+    meta = pq.read_schema(files[0]).metadata
+    assert meta[b"embcompress.fingerprint"].decode() == codec.fingerprint
+    assert meta[b"embcompress.spec"] == b"SQ8"
+    assert out.schema.field("embedding").type == pa.binary()
+    assert out.column_names == demo_table.column_names
+    out = out.sort_by("id")
+    src = demo_table.sort_by("id")
+    assert out.drop_columns(["embedding"]).equals(src.drop_columns(["embedding"]))
+    expected = {i: c for t in row_groups(demo_table) for i, c in zip(t["id"].to_pylist(),
+                                                                       core_codes(codec, datasets.matrix(t)))}
+    assert out["embedding"].to_pylist() == [expected[i] for i in out["id"].to_pylist()]
+    rejected, _ = read_output(rejected_prefix(prefix))
+    assert rejected.num_rows == 0 and rejected.column_names == demo_table.column_names + ["reason"]
+
+
+def test_given_codec_and_rejected_rows(sq8, bad_table, tmp_path):
+    src = write_parquet(bad_table, tmp_path / "bad.parquet", row_group_size=5)
+    prefix = str(tmp_path / "out" / "part")
+    with beam.Pipeline() as p:
+        _ = p | CompressParquet(src, prefix, "embedding", sq8)
+    out, files = read_output(prefix)
+    rejected, _ = read_output(rejected_prefix(prefix))
+    assert out.num_rows + rejected.num_rows == bad_table.num_rows
+    assert sorted(rejected["id"].to_pylist()) == [bad_table["id"][i].as_py() for i in (2, 5, 7)]
+    assert sorted(rejected["reason"].to_pylist()) == sorted(
+        ["NaN in vector", "Inf in vector", "wrong length: expected 384, got 10"])
+    original = {r["id"]: r for r in bad_table.to_pylist()}
+    for row in rejected.to_pylist():  # each rejected row is written exactly as it came in
+        row.pop("reason")
+        before = original[row["id"]]
+        assert {k: v for k, v in row.items() if k != "embedding"} == {k: v for k, v in before.items() if k != "embedding"}
+        assert np.array_equal(row["embedding"], before["embedding"], equal_nan=True)
+    assert out.sort_by("id")["embedding"].null_count == 1  # the null vector stays a null code
+    assert pq.read_schema(files[0]).metadata[b"embcompress.fingerprint"].decode() == sq8.fingerprint
+
+
+def test_codes_decode_in_plain_python_and_spark(demo_path, tmp_path):
+    """A codec fitted in Beam decodes the Parquet Beam wrote, byte for byte, in Python and in Spark."""
+    prefix, location = str(tmp_path / "out" / "part"), str(tmp_path / "codec.ecz")
+    with beam.Pipeline() as p:
+        _ = p | CompressParquet(demo_path, prefix, "embedding", "PCA32,SQ8", sample_size=400,
+                                artifact_location=location)
+    codec = ec.load(location)
+    out, _ = read_output(prefix)
+    out = out.sort_by("id")
+    codes, _ = codes_from_arrow(out["embedding"], codec.code_size)
+    python_decoded = codec.decode(codes)
+
+    pyspark = pytest.importorskip("pyspark", reason="pyspark is not installed: Spark cross-check skipped")
+    del pyspark
+    from pyspark.sql import SparkSession
+
+    os.environ["PYSPARK_PYTHON"] = sys.executable
+    spark = (SparkSession.builder.master("local[1]").appName("beam-crosscheck")
+             .config("spark.ui.enabled", "false").config("spark.sql.shuffle.partitions", "1").getOrCreate())
+    try:
+        rows = spark.read.parquet(str(tmp_path / "out")).select("id", "embedding").orderBy("id").collect()
+    finally:
+        spark.stop()
+    spark_codes = np.frombuffer(b"".join(bytes(r["embedding"]) for r in rows), np.uint8).reshape(len(rows), -1)
+    assert [r["id"] for r in rows] == out["id"].to_pylist()
+    assert spark_codes.tobytes() == codes.tobytes()
+    assert codec.decode(spark_codes).tobytes() == python_decoded.tobytes()
+
+
+def test_input_without_the_column_fails_at_construction(demo_path, tmp_path):
+    with pytest.raises(ValueError, match="column 'vec' is not in"):
+        with beam.Pipeline() as p:
+            _ = p | CompressParquet(demo_path, str(tmp_path / "x"), "vec", "SQ8")
