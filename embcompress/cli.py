@@ -244,7 +244,7 @@ def cmd_recommend(args):
     _report_dir(args.report)
     specs = _specs(args.specs) if args.specs else None
     bench = _bench(args)
-    candidates = specs or recommend.expand_grid(bench.dim)
+    candidates = specs or recommend.default_candidates(bench.dim, args.budget_bytes)
     k = min(args.k, bench.k_max)
     with _bar(len(candidates), "candidates", unit="spec") as bar:
         def step(spec, row, note):

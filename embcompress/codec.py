@@ -66,6 +66,11 @@ class Codec:
         return self._pipeline.code_size
 
     @property
+    def columns(self) -> list:
+        """The embedding columns this codec was fitted on (it may serve others of the same dim)."""
+        return list(self._header.get("columns", []))
+
+    @property
     def fit_stats(self) -> dict:
         """Statistics measured at fit time (sample sizes, held-back MSE and recall@10)."""
         return dict(self._header.get("fit", {}))

@@ -15,7 +15,29 @@ STAT_QUERIES = 200
 STAT_DATABASE = 10000
 
 
+def _columns(column) -> list:
+    if column is None:
+        return []
+    return [column] if isinstance(column, str) else list(column)
+
+
 def _sample_matrix(sample, column):
+    """The sample as one float32 matrix; a pyarrow Table contributes every listed column."""
+    if hasattr(sample, "column_names") and hasattr(sample, "num_rows"):
+        names = _columns(column)
+        if not names:
+            raise ValueError("fitting on a table needs column= (a name, or a list of names to share one codec)")
+        missing = [c for c in names if c not in sample.column_names]
+        if missing:
+            raise EmbeddingError(f"no such column; available columns: {', '.join(sample.column_names)}",
+                                 column=missing[0])
+        parts = [_sample_matrix(sample[c], c) for c in names]
+        dims = {p.shape[1] for p in parts}
+        if len(dims) > 1:
+            raise EmbeddingError(f"columns {names} have different dimensions {sorted(dims)}; one codec needs one")
+        return np.concatenate(parts)
+    if not isinstance(column, (str, type(None))):
+        raise ValueError("a list of columns needs a pyarrow Table sample holding them")
     if type(sample).__module__.startswith("pyarrow"):
         from .arrow import vectors_from_arrow
 
@@ -47,6 +69,10 @@ def _split(n: int, holdout: float, need: int, seed: int):
 def fit(spec, sample, metric: str = "ip", seed: int = 0, *, holdout: float = 0.1, column=None) -> Codec:
     """Fit ``spec`` on ``sample`` ((n, d) array, or a pyarrow list/fixed_size_list array).
 
+    ``sample`` may also be a pyarrow Table with ``column`` naming one embedding column, or a
+    list of them: one codec then serves all of them (e.g. the query and item towers of a
+    two-tower model), and the artifact records their names.
+
     A seeded ``holdout`` share of the sample (at most 1,000 rows) is kept out of training to
     measure the fit statistics stored in the artifact; ``holdout=0`` trains on every row,
     exactly as faiss would. ``seed=0`` reproduces faiss's default seeds.
@@ -59,6 +85,8 @@ def fit(spec, sample, metric: str = "ip", seed: int = 0, *, holdout: float = 0.1
     if not 0 <= holdout < 1:
         raise ValueError(f"holdout must be in [0, 1), got {holdout!r}")
     x = _sample_matrix(sample, column)
+    columns = _columns(column)
+    column = ", ".join(columns) if columns else None
     n, dim = x.shape
     parsed.check_dim(dim)
     need = parsed.min_training_rows(dim)
@@ -78,7 +106,7 @@ def fit(spec, sample, metric: str = "ip", seed: int = 0, *, holdout: float = 0.1
     arrays["stats.min"] = train.min(axis=0)
     arrays["stats.max"] = train.max(axis=0)
     header = {"spec": parsed.text, "dim": int(dim), "metric": metric, "seed": int(seed),
-              "versions": library_versions()}
+              "columns": columns, "versions": library_versions()}
     codec = Codec(header, arrays)
     header["code_size"] = codec.code_size
     header["fit"] = _fit_stats(codec, x, train_rows, hold_rows, int(seed))

@@ -39,7 +39,7 @@ DEFAULT_SAMPLE = 10_000
 GRID = [
     "SQfp16", "SQ8", "SQ6", "SQ4", "BIN",
     "PCA{B},SQ8", "PCA{B2},SQ4", "PCA{B8},BIN",
-    "PQ{B2}x4", "PCA{B4},PQ{B}", "PQ{B}", "OPQ{B}_{B4},PQ{B}", "OPQ{B},PQ{B}",
+    "PQ{B2}x4", "PCA{B4},PQ{B}", "PCAR{B4},PQ{B}", "PQ{B}", "OPQ{B},PQ{B}",
 ]
 BYTE_SIZES = (8, 16, 24, 32, 48, 64, 96, 128)
 
@@ -205,6 +205,17 @@ def expand_grid(dim: int, templates=GRID, sizes=BYTE_SIZES) -> list:
     return out
 
 
+def default_candidates(dim: int, budget_bytes=None) -> list:
+    """The grid for a target. Under a byte budget only the sizes closest to it are expanded
+    (the budget itself and the largest grid size below it): within a family, fewer bytes never
+    recall more, so smaller sizes would only spend the time limit."""
+    if budget_bytes is None:
+        return expand_grid(dim)
+    below = [b for b in BYTE_SIZES if b <= budget_bytes]
+    sizes = sorted({budget_bytes, *below[-1:]})
+    return expand_grid(dim, sizes=sizes)
+
+
 def code_bytes(spec: str, dim: int):
     """Bytes per vector of ``spec`` at ``dim`` without fitting; None when unknown before fitting."""
     parsed = parse_spec(spec)
@@ -322,7 +333,7 @@ def search(bench: Bench, specs=None, *, budget_bytes=None, min_recall=None, k: i
     cannot be interrupted); predictions are calibrated on the fits timed so far.
     ``on_step(spec, row_or_None, note)`` is called after each candidate (progress display).
     """
-    specs = expand_grid(bench.dim) if specs is None else list(specs)
+    specs = default_candidates(bench.dim, budget_bytes) if specs is None else list(specs)
     recall_key = f"recall@{min(k, bench.k_max)}"
     deadline = time.perf_counter() + time_limit
     ordered, skipped = plan(bench, specs, budget_bytes=budget_bytes)
