@@ -32,14 +32,14 @@ RECALL_KS = (1, 10, 100)
 RESCORE_FACTOR = 4
 DEFAULT_SAMPLE = 10_000
 
-# Spec templates. "{B}" is the target byte size, "{B2}"/"{B4}"/"{B8}" are 2x/4x/8x it and "{d}"
+# Spec templates. "{B}" is the target byte size, "{B2}"/"{B4}"/"{B6}"/"{B8}" are multiples of it and "{d}"
 # the input dimension. Every template is expanded for every size in BYTE_SIZES; expansions the
 # dimension does not allow (PCA wider than d, PQ not dividing d, ...) are dropped. Add a codec
 # by adding its template here.
 GRID = [
     "SQfp16", "SQ8", "SQ6", "SQ4", "BIN",
     "PCA{B},SQ8", "PCA{B2},SQ4", "PCA{B8},BIN",
-    "PQ{B2}x4", "PCA{B4},PQ{B}", "PCAR{B4},PQ{B}", "PQ{B}", "OPQ{B},PQ{B}",
+    "PQ{B2}x4", "PCA{B4},PQ{B}", "PCAR{B4},PQ{B}", "PCAR{B6},PQ{B}", "PQ{B}", "OPQ{B},PQ{B}",
 ]
 BYTE_SIZES = (8, 16, 24, 32, 48, 64, 96, 128)
 
@@ -189,7 +189,7 @@ def expand_grid(dim: int, templates=GRID, sizes=BYTE_SIZES) -> list:
     out = []
     for template in templates:
         for b in sizes:
-            spec = template.format(B=b, B2=2 * b, B4=4 * b, B8=8 * b, d=dim)
+            spec = template.format(B=b, B2=2 * b, B4=4 * b, B6=6 * b, B8=8 * b, d=dim)
             if spec in out:
                 continue
             try:
