@@ -6,13 +6,14 @@ import json
 
 import embcompress as ec
 
-from . import _fs
+from . import _fs, _rowgroups
 from .encode import encode_column
 from .sampling import fit_codec
 
 SIDECAR = "_embcompress.json"
 ARTIFACT = "_embcompress.codec"
 MODES = ("errorifexists", "error", "overwrite", "append", "ignore")
+ENGINES = ("auto", "pyarrow", "spark")
 
 
 def sidecar(codec, column: str, output_col: str) -> dict:
@@ -46,17 +47,27 @@ def _check_append(spark, output_path, codec):
 
 def compress_parquet(spark, input_path, output_path, column, spec, *, sample_size=100_000, seed=0, metric="ip",
                      output_col=None, keep_input=False, partition_by=None, mode="errorifexists",
-                     on_invalid="raise"):
+                     on_invalid="raise", engine="auto"):
     """Read Parquet at ``input_path``, encode ``column`` and write Parquet to ``output_path``.
 
     ``spec`` is a spec string (fitted here on ``sample_size`` rows) or a fitted Codec. The code
     column is ``output_col`` (default ``{column}_code``); the vectors are dropped unless
     ``keep_input``. Hive-style partitioning of the input is kept unless ``partition_by`` says
     otherwise. ``_embcompress.json`` (fingerprint, spec, column) and ``_embcompress.codec``
-    (the artifact) are written into ``output_path``. Returns the codec.
+    (the artifact) are written into ``output_path``; with the pyarrow engine each file's Parquet
+    key-value metadata also holds the sidecar under ``embcompress``. Returns the codec.
+
+    ``engine="pyarrow"`` runs one Spark task per row group that reads, encodes and writes with
+    pyarrow (no Spark row conversion of the vectors: the faster path, see docs/spark.md);
+    ``"spark"`` uses ``spark.read``/``encode_column``/``DataFrame.write`` and can repartition
+    with ``partition_by``. ``"auto"`` picks pyarrow unless ``partition_by`` is given.
     """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
+    if engine == "pyarrow" and partition_by is not None:
+        raise ValueError("engine='pyarrow' keeps the input's partitioning; pass engine='spark' to use partition_by")
     if on_invalid not in ("raise", "null"):
         raise ValueError(f"on_invalid must be 'raise' or 'null' here, got {on_invalid!r}; "
                          f"use encode_column(..., on_invalid='dead_letter') to route bad rows")
@@ -71,13 +82,18 @@ def compress_parquet(spark, input_path, output_path, column, spec, *, sample_siz
     if exists and mode == "append":
         _check_append(spark, output_path, codec)
     output_col = output_col or f"{column}_code"
-    encoded = encode_column(df, codec, column, output_col, on_invalid=on_invalid, drop_input=not keep_input)
     parts = _fs.partition_columns(spark, input_path) if partition_by is None else list(partition_by)
-    writer = encoded.write.mode(mode)
-    if parts:
-        writer = writer.partitionBy(*parts)
-    writer.parquet(output_path)
-    _fs.write_bytes(spark, _fs.join(output_path, ARTIFACT), codec.to_bytes(), overwrite=True)
     meta = dict(sidecar(codec, column, output_col), partition_by=parts)
+    if engine == "spark" or (engine == "auto" and partition_by is not None):
+        encoded = encode_column(df, codec, column, output_col, on_invalid=on_invalid, drop_input=not keep_input)
+        writer = encoded.write.mode(mode)
+        if parts:
+            writer = writer.partitionBy(*parts)
+        writer.parquet(output_path)
+    else:
+        _rowgroups.compress_row_groups(spark, input_path, output_path, column, codec, output_col=output_col,
+                                       keep_input=keep_input, on_invalid=on_invalid, sidecar=meta,
+                                       overwrite=mode == "overwrite")
+    _fs.write_bytes(spark, _fs.join(output_path, ARTIFACT), codec.to_bytes(), overwrite=True)
     _fs.write_bytes(spark, _fs.join(output_path, SIDECAR), json.dumps(meta, indent=1).encode(), overwrite=True)
     return codec

@@ -19,9 +19,13 @@ def read_codes(path):
     return t["id"].to_numpy(), np.stack([np.frombuffer(b, np.uint8) for b in t["embedding_code"].to_pylist()])
 
 
-def test_compress_with_a_spec_fits_encodes_and_records(spark, demo_table, demo_matrix, tmp_path):
+ENGINES = ["pyarrow", "spark"]
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_compress_with_a_spec_fits_encodes_and_records(spark, demo_table, demo_matrix, tmp_path, engine):
     out = str(tmp_path / "out")
-    codec = compress_parquet(spark, str(DEMO_PATH), out, "embedding", "SQ8", sample_size=1000)
+    codec = compress_parquet(spark, str(DEMO_PATH), out, "embedding", "SQ8", sample_size=1000, engine=engine)
     meta = json.loads((tmp_path / "out" / "_embcompress.json").read_text())
     assert (meta["fingerprint"], meta["spec"], meta["column"], meta["code_column"]) == \
         (codec.fingerprint, "SQ8", "embedding", "embedding_code")
@@ -33,6 +37,9 @@ def test_compress_with_a_spec_fits_encodes_and_records(spark, demo_table, demo_m
     order = np.argsort(demo_table["id"].to_numpy())
     assert ids.tolist() == demo_table["id"].to_numpy()[order].tolist()
     np.testing.assert_array_equal(codes, codec.encode(demo_matrix[order]))
+    if engine == "pyarrow":  # each file also carries the sidecar in its key-value metadata
+        kv = pq.ParquetFile(next((tmp_path / "out").glob("part-*.parquet"))).schema_arrow.metadata
+        assert json.loads(kv[b"embcompress"])["fingerprint"] == codec.fingerprint
 
 
 def test_modes_and_append_guard(spark, sq8, codecs, tmp_path):
@@ -48,12 +55,13 @@ def test_modes_and_append_guard(spark, sq8, codecs, tmp_path):
         sq8.fingerprint
 
 
-def test_partitioned_input_keeps_partitioning(spark, demo_table, sq8, tmp_path):
+@pytest.mark.parametrize("engine", ENGINES)
+def test_partitioned_input_keeps_partitioning(spark, demo_table, sq8, tmp_path, engine):
     src = tmp_path / "src"
     table = demo_table.append_column("part", pa.array(demo_table["id"].to_numpy() % 3))
     pq.write_to_dataset(table, str(src), partition_cols=["part"])
     out = tmp_path / "out"
-    compress_parquet(spark, str(src), str(out), "embedding", sq8, keep_input=True)
+    compress_parquet(spark, str(src), str(out), "embedding", sq8, keep_input=True, engine=engine)
     assert sorted(p.name for p in out.iterdir() if p.is_dir()) == ["part=0", "part=1", "part=2"]
     assert json.loads((out / "_embcompress.json").read_text())["partition_by"] == ["part"]
     back = spark.read.parquet(str(out))
@@ -77,3 +85,16 @@ def test_first_attempt_failure_still_writes_identical_output(spark, demo_df, cod
     assert len(list(tmp_path.glob("failed-*"))) == demo_df.rdd.getNumPartitions()  # every task failed once
     a, b = read_codes(clean), read_codes(retried)
     assert a[0].tolist() == b[0].tolist() and a[1].tobytes() == b[1].tobytes()
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_bad_row_fails_naming_where(spark, demo_table, sq8, tmp_path, engine):
+    emb = demo_table["embedding"].to_pylist()
+    emb[7] = [float("nan")] * 384
+    src = tmp_path / "bad.parquet"
+    pq.write_table(demo_table.set_column(2, "embedding", pa.array(emb, pa.list_(pa.float32()))), src)
+    with pytest.raises(Exception, match=r"column 'embedding', row 7 of .*: NaN in vector"):
+        compress_parquet(spark, str(src), str(tmp_path / "out"), "embedding", sq8, engine=engine)
+    compress_parquet(spark, str(src), str(tmp_path / "out2"), "embedding", sq8, engine=engine, on_invalid="null")
+    t = pq.read_table(tmp_path / "out2")
+    assert t.num_rows == 2000 and t["embedding_code"].null_count == 1

@@ -1,0 +1,222 @@
+"""Spark plugin benchmark on 200,000 x 384 real-like rows, local[2]; prints one table.
+
+Real-like data: the 15,559 dev vectors tiled to 200,000 rows with seeded noise (sigma 0.01) and
+renormalized. The PQ48 codec is fitted once on a 10k sample and cached in the work directory.
+
+    .venv/bin/python benchmarks/bench_spark.py [--rows 200000] [--workdir /tmp/embcompress_bench]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.append(str(REPO))
+os.environ["PYSPARK_PYTHON"] = sys.executable
+os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (os.environ.get("PYTHONPATH"), str(REPO)) if p)
+
+import faiss  # noqa: E402
+import numpy as np  # noqa: E402
+import pyarrow as pa  # noqa: E402
+import pyarrow.parquet as pq  # noqa: E402
+
+import embcompress as ec  # noqa: E402
+from embcompress.datasets import load_dev, shared_data_dir  # noqa: E402
+
+ROWS = []
+
+
+def report(name, seconds, rows, note=""):
+    ROWS.append((name, seconds, rows / seconds if seconds else float("nan"), note))
+    print(f"  {name}: {seconds:.2f} s ({rows / seconds:,.0f} rows/s) {note}", flush=True)
+
+
+def timed(fn):
+    t = time.perf_counter()
+    out = fn()
+    return time.perf_counter() - t, out
+
+
+def real_like(x, rows, seed=0):
+    rng = np.random.default_rng(seed)
+    big = np.tile(x, (-(-rows // len(x)), 1))[:rows]
+    big = big + rng.normal(0, 0.01, big.shape).astype(np.float32)
+    return (big / np.linalg.norm(big, axis=1, keepdims=True)).astype(np.float32)
+
+
+def prepare(workdir: Path, rows: int):
+    """The real-like table (Parquet, 10 row groups) and a PQ48 codec fitted on 10k of its rows; cached."""
+    data = shared_data_dir()
+    if data is None:
+        sys.exit("needs the dev set in ../shared/data (or $EMBCOMPRESS_SHARED_DATA)")
+    ids, x, query_ids, truth = load_dev(data)
+    big = real_like(x, rows)
+    path = workdir / f"real_like_{rows}.parquet"
+    if not path.exists():
+        offsets = pa.array(np.arange(rows + 1, dtype=np.int32) * x.shape[1])
+        table = pa.table({"id": np.arange(rows, dtype=np.int64),
+                          "embedding": pa.ListArray.from_arrays(offsets, pa.array(big.ravel()))})
+        pq.write_table(table, path, row_group_size=rows // 10)
+    codec_path = workdir / f"pq48_real_like_{rows}.emb"
+    if not codec_path.exists():
+        sample = big[np.random.default_rng(1).choice(rows, 10_000, replace=False)]
+        print("fitting PQ48 on 10k rows (about a minute, cached) ...", flush=True)
+        ec.fit("PQ48", sample, seed=0).save(codec_path)
+    dev_codec = workdir / "pq48_dev_first10k.emb"
+    if not dev_codec.exists():
+        print("fitting PQ48 on the first 10k dev rows (about a minute, cached) ...", flush=True)
+        ec.fit("PQ48", x[:10_000], seed=0).save(dev_codec)
+    return path, big, ec.load(codec_path), ec.load(dev_codec), data
+
+
+def session(cores: int):
+    from pyspark.sql import SparkSession
+
+    spark = (SparkSession.builder.master(f"local[{cores}]").appName("bench_spark")
+             .config("spark.sql.shuffle.partitions", str(2 * cores)).config("spark.ui.enabled", "false")
+             .config("spark.driver.memory", "6g").getOrCreate())
+    spark.sparkContext.setLogLevel("ERROR")
+    return spark
+
+
+def noop(df):
+    df.write.format("noop").mode("overwrite").save()
+
+
+def bench_encode(spark, path, big, codec, rows):
+    import pandas as pd
+    from pyspark.sql.functions import pandas_udf, udf
+
+    from spark_udfs import encode_column
+
+    print("encode PQ48:", flush=True)
+    faiss.omp_set_num_threads(os.cpu_count())
+    raw_s, _ = timed(lambda: codec.encode(big))
+    report("raw faiss sa_encode, one process (all cores)", raw_s, rows)
+    faiss.omp_set_num_threads(1)
+    one_s, _ = timed(lambda: codec.encode(big))
+    report("raw faiss sa_encode, one process, 1 thread", one_s, rows)
+    faiss.omp_set_num_threads(os.cpu_count())
+    df = spark.read.parquet(str(path))
+    noop(df.selectExpr("id", "size(embedding)"))  # warm the JVM and the file cache
+    scan_s, _ = timed(lambda: noop(df.selectExpr("id", "size(embedding)")))
+    report("Spark scan of the table only (no Python)", scan_s, rows)
+    noop(encode_column(df, codec, "embedding", drop_input=True))  # warm the Python workers
+    ours_s = min(timed(lambda: noop(encode_column(df, codec, "embedding", drop_input=True)))[0] for _ in range(2))
+    report("encode_column (mapInArrow + broadcast)", ours_s, rows, f"= {raw_s / ours_s:.2f}x raw")
+    blob = spark.sparkContext.broadcast(codec.to_bytes())
+
+    @pandas_udf("binary")
+    def pandas_encode(v: pd.Series) -> pd.Series:
+        c = _cached(blob)
+        return pd.Series([bytes(r) for r in c.encode(np.stack(v.to_numpy()))])
+
+    @udf("binary")
+    def row_encode(v):
+        return bytes(_cached(blob).encode(np.asarray(v, dtype=np.float32))[0])
+
+    pandas_s, _ = timed(lambda: noop(df.select("id", pandas_encode("embedding").alias("code"))))
+    report("pandas_udf", pandas_s, rows, f"= {raw_s / pandas_s:.2f}x raw")
+    row_s, _ = timed(lambda: noop(df.select("id", row_encode("embedding").alias("code"))))
+    report("row-at-a-time @udf", row_s, rows, f"= {raw_s / row_s:.2f}x raw")
+    return raw_s, ours_s
+
+
+_CODEC = {}
+
+
+def _cached(blob):
+    if "c" not in _CODEC:
+        faiss.omp_set_num_threads(1)
+        _CODEC["c"] = ec.Codec.from_bytes(blob.value)
+    return _CODEC["c"]
+
+
+def bench_compress_parquet(spark, path, codec, rows, workdir):
+    from spark_udfs import compress_parquet
+
+    print("compress_parquet PQ48:", flush=True)
+    for engine in ("spark", "pyarrow"):
+        out = workdir / f"compressed_{engine}"
+        s, _ = timed(lambda: compress_parquet(spark, str(path), str(out), "embedding", codec, mode="overwrite",
+                                              engine=engine))
+        report(f"compress_parquet engine={engine!r}", s, rows)
+
+
+def bench_pca(spark, path, rows):
+    from pyspark.ml.feature import PCA
+    from pyspark.ml.functions import array_to_vector
+
+    from spark_udfs import encode_column, fit_codec
+
+    print("PCA128 end to end:", flush=True)
+    df = spark.read.parquet(str(path))
+
+    def ours():
+        codec = fit_codec(df, "embedding", "PCA128,SQ8", sample_size=100_000)
+        noop(encode_column(df, codec, "embedding", drop_input=True))
+
+    ours_s, _ = timed(ours)
+    report("fit_codec('PCA128,SQ8') + encode_column", ours_s, rows)
+
+    def mllib():
+        vec = df.select("id", array_to_vector("embedding").alias("v"))
+        model = PCA(k=128, inputCol="v", outputCol="p").fit(vec)
+        noop(model.transform(vec).select("id", "p"))
+
+    mllib_s, _ = timed(mllib)
+    report("MLlib PCA(k=128) fit + transform", mllib_s, rows, f"ours is {mllib_s / ours_s:.1f}x faster")
+
+
+def bench_knn(spark, dev_codec, data):
+    from spark_udfs import encode_column, knn_join
+
+    print("knn_join PQ48 on the dev set, k=10, rescore_factor=4:", flush=True)
+    ids, x, query_ids, truth = load_dev(data)
+    dev = spark.read.parquet(str(data / "dev_docstrings_minilm384.parquet")).select("id", "embedding")
+    corpus = encode_column(dev, dev_codec, "embedding", "code").cache()
+    corpus.count()
+    queries = dev.where(dev.id.isin([int(q) for q in query_ids]))
+    for factor in (None, 4):
+        s, out = timed(lambda: knn_join(queries, corpus, dev_codec, query_col="embedding", code_col="code", k=11,
+                                        rescore_col="embedding" if factor else None,
+                                        rescore_factor=factor or 1).toPandas())
+        out = out[out.query_id != out.corpus_id].sort_values(["query_id", "rank"])  # drop each query's own row
+        got = np.stack(out.groupby("query_id")["corpus_id"].apply(lambda v: v.to_numpy()[:10]).loc[query_ids])
+        recall = ec.recall_at_k(got, truth, 10)
+        label = f"rescore_factor={factor}" if factor else "no rescoring"
+        report(f"knn_join 1,000 queries x 15,559 codes, {label}", s, len(query_ids), f"recall@10 = {recall:.3f}")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rows", type=int, default=200_000)
+    ap.add_argument("--cores", type=int, default=2)
+    ap.add_argument("--workdir", default="/tmp/embcompress_bench")
+    ap.add_argument("--only", nargs="*", default=["encode", "parquet", "pca", "knn"])
+    args = ap.parse_args()
+    workdir = Path(args.workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    path, big, codec, dev_codec, data = prepare(workdir, args.rows)
+    spark = session(args.cores)
+    if "encode" in args.only:
+        bench_encode(spark, path, big, codec, args.rows)
+    if "parquet" in args.only:
+        bench_compress_parquet(spark, path, codec, args.rows, workdir)
+    if "pca" in args.only:
+        bench_pca(spark, path, args.rows)
+    if "knn" in args.only:
+        bench_knn(spark, dev_codec, data)
+    spark.stop()
+    print(f"\n{args.rows:,} rows x 384, local[{args.cores}], faiss {faiss.__version__}")
+    print(f"| {'step':<62} | {'seconds':>8} | {'rows/s':>10} | note")
+    print(f"|{'-' * 64}|{'-' * 10}|{'-' * 12}|------")
+    for name, s, rate, note in ROWS:
+        print(f"| {name:<62} | {s:8.2f} | {rate:10,.0f} | {note}")
+
+
+if __name__ == "__main__":
+    main()
