@@ -1,0 +1,206 @@
+"""Beam plugin benchmark: CompressParquet with PQ48 against raw faiss, a per-row pipeline and two workers.
+
+    .venv/bin/python benchmarks/bench_beam.py                 # 200,000 rows, memory check at 1,000,000
+    .venv/bin/python benchmarks/bench_beam.py --skip-memory   # throughput table only
+
+Input: the 15,559 real dev rows (../shared/data; the shipped demo table when absent) tiled
+to N rows with small seeded noise and renormalized, written as Parquet files of 25,000
+rows in 10,000-row row groups. The PQ48 codec is fitted once on the first 10,000 real rows
+and cached under the work directory (default /tmp/embcompress_bench_beam). Rates are
+rows / wall-clock seconds of the whole pipeline run (read, encode, write) on the
+DirectRunner; the raw figure is faiss ``sa_encode`` on the same rows already in memory.
+Peak memory is the peak RSS of a fresh single-process run, read with ``os.wait4``.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # beam_transforms from this checkout, also in worker processes
+os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
+
+import apache_beam as beam  # noqa: E402
+import faiss  # noqa: E402
+from apache_beam.options.pipeline_options import PipelineOptions  # noqa: E402
+
+import embcompress as ec  # noqa: E402
+from embcompress import datasets  # noqa: E402
+from beam_transforms import CompressParquet, load_codec  # noqa: E402
+from beam_transforms._codec_ref import CodecDoFn  # noqa: E402
+
+WORK = Path(os.environ.get("EMBCOMPRESS_BENCH_DIR", "/tmp/embcompress_bench_beam"))
+SPEC = "PQ48"
+ROWS_PER_FILE = 25_000
+ROW_GROUP = 10_000
+NOISE = 0.005
+
+
+def base_vectors() -> np.ndarray:
+    root = datasets.shared_data_dir(ROOT / "embcompress")
+    if root is not None:
+        return datasets.load_dev(root)[1]
+    print("../shared/data is absent: tiling the 2,000-row shipped demo table instead", flush=True)
+    return datasets.matrix(datasets.load_demo())
+
+
+def input_dir(base: np.ndarray, rows: int) -> Path:
+    """Parquet files holding ``rows`` real-like rows (written once, then reused)."""
+    folder = WORK / f"input_{rows}"
+    if (folder / "_DONE").exists():
+        return folder
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for f, start in enumerate(range(0, rows, ROWS_PER_FILE)):
+        with pq.ParquetWriter(folder / f"part-{f:05d}.parquet", pa.schema([("id", pa.int64()),
+                                                                           ("embedding", pa.list_(pa.float32()))])) as w:
+            for lo in range(start, min(rows, start + ROWS_PER_FILE), ROW_GROUP):
+                hi = min(rows, start + ROWS_PER_FILE, lo + ROW_GROUP)
+                x = base[np.arange(lo, hi) % len(base)] + NOISE * rng.standard_normal((hi - lo, base.shape[1]),
+                                                                                      dtype=np.float32)
+                x /= np.linalg.norm(x, axis=1, keepdims=True)
+                offsets = pa.array(np.arange(hi - lo + 1, dtype=np.int32) * base.shape[1])
+                w.write_table(pa.table({"id": np.arange(lo, hi, dtype=np.int64),
+                                        "embedding": pa.ListArray.from_arrays(offsets, pa.array(x.ravel()))}))
+    (folder / "_DONE").touch()
+    return folder
+
+
+def cached_codec(base: np.ndarray) -> Path:
+    path = WORK / f"{SPEC}_first10k_seed0.ecz"
+    try:
+        ec.load(path)
+        return path
+    except (OSError, ValueError):
+        pass
+    print(f"fitting {SPEC} on the first 10,000 rows (a minute or two, cached at {path}) ...", flush=True)
+    ec.fit(SPEC, base[:10_000], seed=0).save(path, overwrite=True)
+    return path
+
+
+def read_matrix(folder: Path) -> np.ndarray:
+    return datasets.matrix(pq.read_table(folder, columns=["embedding"]))
+
+
+def raw_faiss_seconds(codec, x: np.ndarray) -> float:
+    """faiss IndexPQ.sa_encode with the codec's centroids, all threads, best of three."""
+    index = faiss.IndexPQ(codec.dim, codec.code_size, 8, faiss.METRIC_INNER_PRODUCT)
+    (centroids,) = [codec.array(name) for name in codec._arrays if name.endswith("centroids")]  # noqa: SLF001
+    faiss.copy_array_to_vector(np.ascontiguousarray(centroids.ravel()), index.pq.centroids)
+    index.is_trained = True
+    if not np.array_equal(index.sa_encode(x[:1000]), codec.encode(x[:1000])):
+        raise SystemExit("raw faiss index does not reproduce the codec's codes: baseline would be wrong")
+    best = np.inf
+    for _ in range(3):
+        t = time.perf_counter()
+        index.sa_encode(x)
+        best = min(best, time.perf_counter() - t)
+    return best
+
+
+class _EncodeEachRow(CodecDoFn):
+    """The naive Beam baseline: one ``Codec.encode`` call per row dict."""
+
+    def process(self, row):
+        code = self.codec().encode(np.asarray(row["embedding"], dtype=np.float32)[None, :])[0]
+        yield {"id": row["id"], "embedding": code.tobytes()}
+
+
+def run(pipeline_fn, options) -> float:
+    p = beam.Pipeline(options=PipelineOptions(**options))
+    pipeline_fn(p)
+    t = time.perf_counter()
+    p.run().wait_until_finish()
+    return time.perf_counter() - t
+
+
+def compress(folder: Path, out: Path, codec_path: Path):
+    codec = load_codec(str(codec_path))
+    shutil.rmtree(out, ignore_errors=True)
+    return lambda p: p | CompressParquet(str(folder / "*.parquet"), str(out / "part"), "embedding", codec)
+
+
+def per_row(folder: Path, out: Path, codec_path: Path):
+    blob = load_codec(str(codec_path)).to_bytes()
+    shutil.rmtree(out, ignore_errors=True)
+    schema = pa.schema([("id", pa.int64()), ("embedding", pa.binary())])
+    return lambda p: (p | beam.io.ReadFromParquet(str(folder / "*.parquet")) | beam.ParDo(_EncodeEachRow(blob))
+                      | beam.io.WriteToParquet(str(out / "part"), schema, file_name_suffix=".parquet"))
+
+
+def peak_rss_mb(rows: int) -> float:
+    """Peak RSS of a fresh process running CompressParquet on ``rows`` rows (single process)."""
+    proc = subprocess.Popen([sys.executable, __file__, "--memory-child", str(rows)])
+    _, status, usage = os.wait4(proc.pid, 0)
+    if status != 0:
+        raise SystemExit(f"memory run on {rows} rows failed (status {status})")
+    return usage.ru_maxrss / 1024
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=int, default=200_000)
+    parser.add_argument("--big-rows", type=int, default=1_000_000, help="rows for the memory comparison")
+    parser.add_argument("--skip-memory", action="store_true")
+    parser.add_argument("--memory-child", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    WORK.mkdir(parents=True, exist_ok=True)
+    single = dict(runner="DirectRunner", direct_num_workers=1)
+    if args.memory_child:
+        folder = WORK / f"input_{args.memory_child}"
+        run(compress(folder, WORK / f"out_mem_{args.memory_child}", WORK / f"{SPEC}_first10k_seed0.ecz"), single)
+        return
+
+    base = base_vectors()
+    codec_path = cached_codec(base)
+    codec = ec.load(codec_path)
+    folder = input_dir(base, args.rows)
+    x = read_matrix(folder)
+    n = len(x)
+    print(f"{n:,} rows x {x.shape[1]}, {SPEC} ({codec.code_size} bytes/row), faiss {faiss.__version__}, "
+          f"beam {beam.__version__}, {os.cpu_count()} cores", flush=True)
+    results = []
+
+    def report(name, seconds, versus=None):
+        rate = n / seconds
+        results.append((name, seconds, rate, versus))
+        print(f"  {name}: {seconds:.1f} s, {rate:,.0f} rows/s", flush=True)
+        return rate
+
+    raw = report("raw faiss sa_encode, one process, in memory", raw_faiss_seconds(codec, x))
+    del x
+    ours = report("CompressParquet, DirectRunner, 1 process", run(compress(folder, WORK / "out_1", codec_path), single))
+    row = report("per-row Beam (row dicts, one encode per row)", run(per_row(folder, WORK / "out_row", codec_path), single))
+    multi = dict(runner="DirectRunner", direct_num_workers=2, direct_running_mode="multi_processing")
+    two = report("CompressParquet, DirectRunner, 2 worker processes",
+                 run(compress(folder, WORK / "out_2", codec_path), multi))
+
+    print()
+    print("| pipeline | seconds | rows/s | vs raw faiss | target |")
+    print("|---|---|---|---|---|")
+    targets = {0: "", 1: ">= 0.5x raw", 2: "ours must be >= 3x this", 3: ">= 0.6x raw"}
+    for i, (name, seconds, rate, _) in enumerate(results):
+        print(f"| {name} | {seconds:.1f} | {rate:,.0f} | {rate / raw:.2f}x | {targets[i]} |")
+    print(f"\nCompressParquet / per-row: {ours / row:.1f}x (target >= 3x)")
+    print(f"CompressParquet 1 process / raw: {ours / raw:.2f}x (target >= 0.5x); "
+          f"2 processes / raw: {two / raw:.2f}x (target >= 0.6x)")
+
+    if not args.skip_memory:
+        input_dir(base, args.big_rows)
+        small, big = peak_rss_mb(args.rows), peak_rss_mb(args.big_rows)
+        print(f"\nPeak RSS, CompressParquet single process: {args.rows:,} rows {small:,.0f} MB; "
+              f"{args.big_rows:,} rows {big:,.0f} MB; ratio {big / small:.2f} (target <= 1.5)")
+
+
+if __name__ == "__main__":
+    main()
