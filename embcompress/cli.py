@@ -11,7 +11,6 @@ import argparse
 import os
 import sys
 import threading
-import time
 from contextlib import contextmanager
 
 import pyarrow.parquet as pq

@@ -50,10 +50,6 @@ KMEANS_ROW_OVERHEAD = 700
 
 
 # ----- data ---------------------------------------------------------------------------------
-def column_names(path) -> list:
-    return pq.read_schema(path).names
-
-
 def open_column(path, column: str) -> pq.ParquetFile:
     """Open ``path`` and check that ``column`` exists, listing the available ones if not."""
     try:
@@ -89,8 +85,12 @@ def load_vectors(path, column: str, *, max_rows=None, seed: int = 0, progress=No
             if wanted is not None:
                 col = col.take(pa.array(local))
             batch = vectors_from_arrow(col, column=column)
-            raise_on_invalid(batch.invalid, batch.reasons, column=column,
-                             row_offset=start if wanted is None else 0)
+            if wanted is None:
+                raise_on_invalid(batch.invalid, batch.reasons, column=column, row_offset=start)
+            elif batch.invalid.any():  # name the row of the file, not of the sample
+                first = int(np.flatnonzero(batch.invalid)[0])
+                raise EmbeddingError(batch.reasons[first], row=int(start + local[first]), column=column,
+                                     hint="fix or drop the bad rows before fitting")
             parts.append(np.array(batch.matrix, dtype=np.float32))
         start += rows
         if progress is not None:

@@ -87,3 +87,10 @@ def test_existing_output_needs_overwrite(cli, table64, codec64, tmp_path):
     out.write_bytes(b"keep me")
     _assert_clean(cli("encode", table64, "--codec", codec64, "-o", out), "--overwrite")
     assert out.read_bytes() == b"keep me"
+
+
+def test_bad_vector_in_the_fit_sample_names_the_file_row(cli, data64, make_table, tmp_path):
+    x = data64[:300].copy()
+    x[150] = float("nan")
+    bad = make_table(tmp_path / "bad.parquet", x)
+    _assert_clean(cli("fit", bad, "--spec", "SQ8", "--sample", 299, "-o", tmp_path / "c.ecz"), "row 150", "NaN")
