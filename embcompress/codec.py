@@ -119,11 +119,8 @@ class Codec:
         out = np.empty((len(x), self.code_size), dtype=np.uint8)
         for start in range(0, len(x), ENCODE_BLOCK):
             stop = min(len(x), start + ENCODE_BLOCK)
-            self._encode_block(x[start:stop], out[start:stop])
+            self._pipeline.encode(x[start:stop], out[start:stop])
         return out
-
-    def _encode_block(self, x: np.ndarray, out: np.ndarray) -> None:
-        self._pipeline.encode(x, out)
 
     def _check_codes(self, codes) -> np.ndarray:
         codes = np.asarray(codes)
@@ -142,46 +139,42 @@ class Codec:
         return self._pipeline.decode(self._check_codes(codes))
 
     # ----- score / search --------------------------------------------------------------------
-    def _query_space(self, queries, codes, mode):
+    def _scorer(self, queries, codes, mode):
+        """``(q, n, block, similarity)``: ``block(a, b)`` prepares rows a..b of the codes and
+        ``similarity(q_part, prepared, metric)`` scores them, in the space scores live in."""
         if mode not in SCORE_MODES:
             raise ValueError(f"mode must be one of {SCORE_MODES}, got {mode!r}")
         codes = self._check_codes(codes)
         queries = as_float_matrix(queries, dim=self.dim)
-        if mode == "asymmetric":
-            p = self._pipeline
-            depth = p.score_depth
-            q = p.forward(queries, upto=depth)
-            sparse = getattr(p.code, "similarity", None) if depth == len(p.segments) else None
-            if sparse is not None:
-                return q, lambda a, b: ("sparse", codes[a:b]), self.metric, len(codes)
-            return q, lambda a, b: p.decode(codes[a:b], depth), self.metric, len(codes)
-        if self._spec.code.kind != "BIN":
-            raise ValueError(f"mode='hamming' needs a binary code (spec ending in BIN), this codec is {self.spec!r}")
-        bits = self._spec.output_dim(self.dim)
-        q = binary.unpack_pm1(self.encode(queries), bits)
-        # -hamming = (q . x - bits) / 2 for +/-1 vectors: exact in float32 for bits < 2**24
-        return q, lambda a, b: binary.unpack_pm1(codes[a:b], bits), "hamming", len(codes)
+        p = self._pipeline
+        if mode == "hamming":
+            if self._spec.code.kind != "BIN":
+                raise ValueError(f"mode='hamming' needs a binary code (spec ending in BIN), this codec is "
+                                 f"{self.spec!r}")
+            bits = self._spec.output_dim(self.dim)
+            q = binary.unpack_pm1(self.encode(queries), bits)
+            # -hamming = (q . x - bits) / 2 for +/-1 vectors: exact in float32 for bits < 2**24
+            return q, len(codes), lambda a, b: binary.unpack_pm1(codes[a:b], bits), _minus_hamming
+        q = p.forward(queries, upto=p.score_depth)
+        sparse = getattr(p.code, "similarity", None)
+        if sparse is not None and p.score_depth == len(p.segments):
+            return q, len(codes), lambda a, b: codes[a:b], sparse
+        return q, len(codes), lambda a, b: p.decode(codes[a:b], p.score_depth), scoring.similarity
 
     def score(self, queries, codes, *, mode: str = "asymmetric") -> np.ndarray:
         """(nq, n) similarity of float queries to coded vectors.
 
         ``asymmetric``: inner product with the reconstruction (or -squared L2 for
-        metric="l2"). ``hamming`` (BIN codes): minus the Hamming distance between the
-        binarized query and the code.
+        metric="l2"), computed in the student space for DISTILL codecs and sparsely for TOPK.
+        ``hamming`` (BIN codes): minus the Hamming distance between the binarized query and
+        the code.
         """
-        q, block, metric, n = self._query_space(queries, codes, mode)
+        q, n, block, similarity = self._scorer(queries, codes, mode)
         out = np.empty((len(q), n), dtype=np.float32)
         for start in range(0, n, scoring.DB_BLOCK):
             stop = min(n, start + scoring.DB_BLOCK)
-            out[:, start:stop] = self._similarity(q, block(start, stop), metric)
+            out[:, start:stop] = similarity(q, block(start, stop), self.metric)
         return out
-
-    def _similarity(self, q, vectors, metric):
-        if isinstance(vectors, tuple):
-            return self._pipeline.code.similarity(q, vectors[1], metric)
-        if metric == "hamming":
-            return (q @ vectors.T - q.shape[1]) / 2
-        return scoring.similarity(q, vectors, metric)
 
     def search(self, queries, codes, k: int = 10, *, rescore=None, mode: str = "asymmetric", exclude=None):
         """Top-``k`` code rows per query: ``(ids, sims)``, both (nq, k), best first.
@@ -190,9 +183,9 @@ class Codec:
         and re-ranks them by exact similarity to the originals. ``exclude[i]`` is a row id
         never returned for query ``i`` (e.g. the query's own row).
         """
-        if not isinstance(k, (int, np.integer)) or k < 1:
+        if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k < 1:
             raise ValueError(f"k must be a positive integer, got {k!r}")
-        q, block, metric, n = self._query_space(queries, codes, mode)
+        q, n, block, similarity = self._scorer(queries, codes, mode)
         fetch = k
         if rescore is not None:
             originals, factor = rescore
@@ -201,15 +194,9 @@ class Codec:
                 raise ValueError(f"rescore originals have {len(originals)} rows, the codes {n}")
             fetch = max(k, int(np.ceil(factor * k)))
         exclude = None if exclude is None else np.asarray(exclude, dtype=np.int64)
-        if metric == "hamming":
-            bits = q.shape[1]
-            sims, ids = scoring.blocked_topk(q, n, fetch, block, "ip", exclude)
-            sims = np.where(ids >= 0, (sims - bits) / 2, -np.inf).astype(np.float32)
-        else:
-            sims, ids = scoring.blocked_topk(q, n, fetch, block, metric, exclude, similarity=self._similarity)
+        sims, ids = scoring.blocked_topk(q, n, fetch, block, self.metric, exclude, score_fn=similarity)
         if rescore is not None:
-            exact_q = as_float_matrix(queries, dim=self.dim)
-            sims, ids = scoring.rescore(exact_q, ids, originals, k, self.metric)
+            sims, ids = scoring.rescore(as_float_matrix(queries, dim=self.dim), ids, originals, k, self.metric)
         return ids[:, :k], sims[:, :k]
 
     # ----- artifact ---------------------------------------------------------------------------
@@ -251,6 +238,10 @@ class Codec:
             os.fsync(f.fileno())
         os.replace(tmp, path)
         return path
+
+
+def _minus_hamming(q_pm1, x_pm1, metric):
+    return (q_pm1 @ x_pm1.T - q_pm1.shape[1]) / 2
 
 
 def _check_header(header: dict) -> None:

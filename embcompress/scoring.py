@@ -22,10 +22,6 @@ def similarity(queries: np.ndarray, vectors: np.ndarray, metric: str) -> np.ndar
     return 2 * dots - qn[:, None] - vn[None, :]
 
 
-def _similarity_of(queries, vectors, metric):
-    return similarity(queries, vectors, metric)
-
-
 def _merge(best_s, best_i, s, ids, k):
     """Merge a block's scores into the running top-k (ties go to the smaller id)."""
     cat_s = np.concatenate([best_s, s], axis=1)
@@ -38,11 +34,11 @@ def _merge(best_s, best_i, s, ids, k):
 
 
 def blocked_topk(queries: np.ndarray, n: int, k: int, block_vectors, metric: str, exclude=None,
-                 db_block: int = DB_BLOCK, query_block: int = QUERY_BLOCK, similarity=None):
+                 db_block: int = DB_BLOCK, query_block: int = QUERY_BLOCK, score_fn=similarity):
     """Top-``k`` rows by similarity for each query, in decreasing order.
 
     ``block_vectors(start, stop)`` returns the (stop-start, d) float32 vectors of those rows
-    (decoded codes, or originals for exact search), or anything ``similarity(q, block, metric)``
+    (decoded codes, or originals for exact search), or anything ``score_fn(q, block, metric)``
     scores. ``exclude[i]`` is a row id never returned
     for query ``i`` (self-matches), or -1. Missing results are id -1 with score -inf.
     """
@@ -56,7 +52,8 @@ def blocked_topk(queries: np.ndarray, n: int, k: int, block_vectors, metric: str
         new_s, new_i = [], []
         for q0 in range(0, nq, query_block):
             q1 = min(nq, q0 + query_block)
-            s = (similarity or _similarity_of)(queries[q0:q1], vectors, metric).astype(np.float32, copy=False)
+            # score functions return fresh arrays, so exclusions may be written into them
+            s = np.asarray(score_fn(queries[q0:q1], vectors, metric), dtype=np.float32)
             if exclude is not None:
                 ex = exclude[q0:q1]
                 hit = (ex >= start) & (ex < stop)
