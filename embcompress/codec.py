@@ -231,13 +231,29 @@ class Codec:
                 if f.read(len(blob) + 1) == blob:
                     return path
             raise FileExistsError(f"{path} already holds a different artifact; pass overwrite=True to replace it")
-        tmp = f"{path}.tmp-{os.getpid()}"
-        with open(tmp, "wb") as f:
-            f.write(blob)
+        write_atomically(path, blob)
+        return path
+
+
+def write_atomically(path: str, data: bytes) -> None:
+    """Write ``data`` to a temporary sibling, fsync, then rename onto ``path``.
+
+    The file is created read-only for group and others (0o644 whatever the umask): a shared
+    codec must not be writable by anyone but its owner.
+    """
+    tmp = f"{path}.tmp-{os.getpid()}"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        os.fchmod(fd, 0o644)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-        return path
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
 
 
 def _minus_hamming(q_pm1, x_pm1, metric):

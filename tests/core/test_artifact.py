@@ -129,6 +129,7 @@ def test_save_load_and_no_silent_overwrite(tmp_path, data64):
     b.save(path, overwrite=True)
     assert ec.load(path).fingerprint == b.fingerprint
     assert [p.name for p in tmp_path.iterdir()] == ["codec.ecz"]
+    assert path.stat().st_mode & 0o022 == 0  # no group or world write
 
 
 _FIT_IN_CHILD = """
