@@ -5,8 +5,6 @@ renormalized. The PQ48 codec is fitted once on a 10k sample and cached in the wo
 
     .venv/bin/python benchmarks/bench_spark.py [--rows 200000] [--workdir /tmp/embcompress_bench]
 """
-from __future__ import annotations
-
 import argparse
 import os
 import sys
