@@ -8,6 +8,7 @@
 __version__ = "0.1.0"
 
 from .codec import Codec, load  # noqa: E402
+from .drift import DriftReport, drift  # noqa: E402
 from .errors import ArtifactError, EmbeddingError, NotFittedError  # noqa: E402
 from .evaluation import evaluate, exact_search  # noqa: E402
 from .fitting import fit, recall_at_k  # noqa: E402
@@ -15,5 +16,5 @@ from .spec import GRAMMAR, parse_spec  # noqa: E402
 from .techniques.hashing import hash_features  # noqa: E402
 from .validation import validate  # noqa: E402
 
-__all__ = ["Codec", "load", "fit", "evaluate", "exact_search", "recall_at_k", "validate", "parse_spec", "hash_features", "GRAMMAR",
+__all__ = ["Codec", "load", "fit", "evaluate", "exact_search", "recall_at_k", "validate", "parse_spec", "hash_features", "drift", "DriftReport", "GRAMMAR",
            "ArtifactError", "EmbeddingError", "NotFittedError", "__version__"]

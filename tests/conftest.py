@@ -17,6 +17,12 @@ def low_rank(n, d, rank=8, seed=0, normalize=True):
 
 
 @pytest.fixture(scope="session")
+def make_low_rank():
+    """The ``low_rank`` data factory, for tests that need their own sizes."""
+    return low_rank
+
+
+@pytest.fixture(scope="session")
 def data64():
     return low_rank(1200, 64, seed=1)
 

@@ -1,0 +1,138 @@
+"""A versioned codec registry on any filesystem pyarrow understands.
+
+Layout under ``root``::
+
+    name/v1/codec.ecz    the artifact (never rewritten)
+    name/v1/meta.json    fingerprint, spec, dim, metric, fit time, fit statistics, parent version
+    name/v2/...
+
+Publishing writes both files into a private staging directory and then renames it to the next
+``v{N}``. The rename is the commit: a reader never sees half a version, versions are never
+overwritten, and when two publishers race for the same number the loser's rename fails, so
+it re-reads the versions and retries with the next number. On object stores, whose renames
+are copies, the same protocol needs a conditional create of ``v{N}/meta.json`` instead; the
+code keeps all filesystem access behind ``pyarrow.fs`` so that swap stays local.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import re
+import uuid
+
+import pyarrow.fs as pafs
+
+from .codec import Codec
+from .errors import ArtifactError
+
+_VERSION_DIR = re.compile(r"v(\d+)")
+MAX_PUBLISH_ATTEMPTS = 20
+
+
+class VersionConflict(RuntimeError):
+    """Another publisher took the version number; ``publish`` retries on it."""
+
+
+class Registry:
+    """Codec versions for named feature columns, e.g. ``Registry("/data/codecs").publish("items", codec)``."""
+
+    def __init__(self, root, filesystem: pafs.FileSystem | None = None):
+        if filesystem is None:
+            filesystem, root = pafs.FileSystem.from_uri(str(root)) if "://" in str(root) else \
+                (pafs.LocalFileSystem(), str(root))
+        self.fs, self.root = filesystem, str(root).rstrip("/")
+
+    def _dir(self, name: str, version: int | None = None) -> str:
+        if not re.fullmatch(r"[A-Za-z0-9_.\-]+", name) or name.startswith("."):
+            raise ValueError(f"registry name {name!r} must be letters, digits, '_', '-' or '.'")
+        base = f"{self.root}/{name}"
+        return base if version is None else f"{base}/v{version}"
+
+    def versions(self, name: str) -> list:
+        """Published version numbers of ``name``, ascending (empty if none)."""
+        selector = pafs.FileSelector(self._dir(name), allow_not_found=True)
+        found = []
+        for info in self.fs.get_file_info(selector):
+            m = _VERSION_DIR.fullmatch(info.base_name)
+            if m and info.type == pafs.FileType.Directory:
+                found.append(int(m.group(1)))
+        return sorted(found)
+
+    def _resolve(self, name: str, version) -> int:
+        known = self.versions(name)
+        if not known:
+            raise KeyError(f"registry {self.root!r} has no versions of {name!r}; publish one first")
+        if version == "latest":
+            return known[-1]
+        if version not in known:
+            raise KeyError(f"{name!r} has no version {version!r}; published versions: {known}")
+        return int(version)
+
+    def meta(self, name: str, version="latest") -> dict:
+        version = self._resolve(name, version)
+        with self.fs.open_input_stream(f"{self._dir(name, version)}/meta.json") as f:
+            return json.loads(f.read().decode("utf-8"))
+
+    def get(self, name: str, version="latest") -> Codec:
+        """Load a version, checking that it is the codec its metadata names."""
+        version = self._resolve(name, version)
+        path = f"{self._dir(name, version)}/codec.ecz"
+        size = self.fs.get_file_info(path).size
+        from .codec import MAX_ARTIFACT_BYTES
+
+        if size is None or size > MAX_ARTIFACT_BYTES:
+            raise ArtifactError(f"{path} is missing or larger than any valid artifact")
+        with self.fs.open_input_stream(path) as f:
+            codec = Codec.from_bytes(f.read())
+        expected = self.meta(name, version)["fingerprint"]
+        if codec.fingerprint != expected:
+            raise ArtifactError(f"{path} does not match its meta.json fingerprint; the version was tampered with")
+        return codec
+
+    def find(self, name: str, fingerprint: str):
+        """The version number whose codec has ``fingerprint``, or None."""
+        for version in reversed(self.versions(name)):
+            if self.meta(name, version)["fingerprint"] == fingerprint:
+                return version
+        return None
+
+    def publish(self, name: str, codec: Codec, *, parent=None, extra: dict | None = None) -> int:
+        """Publish ``codec`` as the next version of ``name`` and return its number.
+
+        Publishing a codec identical to the latest version returns that version unchanged.
+        """
+        for _ in range(MAX_PUBLISH_ATTEMPTS):
+            known = self.versions(name)
+            if known and self.meta(name, known[-1])["fingerprint"] == codec.fingerprint:
+                return known[-1]
+            version = (known[-1] + 1) if known else 1
+            try:
+                self._commit(name, version, codec, parent if parent is not None else (known[-1] if known else None),
+                             extra or {})
+                return version
+            except VersionConflict:
+                continue
+        raise VersionConflict(f"could not publish {name!r}: {MAX_PUBLISH_ATTEMPTS} publishers raced for versions")
+
+    def _commit(self, name, version, codec, parent, extra) -> None:
+        base = self._dir(name)
+        self.fs.create_dir(base, recursive=True)
+        staging = f"{base}/.staging-{uuid.uuid4().hex}"
+        self.fs.create_dir(staging)
+        meta = {"name": name, "version": version, "fingerprint": codec.fingerprint, "spec": codec.spec,
+                "dim": codec.dim, "metric": codec.metric, "code_size": codec.code_size, "columns": codec.columns,
+                "fit_stats": codec.fit_stats, "parent_version": parent,
+                "published_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"), **extra}
+        with self.fs.open_output_stream(f"{staging}/codec.ecz") as f:
+            f.write(codec.to_bytes())
+        with self.fs.open_output_stream(f"{staging}/meta.json") as f:
+            f.write(json.dumps(meta, indent=2, sort_keys=True).encode("utf-8"))
+        target = self._dir(name, version)
+        if self.fs.get_file_info(target).type != pafs.FileType.NotFound:
+            self.fs.delete_dir(staging)
+            raise VersionConflict(f"{target} already exists")
+        try:
+            self.fs.move(staging, target)
+        except OSError as exc:
+            self.fs.delete_dir(staging)
+            raise VersionConflict(f"{target} was taken by a concurrent publisher: {exc}") from None
