@@ -16,7 +16,7 @@ def test_sample_accepts_every_vector_type(demo_df, demo_matrix, kind):
     if kind == "vector":
         df = df.withColumn("embedding", array_to_vector("embedding"))
     sample = sample_vectors(df, "embedding", sample_size=300, seed=3)
-    x = np.asarray(sample.combine_chunks().flatten()).reshape(len(sample), -1).astype(np.float32)
+    x = np.asarray(sample.flatten()).reshape(len(sample), -1).astype(np.float32)
     assert x.shape == (300, 384)
     rows = {r.tobytes() for r in demo_matrix}
     assert all(r.tobytes() in rows for r in x)  # real rows, not altered
@@ -29,7 +29,7 @@ def test_sample_is_seeded_and_skips_nulls(spark, demo_df):
     b = sample_vectors(with_nulls, "embedding", sample_size=200, seed=7)
     c = sample_vectors(with_nulls, "embedding", sample_size=200, seed=8)
     assert a.null_count == 0 and len(a) == 200
-    assert a.equals(b) and not a.equals(c)
+    assert a.equals(b) and not a.equals(c)  # seeded
     assert len(sample_vectors(with_nulls, "embedding", sample_size=5000)) == with_nulls.where("id % 2 = 0").count()
 
 
