@@ -1,6 +1,7 @@
 """Small Arrow table helpers shared by the transforms: find, replace and describe columns."""
 from __future__ import annotations
 
+import numpy as np
 import pyarrow as pa
 
 from embcompress import EmbeddingError
@@ -38,6 +39,19 @@ def put_column(table: pa.Table, column: str, output_column: str, values, drop_in
     if drop_input:
         table = table.drop_columns([column])
     return table.append_column(output_column, values)
+
+
+def as_binary(codes: pa.FixedSizeBinaryArray) -> pa.BinaryArray:
+    """``fixed_size_binary`` codes as ``binary`` without copying the code bytes (only offsets are built).
+
+    Parquet and Spark readers see ``binary``; ``pyarrow.compute.cast`` would copy every code.
+    """
+    n, size = len(codes), codes.type.byte_width
+    if codes.offset or (n + 1) * size >= 2**31:
+        return codes.cast(pa.binary())
+    validity, data = codes.buffers()
+    offsets = pa.py_buffer(np.arange(n + 1, dtype=np.int32) * np.int32(size))
+    return pa.Array.from_buffers(pa.binary(), n, [validity, offsets, data], null_count=codes.null_count)
 
 
 def with_metadata(table: pa.Table, metadata: dict) -> pa.Table:

@@ -94,7 +94,7 @@ class _ArrowTableToCodes(_EncodeDoFn):
                 yield beam.pvalue.TaggedOutput(BAD, dead_letter(row, self._column, reasons[i]))
             keep = pa.array(~rejected)
             table, codes = table.filter(keep), codes.filter(keep)
-        out = _tables.put_column(table, self._column, self._output_column, codes.cast(pa.binary()), self._drop_input)
+        out = _tables.put_column(table, self._column, self._output_column, _tables.as_binary(codes), self._drop_input)
         out = _tables.with_metadata(out, self._metadata(codec))
         yield _tables.restore(out, was_batch)
 
