@@ -9,7 +9,8 @@ rows in 10,000-row row groups. The PQ48 codec is fitted once on the first 10,000
 and cached under the work directory (default /tmp/embcompress_bench_beam). Rates are
 rows / wall-clock seconds of the whole pipeline run (read, encode, write) on the
 DirectRunner; the raw figure is faiss ``sa_encode`` on the same rows already in memory.
-Peak memory is the peak RSS of a fresh single-process run, read with ``os.wait4``.
+Peak memory is the peak RSS (VmHWM) of a fresh single-process run. OMP_WAIT_POLICY defaults
+to PASSIVE here (set it to ACTIVE to compare).
 """
 from __future__ import annotations
 
@@ -25,6 +26,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+# OpenMP threads that spin after each faiss call steal the core the next Parquet read needs;
+# passive waiting must be chosen before faiss loads. Applies to the raw baseline too.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # beam_transforms from this checkout, also in worker processes
 os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
@@ -147,12 +151,16 @@ def per_row(pattern: str, out: Path, codec_path: Path):
 
 
 def peak_rss_mb(rows: int) -> float:
-    """Peak RSS of a fresh process running CompressParquet on ``rows`` rows (single process)."""
-    proc = subprocess.Popen([sys.executable, __file__, "--memory-child", str(rows)])
-    _, status, usage = os.wait4(proc.pid, 0)
-    if status != 0:
-        raise SystemExit(f"memory run on {rows} rows failed (status {status})")
-    return usage.ru_maxrss / 1024
+    """Peak RSS of a fresh process running CompressParquet on ``rows`` rows (single process).
+
+    The child reports its own VmHWM: ``ru_maxrss`` from ``wait4`` would include this parent's
+    peak, which a forked child inherits.
+    """
+    done = subprocess.run([sys.executable, __file__, "--memory-child", str(rows)], capture_output=True, text=True)
+    lines = [line for line in done.stdout.splitlines() if line.startswith("VmHWM")]
+    if done.returncode != 0 or not lines:
+        raise SystemExit(f"memory run on {rows} rows failed:\n{done.stderr[-2000:]}")
+    return int(lines[-1].split()[1]) / 1024
 
 
 def main(argv=None):
@@ -168,6 +176,7 @@ def main(argv=None):
         folder = WORK / f"input_{args.memory_child}"
         run(compress(str(folder / "*.parquet"), WORK / f"out_mem_{args.memory_child}",
                      WORK / f"{SPEC}_first10k_seed0.ecz"), single)
+        print(next(line for line in open("/proc/self/status") if line.startswith("VmHWM")).strip(), flush=True)
         return
 
     base = base_vectors()
@@ -177,7 +186,8 @@ def main(argv=None):
     x = read_matrix(folder)
     n = len(x)
     print(f"{n:,} rows x {x.shape[1]}, {SPEC} ({codec.code_size} bytes/row), faiss {faiss.__version__}, "
-          f"beam {beam.__version__}, {os.cpu_count()} cores", flush=True)
+          f"beam {beam.__version__}, {os.cpu_count()} cores, OMP_WAIT_POLICY={os.environ['OMP_WAIT_POLICY']}, "
+          f"load average {os.getloadavg()[0]:.1f}", flush=True)
     results = []
 
     def report(name, seconds, rows=n, target=""):

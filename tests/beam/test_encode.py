@@ -1,6 +1,5 @@
 """EncodeEmbeddings on Arrow tables and on row dicts: the same bytes as the core's encode."""
 import apache_beam as beam
-import numpy as np
 import pyarrow as pa
 import pytest
 from apache_beam.testing.util import assert_that, equal_to
