@@ -61,3 +61,15 @@ def test_recall_on_dev_data_with_rescoring(spark):
     top = out.groupby("query_id")["corpus_id"].apply(lambda s: s.to_numpy()[:10])
     got = np.stack(top.loc[query_ids].to_numpy())
     assert ec.recall_at_k(got, truth, 10) >= 0.95
+
+
+def test_sliced_corpus_gives_the_same_top_k(demo_df, sq8, monkeypatch):
+    import spark_udfs.knn as knn
+
+    corpus = encode_column(demo_df, sq8, "embedding", "code")
+    queries = demo_df.where("id % 100 = 0")
+    args = dict(query_col="embedding", code_col="code", k=5)
+    whole = knn_join(queries, corpus, sq8, **args).orderBy("query_id", "rank").collect()
+    monkeypatch.setattr(knn, "SLICE_BYTES", 700 * (sq8.code_size + 8))  # three slices of 700 codes
+    sliced = knn_join(queries, corpus, sq8, **args).orderBy("query_id", "rank").collect()
+    assert [tuple(r) for r in sliced] == [tuple(r) for r in whole]
