@@ -69,7 +69,7 @@ def _encoder(handle, read_col, column, output_col, names, mode):
     return run
 
 
-def _dead_letters(handle, read_col, column, names, reason_col):
+def _dead_letters(handle, read_col, column, names):
     def run(batches):
         codec = handle.get()
         for batch in batches:
@@ -108,7 +108,7 @@ def encode_column(df, codec, input_col, output_col=None, *, on_invalid="raise", 
         raise ValueError(f"reason column {reason_col!r} already exists; pass another reason_col")
     bad_schema = T.StructType([f for f in src.schema.fields if not f.name.startswith(_columns.TEMP_PREFIX)]
                               + [T.StructField(reason_col, T.StringType(), False)])
-    bad = src.mapInArrow(_dead_letters(handle, read_col, input_col, bad_schema.names, reason_col), bad_schema)
+    bad = src.mapInArrow(_dead_letters(handle, read_col, input_col, bad_schema.names), bad_schema)
     return encoded, bad
 
 

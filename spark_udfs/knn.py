@@ -65,9 +65,8 @@ def _searcher(handle, token, parts, query_col, qid_col, k, factor):
 
 
 def _collect_corpus(corpus_df, codec, code_col, id_col, rescore_col):
-    cols = [id_col, code_col] + ([rescore_col] if rescore_col else [])
     src, read_col = (corpus_df, None) if not rescore_col else _columns.vector_input(corpus_df, rescore_col)
-    table = src.select(*cols[:2], *([read_col] if read_col else [])).toArrow()
+    table = src.select(id_col, code_col, *([read_col] if read_col else [])).toArrow()
     codes, null = codes_from_arrow(table.column(code_col), codec.code_size, column=code_col)
     keep = np.flatnonzero(~null)  # a null code has nothing to match
     ids = table.column(id_col).to_numpy(zero_copy_only=False)[keep].astype(np.int64)
