@@ -9,6 +9,7 @@ from __future__ import annotations
 import faiss
 import numpy as np
 
+from . import exact
 from .errors import ArtifactError
 from .spec import Spec
 
@@ -128,50 +129,91 @@ def import_state(spec: Spec, dim: int, metric: str, arrays: dict):
     return index
 
 
-def faiss_reversible(index) -> bool:
-    """True when faiss's own ``sa_decode`` can invert every transform of the chain."""
-    for vt in chain(index):
-        if isinstance(vt, faiss.ITQTransform):
-            return False
-        if isinstance(vt, faiss.LinearTransform) and not vt.is_orthonormal:
-            return False
-    return True
+TRANSFORM_BLOCK = exact.BLOCK_ROWS
 
 
-class ChainInverse:
-    """Inverts a transform chain where faiss cannot (whitened PCA, ITQ), with a pseudo-inverse.
+class ExactChain:
+    """The transforms of a faiss chain, computed so each row's result depends on that row only.
 
-    ITQ centres and L2-normalizes its input, so the norm it removed is restored with the
-    average centred norm measured on the fit sample (``itq_norms``).
+    faiss applies linear transforms with a float32 BLAS call whose rounding depends on how
+    many rows share the call, so the same vector can land on either side of a quantization
+    boundary depending on its batch: a Spark task and a Beam bundle would disagree. Here the
+    products run in float64 and are rounded once to float32, which makes every row's result
+    independent of its batch (and of the BLAS build). The inverse uses the transposed matrix
+    where faiss would (orthonormal rows) and the pseudo-inverse where faiss cannot invert
+    (whitened PCA, ITQ). ITQ centres and L2-normalizes its input, so its inverse restores
+    the average centred norm measured on the fit sample (``itq_norms``).
     """
 
     def __init__(self, index, itq_norms: dict):
-        self._steps = []
+        self.steps = []
         for i, vt in enumerate(chain(index)):
             if isinstance(vt, faiss.ITQTransform):
-                a = _vec(vt.pca_then_itq.A).reshape(vt.d_out, vt.d_in)
-                self._steps.append(("itq", np.linalg.pinv(a).T.astype(np.float32), _vec(vt.mean),
-                                    float(itq_norms.get(i, 1.0))))
-            elif isinstance(vt, faiss.LinearTransform) and not vt.is_orthonormal:
-                a = _vec(vt.A).reshape(vt.d_out, vt.d_in)
-                b = _vec(vt.b) if vt.have_bias else np.zeros(vt.d_out, np.float32)
-                self._steps.append(("pinv", np.linalg.pinv(a).T.astype(np.float32), b, None))
+                a = _vec(vt.pca_then_itq.A).reshape(vt.d_out, vt.d_in).astype(np.float64)
+                self.steps.append(("itq", a, _vec(vt.mean).astype(np.float64), float(itq_norms.get(i, 1.0))))
+            elif isinstance(vt, faiss.LinearTransform):
+                a = _vec(vt.A).reshape(vt.d_out, vt.d_in).astype(np.float64)
+                b = _vec(vt.b).astype(np.float64) if vt.have_bias else np.zeros(vt.d_out)
+                self.steps.append(("linear", a, b, bool(vt.is_orthonormal)))
             else:
-                self._steps.append(("faiss", vt, None, None))
+                self.steps.append(("faiss", vt, None, None))
+        self._inverses = [None] * len(self.steps)
 
-    def __call__(self, y: np.ndarray) -> np.ndarray:
-        for kind, a, b, scale in reversed(self._steps):
+    def __len__(self):
+        return len(self.steps)
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        out = None
+        for start in range(0, len(x), TRANSFORM_BLOCK):
+            y = self._forward_block(x[start: start + TRANSFORM_BLOCK])
+            if out is None:
+                out = np.empty((len(x), y.shape[1]), dtype=np.float32)
+            out[start: start + len(y)] = y
+        return out if out is not None else np.zeros((0, self.d_out_of(x.shape[1])), np.float32)
+
+    def d_out_of(self, d: int) -> int:
+        for kind, a, _, _ in self.steps:
+            d = a.shape[0] if kind != "faiss" else a.d_out
+        return d
+
+    def _forward_block(self, x):
+        for kind, a, b, extra in self.steps:
+            if kind == "faiss":
+                x = a.apply(np.ascontiguousarray(x, dtype=np.float32))
+                continue
+            x64 = np.asarray(x, dtype=np.float64)
+            if kind == "itq":
+                x64 = x64 - b
+                norms = np.sqrt(np.einsum("ij,ij->i", x64, x64))
+                x64 = x64 / np.where(norms > 0, norms, 1)[:, None]
+                x = (x64 @ a.T).astype(np.float32)
+            else:
+                x = exact.matmul(x64, a.T, b)
+        return np.ascontiguousarray(x, dtype=np.float32)
+
+    def _inverse_matrix(self, i):
+        if self._inverses[i] is None:
+            kind, a, _, orthonormal = self.steps[i]
+            self._inverses[i] = a if (kind == "linear" and orthonormal) else np.linalg.pinv(a).T
+        return self._inverses[i]
+
+    def inverse(self, y: np.ndarray) -> np.ndarray:
+        for i in reversed(range(len(self.steps))):
+            kind, a, b, extra = self.steps[i]
             if kind == "faiss":
                 y = a.reverse_transform(np.ascontiguousarray(y, dtype=np.float32))
-            elif kind == "pinv":
-                y = (y - b) @ a
+                continue
+            back = self._inverse_matrix(i)
+            y64 = np.asarray(y, dtype=np.float64)
+            if kind == "itq":
+                y = (b + extra * (y64 @ back)).astype(np.float32)
             else:
-                y = b + scale * (y @ a)
+                y = ((y64 - b) @ back).astype(np.float32)
         return np.ascontiguousarray(y, dtype=np.float32)
 
 
 def apply_chain(index, x: np.ndarray, upto: int | None = None) -> np.ndarray:
-    """Apply the first ``upto`` transforms of the chain (all by default)."""
+    """Apply the first ``upto`` transforms with faiss itself (fit-time statistics only)."""
     for vt in chain(index)[:upto]:
         x = vt.apply(np.ascontiguousarray(x, dtype=np.float32))
     return x

@@ -49,23 +49,26 @@ class FaissSegment:
     def code_size(self) -> int:
         return int(self.index.sa_code_size())
 
-    def forward(self, x):
-        return fb.apply_chain(self.index, x)
-
-    def _chain_inverse(self):
+    def _exact(self):
         if self._inverse is None:
             norms = {int(k[1:-len(".itq_norm")]): float(v[0]) for k, v in self.extra.items()}
-            self._inverse = fb.ChainInverse(self.index, norms)
+            self._inverse = fb.ExactChain(self.index, norms)
         return self._inverse
 
+    def forward(self, x):
+        return self._exact().forward(x)
+
     def inverse(self, y):
-        return self._chain_inverse()(y)
+        return self._exact().inverse(y)
 
     def encode(self, x, out) -> None:
-        self.index.sa_encode(x, out)
+        if len(self._exact()) == 0:
+            self.index.sa_encode(x, out)
+        else:
+            fb.code_index(self.index).sa_encode(self.forward(x), out)
 
     def decode(self, codes):
-        if fb.faiss_reversible(self.index):
+        if len(self._exact()) == 0:
             return self.index.sa_decode(codes)
         return self.inverse(fb.code_index(self.index).sa_decode(codes))
 

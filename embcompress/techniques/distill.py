@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import exact
+
 MINE_ROWS = 20000
 NEIGHBOURS = 10
 RANDOM_ROWS = 256
@@ -72,7 +74,11 @@ class Distill:
         return y + h @ self.v.T, h
 
     def forward(self, x):
-        return self._forward(x)[0].astype(np.float32, copy=False)
+        """The student map, row-independent (float64 products) for encoding and scoring."""
+        y = exact.matmul(x, self.w.T)
+        if self.hidden:
+            y += exact.matmul(np.tanh(exact.matmul(x, self.u.T, self.c).astype(np.float64)), self.v.T)
+        return y
 
     def _backward(self, x, h, dy):
         grads = [dy.T @ x]
@@ -82,7 +88,7 @@ class Distill:
         return grads
 
     def inverse(self, y):
-        return (y @ self.decoder.T).astype(np.float32)
+        return exact.matmul(y, self.decoder.T)
 
     # ----- training ---------------------------------------------------------------------------
     def fit(self, x, seed):
@@ -130,8 +136,8 @@ class Distill:
         from ..fitting import recall_at_k
         from ..scoring import blocked_topk
 
-        ys = self.forward(mine)
-        _, ids = blocked_topk(self.forward(val), len(ys), k, lambda a, b: ys[a:b], "ip")
+        ys = self._forward(mine)[0]
+        _, ids = blocked_topk(self._forward(val)[0], len(ys), k, lambda a, b: ys[a:b], "ip")
         return recall_at_k(ids, truth, k)
 
     def _gradients(self, x, anchors, nbr_ids, randoms):

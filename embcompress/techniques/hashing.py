@@ -12,8 +12,7 @@ import hashlib
 
 import numpy as np
 
-_MASK = np.uint64(0xFFFFFFFFFFFFFFFF)
-
+from .. import exact
 
 def _mix64(z: np.ndarray) -> np.ndarray:
     """splitmix64 finalizer, vectorized on uint64 (wrap-around arithmetic)."""
@@ -60,10 +59,10 @@ class FeatureHash:
         pass
 
     def forward(self, x):
-        return x @ self.p
+        return exact.matmul(x, self.p)
 
     def inverse(self, y):
-        return y @ self.p.T
+        return exact.matmul(y, self.p.T)
 
 
 def _token_keys(tokens) -> np.ndarray:
