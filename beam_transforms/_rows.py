@@ -11,12 +11,10 @@ from collections.abc import Mapping
 import numpy as np
 import pyarrow as pa
 
+from embcompress.validation import wrong_type
+
 MISSING = "missing column"
 _VECTOR_TYPE = pa.list_(pa.float64())
-
-
-def wrong_type(got: str) -> str:
-    return f"wrong type: expected a list of floats, got {got}"
 
 
 def is_row_dict(element) -> bool:

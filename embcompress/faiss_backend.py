@@ -6,6 +6,8 @@ serializer is never used on load, so a hostile artifact cannot make faiss alloca
 """
 from __future__ import annotations
 
+import contextlib
+
 import faiss
 import numpy as np
 
@@ -59,6 +61,28 @@ def apply_seed(index, seed: int) -> None:
             vt.itq.seed = _ITQ_SEED + seed
     for cp in _clustering_parameters(index):
         cp.seed = _KMEANS_SEED + seed
+
+
+@contextlib.contextmanager
+def quiet_opq_training(index):
+    """Train OPQ with an explicit product quantizer whose k-means does not warn on small samples.
+
+    OPQ's default internal quantizer prints one "please provide at least N training points"
+    line per iteration; an identical quantizer with the warning threshold lowered gives the
+    same matrices and codes (tested) without flooding the caller's output.
+    """
+    attached = []
+    for vt in chain(index):
+        if isinstance(vt, faiss.OPQMatrix) and not vt.is_trained:
+            pq = faiss.ProductQuantizer(vt.d_out, vt.M, 8)
+            pq.cp.min_points_per_centroid = 1
+            vt.pq = pq
+            attached.append((vt, pq))
+    try:
+        yield
+    finally:
+        for vt, _ in attached:
+            vt.pq = None
 
 
 def _vec(v) -> np.ndarray:

@@ -18,6 +18,7 @@ from .errors import EmbeddingError
 
 METADATA_KEY = b"embcompress"
 REASON_COLUMN = "_embcompress_reason"
+BATCH_ROWS = 65536  # rows per read: memory stays bounded even for files written with huge row groups
 
 
 def codec_metadata(codec, column: str, output_column: str) -> dict:
@@ -38,6 +39,25 @@ def _with_metadata(schema: pa.Schema, record: dict) -> pa.Schema:
     existing = [r for r in existing if r.get("output_column") != record["output_column"]]
     meta[METADATA_KEY] = json.dumps({"columns": existing + [record]}, sort_keys=True).encode()
     return schema.with_metadata(meta)
+
+
+def _tables(source: pq.ParquetFile):
+    """The file as tables, one per row group, with oversized row groups split to BATCH_ROWS rows."""
+    for i in range(source.num_row_groups):
+        for batch in source.iter_batches(batch_size=BATCH_ROWS, row_groups=[i]):
+            yield pa.Table.from_batches([batch])
+
+
+def _without_record(metadata, code_column: str):
+    """Schema metadata minus the codec record of a column that decoding removes."""
+    meta = dict(metadata or {})
+    if METADATA_KEY in meta:
+        kept = [r for r in json.loads(meta[METADATA_KEY])["columns"] if r.get("output_column") != code_column]
+        if kept:
+            meta[METADATA_KEY] = json.dumps({"columns": kept}, sort_keys=True).encode()
+        else:
+            del meta[METADATA_KEY]
+    return meta or None
 
 
 def _open(path, column: str) -> pq.ParquetFile:
@@ -100,8 +120,7 @@ def encode_file(input_path, output_path, codec, column: str, *, output_column=No
     rejected_writer = None
     counts = {"rows_in": 0, "rows_out": 0, "rows_rejected": 0}
     try:
-        for i in range(source.num_row_groups):
-            table = source.read_row_group(i)
+        for table in _tables(source):
             encoded = encode_arrow(codec, table[column], column=column, on_invalid=on_invalid)
             counts["rows_in"] += table.num_rows
             if on_invalid == "dead_letter" and encoded.rejected.any():
@@ -140,12 +159,11 @@ def decode_file(input_path, output_path, codec, column: str, *, output_column=No
     source = _open(input_path, column)
     fields = [f for f in source.schema_arrow if f.name not in (column, output_column)]
     out_schema = pa.schema(fields + [pa.field(output_column, pa.list_(pa.float32(), codec.dim))],
-                           metadata=source.schema_arrow.metadata)
+                           metadata=_without_record(source.schema_arrow.metadata, column))
     writer = _AtomicWriter(output_path, out_schema)
     rows = 0
     try:
-        for i in range(source.num_row_groups):
-            table = source.read_row_group(i)
+        for table in _tables(source):
             decoded = decode_arrow(codec, table[column], column=column)
             writer.write(table.select([f.name for f in fields]).append_column(output_column, decoded).cast(out_schema))
             rows += table.num_rows

@@ -30,7 +30,8 @@ class FaissSegment:
 
     def fit(self, x: np.ndarray, seed: int) -> None:
         fb.apply_seed(self.index, seed)
-        self.index.train(x)
+        with fb.quiet_opq_training(self.index):
+            self.index.train(x)
         self.extra = {}
         for i, t in enumerate(self.spec.transforms):
             if t.kind == "ITQ":

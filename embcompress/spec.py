@@ -214,3 +214,12 @@ def parse_spec(spec) -> Spec:
     else:
         args = ()
     return Spec(",".join(tokens), tuple(transforms), Piece(kind, tokens[-1], args))
+
+
+def code_size(spec, dim: int) -> int:
+    """Bytes per vector that ``spec`` produces for ``dim``-dimensional input, without fitting."""
+    from .pipeline import Pipeline
+
+    parsed = parse_spec(spec)
+    parsed.check_dim(dim)
+    return Pipeline(parsed, dim, "ip", 0).code_size

@@ -17,6 +17,10 @@ ZERO_NORM = "zero norm vector (cannot be normalized)"
 EMPTY = "empty vector"
 
 
+def wrong_type(got) -> str:
+    return f"wrong type: expected a list of floats, got {got}"
+
+
 def wrong_length(expected, got) -> str:
     return f"wrong length: expected {expected}, got {got}"
 

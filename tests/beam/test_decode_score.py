@@ -9,7 +9,7 @@ from apache_beam.testing.util import assert_that, equal_to
 from embcompress import datasets
 from beam_transforms import DecodeEmbeddings, EncodeEmbeddings, ScoreEmbeddings, TopKNeighbors
 from beam_transforms.score import best_k
-from conftest import core_codes, fitted, row_groups
+from .conftest import core_codes, fitted, row_groups
 
 
 def coded_table(codec, table):

@@ -3,7 +3,7 @@ import apache_beam as beam
 import pyarrow as pa
 import pytest
 from apache_beam.testing.util import assert_that, equal_to
-from conftest import core_codes, fitted, row_groups
+from .conftest import core_codes, fitted, row_groups
 
 import embcompress as ec
 from embcompress import datasets
@@ -21,12 +21,7 @@ def test_tables_match_core_encode(codec, demo_table, demo_path):
         assert_that(pairs, equal_to(expected))
 
 
-BATCH_DEPENDENT = pytest.mark.xfail(
-    strict=False, reason="core issue: PCA codes can differ in the last bit with the batch a row is encoded in "
-                         "(faiss sgemm blocking); row dicts are batched by BatchElements, so the batches differ")
-
-
-@pytest.mark.parametrize("spec", ["SQ8", "BIN", "PQ8x4", pytest.param("PCA32,SQ8", marks=BATCH_DEPENDENT)])
+@pytest.mark.parametrize("spec", ["SQ8", "BIN", "PQ8x4", "PCA32,SQ8"])
 def test_row_dicts_match_core_encode(spec, demo_table, demo_x, demo_path):
     codec = fitted(spec, demo_x)
     expected = list(zip(demo_table["id"].to_pylist(), core_codes(codec, demo_x)))

@@ -7,7 +7,7 @@ from apache_beam.testing.util import assert_that, equal_to
 import embcompress as ec
 from beam_transforms import DecodeEmbeddings, FitCodec, ReadCodec, load_codec
 from beam_transforms.sampling import row_keys
-from conftest import row_groups, write_parquet
+from .conftest import row_groups, write_parquet
 
 
 def expected_artifact(x, spec, sample_size, seed=0):

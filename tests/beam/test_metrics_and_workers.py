@@ -6,7 +6,7 @@ from apache_beam.testing.util import assert_that, equal_to
 import embcompress as ec
 from embcompress import datasets
 from beam_transforms import EncodeEmbeddings, FitCodec
-from conftest import counters
+from .conftest import counters
 
 
 def test_counters_count_rows_and_bytes(sq8, bad_table):

@@ -14,7 +14,7 @@ from embcompress import datasets
 from embcompress.arrow import codes_from_arrow
 from beam_transforms import CompressParquet
 from beam_transforms.parquet import rejected_prefix
-from conftest import core_codes, row_groups, write_parquet
+from .conftest import core_codes, row_groups, write_parquet
 
 
 def read_output(prefix):

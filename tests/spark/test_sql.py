@@ -4,7 +4,7 @@ import pytest
 
 from spark_udfs import encode_column, register_udfs
 
-from conftest import vectors
+from .conftest import vectors
 
 
 @pytest.fixture(scope="module")
