@@ -1,0 +1,204 @@
+"""``make bench``: run every benchmark with quick settings, print its table, then one summary.
+
+Each script runs as its own subprocess (fresh JVM, fresh faiss threads); its full output is
+kept in the log directory. Quick settings keep the whole run under 20 minutes on 2 cores:
+the core benchmark skips the specs whose faiss training takes minutes (PQ96, OPQ48), Spark
+runs the encode and PCA comparisons on its cached 200k-row table and PQ48 codec, Beam runs
+100k rows without the 1M-row memory run, and the CLI streams 200k and 1M rows.
+
+The summary lists every target with the measured ratio and PASS or MISS, and for a miss
+how far off it is and the usual reason. All ratios come from side-by-side runs in one
+process, so machine load shifts both sides; absolute rows/s are only indicative.
+
+    .venv/bin/python benchmarks/run_all.py [--only core spark beam cli] [--logs DIR]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import re
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+QUICK = {
+    "core": ["bench_core.py", "--specs", "SQ8;SQ4;PCA128,SQ8;BIN;PQ48", "--reps", "3"],
+    "spark": ["bench_spark.py", "--only", "encode", "pca"],
+    "beam": ["bench_beam.py", "--rows", "100000", "--skip-memory"],
+    "cli": ["bench_cli_stream.py", "--rows", "200000,1000000"],
+}
+TIMEOUT_S = {"core": 420, "spark": 480, "beam": 420, "cli": 420}
+BUDGET_S = 20 * 60
+
+
+@dataclass
+class Target:
+    name: str
+    measured: float | None
+    goal: float
+    unit: str = "x"
+    higher_is_better: bool = True
+    why: str = ""
+
+    @property
+    def passed(self) -> bool:
+        if self.measured is None:
+            return False
+        return self.measured >= self.goal if self.higher_is_better else self.measured <= self.goal
+
+    def row(self) -> str:
+        sign = ">=" if self.higher_is_better else "<="
+        if self.measured is None:
+            return f"| {self.name} | {sign} {self.goal:g}{self.unit} | not measured | MISS | {self.why} |"
+        if self.passed:
+            return f"| {self.name} | {sign} {self.goal:g}{self.unit} | {self.measured:.3g}{self.unit} | PASS | |"
+        gap = abs(self.measured - self.goal) / self.goal * 100 if self.goal else abs(self.measured - self.goal)
+        off = f"{gap:.0f}% {'below' if self.higher_is_better else 'above'} target"
+        return (f"| {self.name} | {sign} {self.goal:g}{self.unit} | {self.measured:.3g}{self.unit} | "
+                f"MISS ({off}) | {self.why} |")
+
+
+# ----- parsing the scripts' tables -------------------------------------------------------------
+def table_rows(text: str) -> list:
+    """Cells of every Markdown table row (separator rows left out), stripped."""
+    rows = []
+    for line in text.splitlines():
+        if line.startswith("|") and not re.match(r"^\|[-| :]+$", line):
+            rows.append([c.strip() for c in line.strip().strip("|").split("|")])
+    return rows
+
+
+def last_table(text: str) -> str:
+    """The last Markdown table of ``text`` and the lines after it."""
+    lines = text.splitlines()
+    start = max((i for i in range(len(lines) - 1) if lines[i].startswith("|") and lines[i + 1].startswith("|-")),
+                default=None)
+    return "\n".join(lines[start:]) if start is not None else "(no table printed)"
+
+
+def number(cell: str) -> float | None:
+    m = re.search(r"-?[\d,]*\.?\d+", cell or "")
+    return float(m.group().replace(",", "")) if m else None
+
+
+def find(rows, prefix: str, col: int):
+    for r in rows:
+        if r and r[0].startswith(prefix) and len(r) > col:
+            return number(r[col])
+    return None
+
+
+def ratio(a, b):
+    return None if a is None or not b else a / b
+
+
+# ----- targets per benchmark -------------------------------------------------------------------
+def core_targets(text):
+    out = []
+    for r in table_rows(text):
+        if len(r) < 12 or r[0] in ("spec",) or not r[11]:
+            continue
+        spec = r[0]
+        out.append(Target(f"core {spec}: encode rows/s ours / faiss sa_encode", number(r[11]), 0.9,
+                          why="per-call overhead of validation and float64 transforms; noisy under load"))
+        diff = number(r[5])
+        out.append(Target(f"quality {spec}: recall@10 |ours - faiss|", diff, 0.005, unit="",
+                          higher_is_better=False, why="our spec is not faiss's at this setting (see bench_core)"))
+    return out
+
+
+def spark_targets(text):
+    rows = table_rows(text)
+    raw = find(rows, "raw faiss sa_encode, one process (all cores)", 2)
+    ours = find(rows, "encode_column", 2)
+    pandas = find(rows, "pandas_udf", 2)
+    per_row = find(rows, "row-at-a-time", 2)
+    fit_ours = find(rows, "fit_codec('PCA128,SQ8', sample_size=100k)", 1)
+    mllib = find(rows, "MLlib PCA", 1)
+    why_load = "JVM<->Python Arrow transfer on the same 2 cores as faiss; falls with load average"
+    return [Target("spark encode_column / raw faiss", ratio(ours, raw), 0.5, why=why_load),
+            Target("spark encode_column / pandas_udf", ratio(ours, pandas), 1.0, why=why_load),
+            Target("spark encode_column / row-at-a-time @udf", ratio(ours, per_row), 3.0, why=why_load),
+            Target("spark PCA128,SQ8 fit+encode speed-up over MLlib PCA", ratio(mllib, fit_ours), 1.0,
+                   why="faiss PCA training (~6 s) dominates at 200k rows")]
+
+
+def beam_targets(text):
+    rows = table_rows(text)
+    raw = find(rows, "raw faiss", 3)
+    one = find(rows, "CompressParquet, DirectRunner, 1 process (", 3)
+    two = find(rows, "CompressParquet, DirectRunner, 2 worker processes", 3)
+    per_row = find(rows, "per-row Beam", 3)
+    why = "DirectRunner bundle and Parquet read/write overhead share the cores with encode"
+    return [Target("beam CompressParquet 1 process / raw faiss", ratio(one, raw), 0.5, why=why),
+            Target("beam CompressParquet 2 processes / raw faiss", ratio(two, raw), 0.6, why=why),
+            Target("beam CompressParquet / per-row DoFn", ratio(one, per_row), 3.0, why=why)]
+
+
+def cli_targets(text):
+    rows = [r for r in table_rows(text) if r and r[0][:1].isdigit()]
+    if len(rows) < 2:
+        return [Target("cli peak RSS 1M / 200k rows", None, 1.5, higher_is_better=False, why="run failed")]
+    small, big = rows[0], rows[-1]
+    return [Target("cli peak RSS 1M / 200k rows", ratio(number(big[6]), number(small[6])), 1.5,
+                   higher_is_better=False, why="memory should be bounded by the row group, not the file"),
+            Target("cli peak RSS at 1M rows (MB)", number(big[6]), 1024, unit=" MB", higher_is_better=False,
+                   why="Arrow read buffers of one 50k-row group plus the codec"),
+            Target("cli streaming encode 1M rows / raw Codec.encode", number(big[5]), 0.5,
+                   why="Parquet decode of the float column and zstd write dominate for fast specs")]
+
+
+TARGETS = {"core": core_targets, "spark": spark_targets, "beam": beam_targets, "cli": cli_targets}
+
+
+def run(name: str, logs: Path):
+    argv = [sys.executable, str(HERE / QUICK[name][0]), *QUICK[name][1:]]
+    print(f"\n## {name}: {' '.join(QUICK[name])}", flush=True)
+    t = time.perf_counter()
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=TIMEOUT_S[name])
+        text, ok = done.stdout, done.returncode == 0
+        err = done.stderr
+    except subprocess.TimeoutExpired as exc:
+        text, ok = (exc.stdout or b"").decode() if isinstance(exc.stdout, bytes) else (exc.stdout or ""), False
+        err = f"timed out after {TIMEOUT_S[name]} s"
+    seconds = time.perf_counter() - t
+    (logs / f"{name}.log").write_text(text + "\n--- stderr ---\n" + (err or ""))
+    print(last_table(text) if ok else f"FAILED ({err.strip().splitlines()[-1] if err.strip() else 'no stderr'}); "
+          f"log: {logs / (name + '.log')}")
+    print(f"({name}: {seconds:.0f} s)", flush=True)
+    targets = TARGETS[name](text) if ok else [Target(f"{name} benchmark", None, 1, why=f"failed: see {logs}")]
+    return targets, seconds
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--only", nargs="*", default=list(QUICK), choices=list(QUICK))
+    parser.add_argument("--logs", default="/tmp/embcompress_bench_logs")
+    args = parser.parse_args(argv)
+    logs = Path(args.logs)
+    logs.mkdir(parents=True, exist_ok=True)
+    print(f"# embcompress benchmarks, {time.strftime('%Y-%m-%d %H:%M %Z')}, {platform.node()}, "
+          f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+          f"load average {os.getloadavg()[0]:.1f}", flush=True)
+    targets, total = [], 0.0
+    for name in args.only:
+        got, seconds = run(name, logs)
+        targets += got
+        total += seconds
+    targets.append(Target("make bench wall time (min)", total / 60, BUDGET_S / 60, unit=" min",
+                          higher_is_better=False, why="slow faiss training or a loaded machine"))
+    print(f"\n## Summary (load average now {os.getloadavg()[0]:.1f})\n")
+    print("| target | goal | measured | result | why, if missed |\n|---|---|---|---|---|")
+    for t in targets:
+        print(t.row())
+    missed = sum(not t.passed for t in targets)
+    print(f"\n{len(targets) - missed} of {len(targets)} targets met; logs in {logs}")
+
+
+if __name__ == "__main__":
+    main()
