@@ -1,0 +1,395 @@
+"""Nightly re-compression of a partitioned feature table: plan, decide, encode, commit.
+
+The engine-neutral half of ``spark_udfs.recompress`` and ``beam_transforms.Recompress``
+(and of :func:`recompress_local`, the in-process engine). An engine samples, encodes and
+writes files; everything else happens here.
+
+Input: Hive-style ``{partition_col}={value}/*.parquet`` directories under ``table_path``.
+Output (a snapshot table, like a tiny Delta/Iceberg)::
+
+    output/_CURRENT                       name of the committed manifest; flipped last, atomically
+    output/_manifests/000003.json         partition -> files, rows, codec fingerprint/version, input signature
+    output/_codecs/<fingerprint>.ecz      every codec a manifest refers to (readers need no registry)
+    output/_runs/<time>-<run id>.json     run summaries (the only files a no-op run writes)
+    output/{partition_col}={value}/part-00000-<fingerprint12>-<input signature12>.parquet
+
+Data files are content-addressed (codec fingerprint + input signature) and written to a
+temporary name then renamed, so they are immutable; a run writes only new names. Readers
+follow ``_CURRENT`` and never list directories, so a run killed at any point leaves the
+previous snapshot readable and complete; a rerun reuses the finished files and writes the
+same bytes an uninterrupted run would. One writer per output table at a time (the nightly
+scheduler's job); the codec registry itself is safe for concurrent publishers.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import os
+import struct
+import time
+import uuid
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyarrow.parquet as pq
+
+from .codec import Codec, write_atomically
+from .drift import drift
+from .fitting import fit
+from .parquet_io import encode_file, read_codec_metadata
+from .registry import Registry
+
+FORMAT = "embcompress-nightly/1"
+CURRENT = "_CURRENT"
+MANIFESTS = "_manifests"
+CODECS = "_codecs"
+RUNS = "_runs"
+POLICIES = ("all", "new")
+FAULT_ENV = "EMBCOMPRESS_NIGHTLY_KILL_AFTER"
+
+
+class InjectedFault(RuntimeError):
+    """Raised by the ``_fail_after_partitions`` test hook: the run stops before its commit."""
+
+
+# ----- the input table ------------------------------------------------------------------------
+@dataclass(frozen=True)
+class InputPartition:
+    value: str
+    files: tuple  # absolute paths, sorted
+    signature: str  # sha256 over file names, sizes and Parquet footers
+
+
+def _footer_digest(path: str) -> bytes:
+    """sha256 of a Parquet file's footer (schema, row groups, column statistics): cheap and content-sensitive."""
+    with open(path, "rb") as f:
+        f.seek(-8, os.SEEK_END)
+        length, magic = struct.unpack("<i4s", f.read(8))
+        if magic != b"PAR1":
+            raise ValueError(f"{path} is not a Parquet file (no PAR1 footer); remove it from the table directory")
+        f.seek(-8 - length, os.SEEK_END)
+        return hashlib.sha256(f.read(length)).digest()
+
+
+def _visible(name: str) -> bool:
+    return not name.startswith(("_", "."))
+
+
+def list_partitions(table_path, partition_col: str) -> list:
+    """The input table's partitions, sorted by value. Hidden (``_``/``.``) entries are skipped."""
+    root = os.path.abspath(os.fspath(table_path))
+    if not os.path.isdir(root):
+        raise FileNotFoundError(f"input table {root} does not exist")
+    prefix = f"{partition_col}="
+    parts = []
+    for entry in sorted(os.listdir(root)):
+        path = os.path.join(root, entry)
+        if not _visible(entry) or not os.path.isdir(path):
+            continue
+        if not entry.startswith(prefix):
+            raise ValueError(f"{path} is not a {prefix}<value> directory; pass the table's partition_col "
+                             f"(the directory names look like {entry.split('=')[0]!r}=...)")
+        files = tuple(os.path.join(path, f) for f in sorted(os.listdir(path)) if _visible(f) and f.endswith(".parquet"))
+        if not files:
+            continue
+        h = hashlib.sha256()
+        for f in files:
+            h.update(f"{os.path.basename(f)}\0{os.path.getsize(f)}\0".encode())
+            h.update(_footer_digest(f))
+        parts.append(InputPartition(entry[len(prefix):], files, h.hexdigest()))
+    if not parts:
+        raise FileNotFoundError(f"no {prefix}<value> partitions with .parquet files under {root}")
+    return parts
+
+
+# ----- the output table -----------------------------------------------------------------------
+def read_manifest(output_path):
+    """The committed manifest of an output table, or None before its first commit."""
+    pointer = os.path.join(os.fspath(output_path), CURRENT)
+    if not os.path.exists(pointer):
+        return None
+    with open(pointer, encoding="utf-8") as f:
+        name = f.read().strip()
+    with open(os.path.join(os.fspath(output_path), MANIFESTS, name), encoding="utf-8") as f:
+        manifest = json.load(f)
+    if manifest.get("format") != FORMAT:
+        raise ValueError(f"{output_path}: manifest {name} has format {manifest.get('format')!r}, expected {FORMAT!r}")
+    return manifest
+
+
+def file_fingerprint(path, code_column: str):
+    """The fingerprint of the codec that wrote ``code_column`` of an output file (its Parquet metadata)."""
+    for record in read_codec_metadata(path):
+        if record.get("output_column") == code_column:
+            return record["fingerprint"]
+    return None
+
+
+def codec_path(output_path, fingerprint: str) -> str:
+    return os.path.join(os.fspath(output_path), CODECS, f"{fingerprint}.ecz")
+
+
+def store_codec(output_path, codec: Codec) -> None:
+    """Keep the artifact with the table (write-once, content-addressed) before any file uses it."""
+    path = codec_path(output_path, codec.fingerprint)
+    if not os.path.exists(path):
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        codec.save(path)
+
+
+# ----- planning -------------------------------------------------------------------------------
+@dataclass
+class Plan:
+    """What the output holds for each input partition: ``new``, ``changed`` (input rewritten) or ``current``."""
+
+    table_path: str
+    output_path: str
+    column: str
+    code_column: str
+    partition_col: str
+    inputs: list
+    previous: dict | None  # the committed manifest
+    status: dict  # value -> "new" | "changed" | "current"
+    versions: dict  # value -> registry version of the codec in the output (None if not in the registry)
+    fingerprints: dict  # value -> fingerprint in the output file metadata
+
+    @property
+    def fresh(self) -> list:
+        """Partitions whose input the output does not hold yet (new or changed)."""
+        return [p for p in self.inputs if self.status[p.value] != "current"]
+
+    def to_encode(self, version: int, policy: str) -> list:
+        """Fresh partitions, plus, under ``policy="all"``, those on another codec version."""
+        if policy not in POLICIES:
+            raise ValueError(f"reencode must be one of {POLICIES}, got {policy!r}")
+        return [p for p in self.inputs if self.status[p.value] != "current"
+                or (policy == "all" and self.versions[p.value] != version)]
+
+
+def make_plan(table_path, output_path, column: str, partition_col: str, registry: Registry, name: str,
+              code_column=None) -> Plan:
+    """Compare the input partitions with the committed output, reading each output file's codec fingerprint."""
+    code_column = code_column or f"{column}_code"
+    output_path = os.path.abspath(os.fspath(output_path))
+    inputs = list_partitions(table_path, partition_col)
+    previous = read_manifest(output_path)
+    committed = (previous or {}).get("partitions", {})
+    status, versions, fingerprints, by_fp = {}, {}, {}, {}
+    for part in inputs:
+        entry = committed.get(part.value)
+        if entry is None:
+            status[part.value] = "new"
+            continue
+        status[part.value] = "current" if entry["input_signature"] == part.signature else "changed"
+        fp = file_fingerprint(os.path.join(output_path, entry["files"][0]), code_column)
+        if fp not in by_fp:
+            by_fp[fp] = registry.find(name, fp) if fp else None
+        fingerprints[part.value], versions[part.value] = fp, by_fp[fp]
+    return Plan(os.path.abspath(os.fspath(table_path)), output_path, column, code_column, partition_col, inputs,
+                previous, status, versions, fingerprints)
+
+
+# ----- the drift decision ---------------------------------------------------------------------
+@dataclass
+class Decision:
+    codec: Codec
+    version: int
+    refitted: bool
+    reasons: list = field(default_factory=list)
+    drift: dict | None = None
+
+
+class DriftError(RuntimeError):
+    """The new data is unusable (too many invalid rows): nothing was written."""
+
+
+def decide(registry: Registry, name: str, sample, *, spec: str, metric: str = "ip", seed: int = 0,
+           thresholds=None) -> Decision:
+    """Check ``sample`` (the fresh rows, or None) against the latest version; fit and publish one when needed."""
+    if not registry.versions(name):
+        codec = fit(spec, sample, metric=metric, seed=seed)
+        return Decision(codec, registry.publish(name, codec), True, [f"no version of {name!r} yet"])
+    version = registry.versions(name)[-1]
+    current = registry.get(name, version)
+    if sample is None:
+        return Decision(current, version, False)
+    report = drift(current, sample, thresholds=thresholds, seed=seed)
+    reasons = list(report.reasons)
+    if report.decision == "error":
+        raise DriftError(f"drift check of {name!r} v{version} failed: {'; '.join(reasons)}. Fix the new partitions "
+                         f"(or raise thresholds['invalid_share']) and rerun; nothing was written")
+    if current.spec != spec or current.metric != metric:
+        reasons.append(f"spec/metric changed from {current.spec}/{current.metric} to {spec}/{metric}")
+    if not reasons:
+        return Decision(current, version, False, [], report.to_dict())
+    codec = fit(spec, sample, metric=metric, seed=seed)
+    new_version = registry.publish(name, codec, parent=version, extra={"refit_reasons": reasons})
+    return Decision(codec, new_version, True, reasons, report.to_dict())
+
+
+# ----- encoding tasks -------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Task:
+    """Encode one input file into one content-addressed output file (``relative`` to the output root)."""
+
+    value: str
+    source: str
+    relative: str
+
+
+def tasks(plan: Plan, decision: Decision, policy: str) -> list:
+    out = []
+    for part in plan.to_encode(decision.version, policy):
+        for i, src in enumerate(part.files):
+            name = f"part-{i:05d}-{decision.codec.fingerprint[:12]}-{part.signature[:12]}.parquet"
+            out.append(Task(part.value, src, f"{plan.partition_col}={part.value}/{name}"))
+    return out
+
+
+def encode_task(codec: Codec, task: Task, output_path: str, column: str, code_column: str) -> int:
+    """Write one output file unless it already exists (names are content-addressed); returns its rows."""
+    target = os.path.join(output_path, task.relative)
+    if not os.path.exists(target):
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        encode_file(task.source, target, codec, column, output_column=code_column, drop_input=True)
+    return pq.ParquetFile(target).metadata.num_rows
+
+
+def check_fault(done: int, fail_after) -> None:
+    """Test hooks, called before each file with the partitions ``done``: raise once ``fail_after``
+    are done, or SIGKILL this process once $EMBCOMPRESS_NIGHTLY_KILL_AFTER are."""
+    if fail_after is not None and done >= fail_after:
+        raise InjectedFault(f"injected fault after {fail_after} partitions (the _fail_after_partitions test hook)")
+    kill_after = os.environ.get(FAULT_ENV)
+    if kill_after is not None and done >= int(kill_after):
+        import signal
+
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+# ----- commit ---------------------------------------------------------------------------------
+def commit(plan: Plan, decision: Decision, written: list, *, registry_name: str) -> str:
+    """Write the next manifest, then flip ``_CURRENT`` to it (the commit). Returns the manifest name.
+
+    ``written`` is ``[(task, rows)]`` for every task of the run. The manifest has no
+    timestamps, so an interrupted-then-rerun night commits the same bytes as a clean one.
+    """
+    by_value = {}
+    for task, rows in written:
+        entry = by_value.setdefault(task.value, {"files": [], "rows": 0})
+        entry["files"].append(task.relative)
+        entry["rows"] += int(rows)
+    previous = (plan.previous or {}).get("partitions", {})
+    partitions = {}
+    for part in plan.inputs:
+        if part.value in by_value:
+            partitions[part.value] = {**by_value[part.value], "input_signature": part.signature,
+                                      "fingerprint": decision.codec.fingerprint, "version": decision.version}
+        else:
+            partitions[part.value] = dict(previous[part.value])
+    seq = (plan.previous or {}).get("sequence", 0) + 1
+    manifest = {"format": FORMAT, "sequence": seq, "column": plan.column, "code_column": plan.code_column,
+                "partition_col": plan.partition_col, "registry_name": registry_name, "partitions": partitions}
+    name = f"{seq:06d}.json"
+    os.makedirs(os.path.join(plan.output_path, MANIFESTS), exist_ok=True)
+    write_atomically(os.path.join(plan.output_path, MANIFESTS, name),
+                     json.dumps(manifest, indent=1, sort_keys=True).encode())
+    write_atomically(os.path.join(plan.output_path, CURRENT), name.encode())
+    return name
+
+
+# ----- run summary ----------------------------------------------------------------------------
+class Clock:
+    def __init__(self):
+        self.started = _dt.datetime.now(_dt.timezone.utc)
+        self.t0 = time.perf_counter()
+        self.run_id = uuid.uuid4().hex[:12]
+
+    def seconds(self) -> float:
+        return round(time.perf_counter() - self.t0, 3)
+
+
+def summarize(plan: Plan, clock: Clock, *, engine: str, name: str, decision: Decision | None = None, written=(),
+              snapshot=None, policy: str = "all") -> dict:
+    """The run summary: what was found, what was done, with which codec, and how long it took."""
+    encoded = sorted({t.value for t, _ in written})
+    summary = {
+        "run_id": clock.run_id, "engine": engine, "started_at": clock.started.isoformat(timespec="seconds"),
+        "table": plan.table_path, "output": plan.output_path, "registry_name": name, "reencode": policy,
+        "status": "committed" if snapshot else "nothing to do",
+        "message": (f"committed {snapshot}: encoded {len(encoded)} partitions" if snapshot else
+                    f"nothing to do: all {len(plan.inputs)} partitions are current"),
+        "snapshot": snapshot or (plan.previous and f"{plan.previous['sequence']:06d}.json"),
+        "partitions": {"total": len(plan.inputs), "new": [p.value for p in plan.inputs if plan.status[p.value] == "new"],
+                       "changed": [p.value for p in plan.inputs if plan.status[p.value] == "changed"],
+                       "encoded": encoded},
+        "rows_encoded": int(sum(r for _, r in written)), "files_written": len(written),
+        "codec": None, "drift": None,
+    }
+    if decision is not None:
+        summary["codec"] = {"version": decision.version, "fingerprint": decision.codec.fingerprint,
+                            "spec": decision.codec.spec, "refitted": decision.refitted, "reasons": decision.reasons}
+        summary["drift"] = decision.drift
+        stale = [p.value for p in plan.inputs if p.value not in encoded and plan.versions.get(p.value) != decision.version
+                 and plan.status[p.value] == "current"]
+        summary["partitions"]["kept_on_older_version"] = stale
+    summary["duration_s"] = clock.seconds()
+    return summary
+
+
+def write_summary(output_path, summary: dict) -> str:
+    """Write the summary under ``_runs/`` (new file per run, never touching the table) and return its path."""
+    runs = os.path.join(os.fspath(output_path), RUNS)
+    os.makedirs(runs, exist_ok=True)
+    stamp = summary["started_at"].replace(":", "").replace("-", "").replace("+0000", "Z")
+    path = os.path.join(runs, f"{stamp}-{summary['run_id']}.json")
+    write_atomically(path, json.dumps(summary, indent=1, sort_keys=True).encode())
+    return path
+
+
+def as_registry(registry) -> Registry:
+    return registry if isinstance(registry, Registry) else Registry(registry)
+
+
+def default_output(table_path) -> str:
+    return os.path.abspath(os.fspath(table_path)).rstrip("/") + "_compressed"
+
+
+# ----- the in-process engine ------------------------------------------------------------------
+def sample_files(files, column: str, sample_size: int, seed: int) -> np.ndarray:
+    """A seeded sample of ``sample_size`` rows of ``column`` from ``files`` (read in full: small inputs only)."""
+    from .datasets import matrix
+
+    import pyarrow as pa
+
+    x = matrix(pa.concat_tables([pq.read_table(f, columns=[column]) for f in files]), column)
+    if len(x) > sample_size:
+        x = x[np.sort(np.random.default_rng(seed).choice(len(x), sample_size, replace=False))]
+    return x
+
+
+def recompress_local(table_path, column: str, registry, name: str, *, spec: str, partition_col: str,
+                     output_path=None, sample_size: int = 100_000, thresholds=None, reencode: str = "all",
+                     metric: str = "ip", seed: int = 0, code_column=None, _fail_after_partitions=None) -> dict:
+    """The nightly job in this process with pyarrow (small tables, tests, the reference for the engines)."""
+    clock, registry = Clock(), as_registry(registry)
+    output_path = output_path or default_output(table_path)
+    plan = make_plan(table_path, output_path, column, partition_col, registry, name, code_column)
+    fresh = [f for p in plan.fresh for f in p.files]
+    version = registry.versions(name)[-1] if registry.versions(name) else None
+    if version is not None and not plan.to_encode(version, reencode):
+        summary = summarize(plan, clock, engine="local", name=name, policy=reencode)
+    else:
+        sample = sample_files(fresh, column, sample_size, seed) if fresh else None
+        decision = decide(registry, name, sample, spec=spec, metric=metric, seed=seed, thresholds=thresholds)
+        store_codec(plan.output_path, decision.codec)
+        written = []
+        for task in tasks(plan, decision, reencode):
+            check_fault(len({t.value for t, _ in written}), _fail_after_partitions)
+            written.append((task, encode_task(decision.codec, task, plan.output_path, column, plan.code_column)))
+        snapshot = commit(plan, decision, written, registry_name=name)
+        summary = summarize(plan, clock, engine="local", name=name, decision=decision, written=written,
+                            snapshot=snapshot, policy=reencode)
+    summary["summary_path"] = write_summary(plan.output_path, summary)
+    return summary
