@@ -16,6 +16,8 @@ $(STAMP): $(VPY) pyproject.toml
 
 demo: $(STAMP)
 	$(VPY) -m embcompress.demo
+	$(VENV)/bin/embcompress evaluate embcompress/data/docstrings_minilm384_2k.parquet --column embedding \
+		--queries 200 --report report/
 
 test: $(STAMP)
 	$(VPY) -m pytest -q
