@@ -20,3 +20,6 @@ from .score import ScoreEmbeddings, TopKNeighbors
 
 __all__ = ["FitCodec", "ReadCodec", "EncodeEmbeddings", "EncodeResult", "DecodeEmbeddings", "ScoreEmbeddings",
            "TopKNeighbors", "CompressParquet", "load_codec", "read_artifact", "write_artifact", "dead_letter"]
+from .nightly import ReadCompressed, Recompress  # noqa: E402
+
+__all__ += ["Recompress", "ReadCompressed"]

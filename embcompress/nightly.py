@@ -301,13 +301,20 @@ def commit(plan: Plan, decision: Decision, written: list, *, registry_name: str)
 
 # ----- run summary ----------------------------------------------------------------------------
 class Clock:
+    """A run's id and start time (wall clock: a Beam run may finish in another process)."""
+
     def __init__(self):
-        self.started = _dt.datetime.now(_dt.timezone.utc)
-        self.t0 = time.perf_counter()
+        self.t0 = time.time()
+        self.started = _dt.datetime.fromtimestamp(self.t0, _dt.timezone.utc)
         self.run_id = uuid.uuid4().hex[:12]
 
     def seconds(self) -> float:
-        return round(time.perf_counter() - self.t0, 3)
+        return round(time.time() - self.t0, 3)
+
+    def summary_path(self, output_path) -> str:
+        """Where this run's summary goes: ``_runs/<UTC start, microseconds>-<run id>.json`` (sorts by time)."""
+        stamp = self.started.strftime("%Y%m%dT%H%M%S.%fZ")
+        return os.path.join(os.path.abspath(os.fspath(output_path)), RUNS, f"{stamp}-{self.run_id}.json")
 
 
 def summarize(plan: Plan, clock: Clock, *, engine: str, name: str, decision: Decision | None = None, written=(),
@@ -338,17 +345,26 @@ def summarize(plan: Plan, clock: Clock, *, engine: str, name: str, decision: Dec
     return summary
 
 
-def write_summary(output_path, summary: dict) -> str:
-    """Write the summary under ``_runs/`` (new file per run, never touching the table) and return its path."""
-    runs = os.path.join(os.fspath(output_path), RUNS)
-    os.makedirs(runs, exist_ok=True)
-    stamp = summary["started_at"].replace(":", "").replace("-", "").replace("+0000", "Z")
-    path = os.path.join(runs, f"{stamp}-{summary['run_id']}.json")
+def write_summary(path, summary: dict) -> str:
+    """Write the summary to ``path`` (under ``_runs/``: a new file per run, the table is not touched)."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    summary["summary_path"] = path
     write_atomically(path, json.dumps(summary, indent=1, sort_keys=True).encode())
     return path
 
 
+def last_summary(output_path) -> dict:
+    """The newest run summary of an output table."""
+    runs = os.path.join(os.fspath(output_path), RUNS)
+    names = sorted(n for n in os.listdir(runs) if n.endswith(".json")) if os.path.isdir(runs) else []
+    if not names:
+        raise FileNotFoundError(f"{runs} holds no run summaries yet; run the nightly job first")
+    with open(os.path.join(runs, names[-1]), encoding="utf-8") as f:
+        return json.load(f)
+
+
 def as_registry(registry) -> Registry:
+    """A Registry, or one rooted at the path given."""
     return registry if isinstance(registry, Registry) else Registry(registry)
 
 
@@ -391,5 +407,5 @@ def recompress_local(table_path, column: str, registry, name: str, *, spec: str,
         snapshot = commit(plan, decision, written, registry_name=name)
         summary = summarize(plan, clock, engine="local", name=name, decision=decision, written=written,
                             snapshot=snapshot, policy=reencode)
-    summary["summary_path"] = write_summary(plan.output_path, summary)
+    write_summary(clock.summary_path(plan.output_path), summary)
     return summary

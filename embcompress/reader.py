@@ -27,9 +27,9 @@ from .errors import ArtifactError
 class CompressedTable:
     """One snapshot of a nightly output table."""
 
-    def __init__(self, path):
+    def __init__(self, path, manifest=None):
         self.path = os.path.abspath(os.fspath(path))
-        manifest = nightly.read_manifest(self.path)
+        manifest = manifest or nightly.read_manifest(self.path)
         if manifest is None:
             raise FileNotFoundError(f"{self.path} has no {nightly.CURRENT}: it is not a nightly output table, or its "
                                     f"first run has not committed yet")
@@ -80,17 +80,21 @@ class CompressedTable:
             raise ArtifactError(f"{path} has no embcompress metadata for column {self.code_column!r}")
         return self.codec(fp)
 
+    def read_file(self, value: str, path: str, *, decode: bool = False, columns=None):
+        """``(table, codec)`` of one data file, with the partition column added (a string)."""
+        codec = self.file_codec(path)
+        table = pq.read_table(path, columns=columns)
+        if decode and self.code_column in table.column_names:
+            vectors = decode_arrow(codec, table[self.code_column], column=self.code_column)
+            table = table.drop_columns([self.code_column]).append_column(self.column, vectors)
+        table = table.append_column(self.partition_col, pa.array([value] * table.num_rows, pa.string()))
+        return table, codec
+
     def iter_files(self, *, decode: bool = False, columns=None):
         """Yield ``(partition, table, codec)`` per data file; ``decode`` swaps codes for float32 vectors."""
         for value in self.partitions:
             for path in self.files(value):
-                codec = self.file_codec(path)
-                table = pq.read_table(path, columns=columns)
-                if decode and self.code_column in table.column_names:
-                    vectors = decode_arrow(codec, table[self.code_column], column=self.code_column)
-                    table = table.drop_columns([self.code_column]).append_column(self.column, vectors)
-                n = table.num_rows
-                table = table.append_column(self.partition_col, pa.array([value] * n, pa.string()))
+                table, codec = self.read_file(value, path, decode=decode, columns=columns)
                 yield value, table, codec
 
     def read(self, *, decode: bool = False, columns=None) -> pa.Table:

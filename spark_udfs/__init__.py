@@ -14,3 +14,6 @@ from .sql import register_udfs
 
 __all__ = ["fit_codec", "sample_vectors", "encode_column", "decode_column", "compress_parquet", "register_udfs",
            "EmbeddingCompressor", "EmbeddingCompressorModel", "knn_join"]
+from .nightly import read_compressed, recompress  # noqa: E402
+
+__all__ += ["recompress", "read_compressed"]

@@ -1,0 +1,155 @@
+"""The nightly re-compression job as a Beam transform, and a reader for its mixed-version output.
+
+    with beam.Pipeline() as p:
+        p | Recompress("features", "embedding", "/data/codecs", "items", spec="SQ8", partition_col="date")
+
+The plan (which partitions are new, which codec version each output file carries) is made
+when the pipeline is built, by :mod:`embcompress.nightly`. The pipeline then samples the
+fresh partitions (seeded reservoir), checks drift and fits/publishes a version when needed
+(one worker), encodes one input file per element, and commits in a final step that runs
+only when every file is written: a failed pipeline commits nothing.
+"""
+from __future__ import annotations
+
+import apache_beam as beam
+from apache_beam.pvalue import AsSingleton
+
+from embcompress import nightly
+from embcompress.reader import CompressedTable
+
+from ._codec_ref import codec_from_blob
+from .sampling import ReservoirSample
+
+
+def _decide(sample, registry_root, name, spec, metric, seed, thresholds, output_path) -> dict:
+    """Run the drift decision on one worker; the decision travels as artifact bytes plus facts."""
+    sample = None if sample is None or len(sample) == 0 else sample
+    d = nightly.decide(nightly.as_registry(registry_root), name, sample, spec=spec, metric=metric, seed=seed,
+                       thresholds=thresholds)
+    nightly.store_codec(output_path, d.codec)
+    return {"blob": d.codec.to_bytes(), "version": d.version, "refitted": d.refitted, "reasons": d.reasons,
+            "drift": d.drift}
+
+
+def _as_decision(d: dict) -> nightly.Decision:
+    from embcompress import Codec
+
+    return nightly.Decision(Codec.from_bytes(d["blob"]), d["version"], d["refitted"], d["reasons"], d["drift"])
+
+
+def _tasks(decision: dict, plan, policy):
+    todo = nightly.tasks(plan, _as_decision(decision), policy)
+    values = list(dict.fromkeys(t.value for t in todo))
+    return [(i, t, values.index(t.value)) for i, t in enumerate(todo)]
+
+
+class _TaskToEncodedFile(beam.DoFn):
+    """Encode one input file into its content-addressed output file; emits ``(index, task, rows)``."""
+
+    def __init__(self, plan, fail_after):
+        self._plan = plan
+        self._fail_after = fail_after
+
+    def process(self, element, decision):
+        index, task, part_index = element
+        if self._fail_after is not None and part_index >= self._fail_after:
+            raise nightly.InjectedFault(f"injected fault: partition {task.value} comes after the first "
+                                        f"{self._fail_after} (the _fail_after_partitions test hook)")
+        handle = codec_from_blob(decision["blob"])
+        yield index, task, nightly.encode_task(handle.codec, task, self._plan.output_path, self._plan.column,
+                                               self._plan.code_column)
+
+
+def _commit(written, decision, plan, clock, name, policy) -> dict:
+    written = [(task, rows) for _, task, rows in sorted(written, key=lambda w: w[0])]
+    d = _as_decision(decision)
+    expected = len(nightly.tasks(plan, d, policy))
+    if len(written) != expected:
+        raise RuntimeError(f"{len(written)} of {expected} files were written; nothing was committed, rerun the job")
+    snapshot = nightly.commit(plan, d, written, registry_name=name)
+    summary = nightly.summarize(plan, clock, engine="beam", name=name, decision=d, written=written,
+                                snapshot=snapshot, policy=policy)
+    nightly.write_summary(clock.summary_path(plan.output_path), summary)
+    return summary
+
+
+def _nothing_to_do(summary: dict, path: str) -> dict:
+    nightly.write_summary(path, summary)
+    return summary
+
+
+class Recompress(beam.PTransform):
+    """One night of :func:`spark_udfs.recompress`, in Beam: ``p | Recompress(...)`` gives the run summary.
+
+    Arguments are those of ``spark_udfs.recompress``; ``registry`` must be a local path (or a
+    Registry on one) that the workers can reach. ``summary_path`` is known once the transform
+    is applied, so a caller can read the summary after the pipeline has run.
+    """
+
+    def __init__(self, table_path, column, registry, name, *, spec, partition_col, sample_size=100_000,
+                 thresholds=None, output_path=None, reencode="all", metric="ip", seed=0, code_column=None,
+                 _fail_after_partitions=None):
+        super().__init__()
+        if reencode not in nightly.POLICIES:
+            raise ValueError(f"reencode must be one of {nightly.POLICIES}, got {reencode!r}")
+        self._args = dict(table_path=table_path, column=column, name=name, spec=spec, partition_col=partition_col,
+                          sample_size=sample_size, thresholds=thresholds, reencode=reencode, metric=metric,
+                          seed=seed, code_column=code_column)
+        self._registry = nightly.as_registry(registry)
+        self._output = output_path or nightly.default_output(table_path)
+        self._fail_after = _fail_after_partitions
+        self.summary_path = None
+
+    def expand(self, pbegin):
+        a, registry, clock = self._args, self._registry, nightly.Clock()
+        plan = nightly.make_plan(a["table_path"], self._output, a["column"], a["partition_col"], registry, a["name"],
+                                 a["code_column"])
+        self.summary_path = clock.summary_path(plan.output_path)
+        known = registry.versions(a["name"])
+        if known and not plan.to_encode(known[-1], a["reencode"]):
+            summary = nightly.summarize(plan, clock, engine="beam", name=a["name"], policy=a["reencode"])
+            return (pbegin | "NothingToDo" >> beam.Create([summary])
+                    | "WriteSummary" >> beam.Map(_nothing_to_do, self.summary_path))
+        fresh = [f for p in plan.fresh for f in p.files]
+        if fresh:
+            sample = (pbegin | "FreshFiles" >> beam.Create(fresh)
+                      | "ReadFresh" >> beam.io.ReadAllFromParquetBatched(columns=[a["column"]])
+                      | "Sample" >> beam.CombineGlobally(ReservoirSample(a["column"], a["sample_size"], a["seed"])))
+        else:
+            sample = pbegin | "NoFreshData" >> beam.Create([None])
+        decision = sample | "Decide" >> beam.Map(_decide, registry.root, a["name"], a["spec"], a["metric"], a["seed"],
+                                                 a["thresholds"], plan.output_path)
+        written = (decision | "Tasks" >> beam.FlatMap(_tasks, plan, a["reencode"])
+                   | "Spread" >> beam.Reshuffle()
+                   | "Encode" >> beam.ParDo(_TaskToEncodedFile(plan, self._fail_after), AsSingleton(decision)))
+        return (written | "Gather" >> beam.combiners.ToList()
+                | "Commit" >> beam.Map(_commit, AsSingleton(decision), plan, clock, a["name"], a["reencode"]))
+
+
+class _FileToTable(beam.DoFn):
+    def __init__(self, path, manifest, decode):
+        self._path, self._manifest, self._decode = path, manifest, decode
+        self._table = None
+
+    def setup(self):
+        self._table = CompressedTable(self._path, self._manifest)
+
+    def process(self, element):
+        value, file = element
+        table, _ = self._table.read_file(value, file, decode=self._decode)
+        yield table
+
+
+class ReadCompressed(beam.PTransform):
+    """``p | ReadCompressed(path, decode=True)``: one pyarrow Table per data file of the committed
+    snapshot (pinned when applied), codes decoded with each file's own codec version."""
+
+    def __init__(self, path, *, decode=False):
+        super().__init__()
+        self._path, self._decode = path, decode
+
+    def expand(self, pbegin):
+        table = CompressedTable(self._path)
+        files = [(v, f) for v in table.partitions for f in table.files(v)]
+        return (pbegin | "Files" >> beam.Create(files) | "Spread" >> beam.Reshuffle()
+                | "Read" >> beam.ParDo(_FileToTable(table.path, table.manifest, self._decode)))

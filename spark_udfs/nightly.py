@@ -1,0 +1,124 @@
+"""The nightly re-compression job on Spark, and a Spark reader for its mixed-version output.
+
+Planning, the drift decision, the commit and the summary are :mod:`embcompress.nightly`;
+Spark samples the fresh partitions on the executors and runs one task per input file, each
+writing one content-addressed Parquet file with pyarrow (no row conversion of the vectors).
+The driver commits only after every task has succeeded.
+"""
+from __future__ import annotations
+
+import pyarrow as pa
+from pyspark.sql import types as T
+
+from embcompress import nightly
+from embcompress.reader import CompressedTable
+
+from ._worker import broadcast_codec
+from .sampling import sample_vectors
+
+_RESULT = T.StructType([T.StructField("task", T.LongType()), T.StructField("rows", T.LongType())])
+
+
+def _encode_tasks(handle, todo, fail_from, output_path, column, code_column):
+    def run(batches):
+        codec = handle.get()
+        for batch in batches:
+            ids, rows = [], []
+            for i in batch.column(0).to_pylist():
+                task, part_index = todo[i]
+                if fail_from is not None and part_index >= fail_from:
+                    raise nightly.InjectedFault(f"injected fault: partition {task.value} comes after the first "
+                                                f"{fail_from} (the _fail_after_partitions test hook)")
+                ids.append(i)
+                rows.append(nightly.encode_task(codec, task, output_path, column, code_column))
+            yield pa.RecordBatch.from_arrays([pa.array(ids, pa.int64()), pa.array(rows, pa.int64())],
+                                             names=["task", "rows"])
+    return run
+
+
+def _write(spark, plan, decision, todo, fail_after):
+    """Encode every task on the executors; returns ``[(task, rows)]`` in task order."""
+    values = list(dict.fromkeys(t.value for t in todo))
+    indexed = [(t, values.index(t.value)) for t in todo]
+    run = _encode_tasks(broadcast_codec(spark, decision.codec), indexed, fail_after, plan.output_path, plan.column,
+                        plan.code_column)
+    jobs = spark.range(0, len(todo), 1, numPartitions=max(1, len(todo)))
+    result = jobs.mapInArrow(run, _RESULT).toArrow()
+    rows = dict(zip(result["task"].to_pylist(), result["rows"].to_pylist()))
+    if sorted(rows) != list(range(len(todo))):
+        raise RuntimeError(f"{len(todo) - len(rows)} of {len(todo)} encode tasks reported nothing; nothing was "
+                           f"committed, rerun the job")
+    return [(t, rows[i]) for i, t in enumerate(todo)]
+
+
+def recompress(spark, table_path, column, registry, name, *, spec, partition_col, sample_size=100_000,
+               thresholds=None, output_path=None, reencode="all", metric="ip", seed=0, code_column=None,
+               _fail_after_partitions=None) -> dict:
+    """One night: encode new partitions, refit on drift, commit atomically; returns the run summary.
+
+    ``registry`` is an :class:`embcompress.registry.Registry` or its root path; ``name`` the
+    codec's name in it. The output (default ``{table_path}_compressed``) is a snapshot table
+    (see :mod:`embcompress.nightly`); read it with :func:`read_compressed` or
+    :func:`embcompress.reader.open_compressed`. ``reencode="all"`` re-encodes every partition
+    on an older codec version (after a refit: all of them); ``"new"`` leaves them as they are.
+    ``thresholds`` overrides :data:`embcompress.drift.DEFAULT_THRESHOLDS`. A run with nothing
+    new reads only metadata and writes nothing but its summary.
+    """
+    clock, registry = nightly.Clock(), nightly.as_registry(registry)
+    output_path = output_path or nightly.default_output(table_path)
+    plan = nightly.make_plan(table_path, output_path, column, partition_col, registry, name, code_column)
+    known = registry.versions(name)
+    if known and not plan.to_encode(known[-1], reencode):
+        summary = nightly.summarize(plan, clock, engine="spark", name=name, policy=reencode)
+    else:
+        sample = None
+        if plan.fresh:
+            df = spark.read.option("basePath", plan.table_path).parquet(*[f for p in plan.fresh for f in p.files])
+            sample = sample_vectors(df, column, sample_size, seed)
+        decision = nightly.decide(registry, name, sample, spec=spec, metric=metric, seed=seed, thresholds=thresholds)
+        nightly.store_codec(plan.output_path, decision.codec)
+        written = _write(spark, plan, decision, nightly.tasks(plan, decision, reencode), _fail_after_partitions)
+        snapshot = nightly.commit(plan, decision, written, registry_name=name)
+        summary = nightly.summarize(plan, clock, engine="spark", name=name, decision=decision, written=written,
+                                    snapshot=snapshot, policy=reencode)
+    nightly.write_summary(clock.summary_path(plan.output_path), summary)
+    return summary
+
+
+def _spark_types(table: pa.Table) -> pa.Table:
+    """Fixed-size Arrow types Spark cannot take: vectors become ``list<float>``, codes ``binary``."""
+    fields = []
+    for f in table.schema:
+        if pa.types.is_fixed_size_list(f.type):
+            f = f.with_type(pa.list_(f.type.value_type))
+        elif pa.types.is_fixed_size_binary(f.type):
+            f = f.with_type(pa.binary())
+        fields.append(f)
+    return table.cast(pa.schema(fields, metadata=table.schema.metadata))
+
+
+def _read_files(path, manifest, files, decode):
+    def run(batches):
+        table = CompressedTable(path, manifest)
+        for batch in batches:
+            for i in batch.column(0).to_pylist():
+                value, file = files[i]
+                out, _ = table.read_file(value, file, decode=decode)
+                yield from _spark_types(out).to_batches()
+    return run
+
+
+def read_compressed(spark, path, *, decode=False):
+    """The committed snapshot as a DataFrame, one Spark task per file, each file decoded with its own codec.
+
+    ``decode=True`` replaces the code column with the decoded vectors (``array<float>``); the
+    partition column comes back as a string. The snapshot is pinned when this is called.
+    """
+    from pyspark.sql.pandas.types import from_arrow_schema
+
+    table = CompressedTable(path)
+    files = [(v, f) for v in table.partitions for f in table.files(v)]
+    first, _ = table.read_file(*files[0], decode=decode)
+    schema = from_arrow_schema(_spark_types(first).schema)
+    run = _read_files(table.path, table.manifest, files, decode)
+    return spark.range(0, len(files), 1, numPartitions=len(files)).mapInArrow(run, schema)
