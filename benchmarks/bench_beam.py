@@ -30,7 +30,6 @@ import pyarrow.parquet as pq
 # passive waiting must be chosen before faiss loads. Applies to the raw baseline too.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))  # beam_transforms from this checkout, also in worker processes
 os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
 
 import apache_beam as beam  # noqa: E402

@@ -21,7 +21,6 @@ import sys
 import time
 
 import faiss
-import numpy as np
 
 import embcompress as ec
 from embcompress import datasets, recommend

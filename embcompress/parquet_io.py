@@ -60,14 +60,16 @@ def _without_record(metadata, code_column: str):
     return meta or None
 
 
-def _open(path, column: str) -> pq.ParquetFile:
+def open_column(path, column: str, *, hint=None) -> pq.ParquetFile:
+    """Open ``path`` and check that ``column`` exists, listing the available ones if not."""
     try:
         source = pq.ParquetFile(path)
     except (pa.ArrowInvalid, OSError) as exc:
-        raise ValueError(f"{path} is not a readable Parquet file: {exc}") from None
+        raise ValueError(f"{path} is not a readable Parquet file ({exc})") from None
     names = source.schema_arrow.names
     if column not in names:
-        raise EmbeddingError(f"no such column; available columns: {', '.join(names)}", column=column)
+        raise EmbeddingError(f"no such column in {path}; available columns: {', '.join(names)}", column=column,
+                             hint=hint)
     return source
 
 
@@ -111,7 +113,7 @@ def encode_file(input_path, output_path, codec, column: str, *, output_column=No
         raise ValueError("on_invalid='dead_letter' needs rejected_path for the rejected rows")
     output_column = output_column or f"{column}_code"
     _check_target(output_path, overwrite)
-    source = _open(input_path, column)
+    source = open_column(input_path, column)
     in_schema = source.schema_arrow
     fields = [f for f in in_schema if not (drop_input and f.name == column) and f.name != output_column]
     out_schema = _with_metadata(pa.schema(fields + [pa.field(output_column, pa.binary(codec.code_size))],
@@ -156,7 +158,7 @@ def decode_file(input_path, output_path, codec, column: str, *, output_column=No
     """Decode a code column back to ``fixed_size_list<float32>[dim]``; null codes stay null."""
     output_column = output_column or (column[: -len("_code")] if column.endswith("_code") else f"{column}_decoded")
     _check_target(output_path, overwrite)
-    source = _open(input_path, column)
+    source = open_column(input_path, column)
     fields = [f for f in source.schema_arrow if f.name not in (column, output_column)]
     out_schema = pa.schema(fields + [pa.field(output_column, pa.list_(pa.float32(), codec.dim))],
                            metadata=_without_record(source.schema_arrow.metadata, column))
@@ -189,7 +191,7 @@ def read_matrix(path, column: str, *, max_rows=None) -> np.ndarray:
     from .arrow import vectors_from_arrow
     from .validation import raise_on_invalid
 
-    source = _open(path, column)
+    source = open_column(path, column)
     parts, seen = [], 0
     for i in range(source.num_row_groups):
         if max_rows is not None and seen >= max_rows:

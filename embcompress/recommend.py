@@ -24,6 +24,7 @@ import pyarrow.parquet as pq
 
 import embcompress as ec
 from .arrow import vectors_from_arrow
+from . import parquet_io
 from .errors import EmbeddingError
 from .spec import parse_spec
 from .validation import raise_on_invalid
@@ -51,16 +52,8 @@ KMEANS_ROW_OVERHEAD = 700
 
 # ----- data ---------------------------------------------------------------------------------
 def open_column(path, column: str) -> pq.ParquetFile:
-    """Open ``path`` and check that ``column`` exists, listing the available ones if not."""
-    try:
-        source = pq.ParquetFile(path)
-    except (pa.ArrowInvalid, OSError) as exc:
-        raise ValueError(f"{path} is not a readable Parquet file ({exc})") from None
-    names = source.schema_arrow.names
-    if column not in names:
-        raise EmbeddingError(f"no such column in {path}; available columns: {', '.join(names)}", column=column,
-                             hint="pass one of them with --column")
-    return source
+    """Open ``path`` and check that ``column`` exists (the CLI's wording for the hint)."""
+    return parquet_io.open_column(path, column, hint="pass one of them with --column")
 
 
 def load_vectors(path, column: str, *, max_rows=None, seed: int = 0, progress=None) -> np.ndarray:

@@ -15,10 +15,7 @@ Workers need ``embcompress`` and ``beam_transforms`` installed (the sdist of thi
 from __future__ import annotations
 
 import argparse
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without reinstalling
 
 import apache_beam as beam  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402

@@ -7,12 +7,8 @@ Uses the shipped 2,000-row demo table by default; nothing is written outside a t
 import argparse
 import os
 import sys
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.append(str(REPO))  # spark_udfs from this checkout
 os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # workers use this interpreter
-os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (os.environ.get("PYTHONPATH"), str(REPO)) if p)
 
 from pyspark.sql import SparkSession  # noqa: E402
 

@@ -5,13 +5,26 @@ A transform stage has ``d_out``, ``fit(x, seed)``, ``forward(x)``, ``inverse(y)`
 ``export()``/``load(arrays)``; a code stage has ``code_size``, ``fit``, ``encode(y, out)``,
 ``decode(codes)``, ``export``/``load`` and optionally ``similarity(q, codes)``.
 """
-from .binary_code import BinaryCode
-from .distill import Distill
-from .hashing import FeatureHash
-from .mixed_precision import MixedPrecision
-from .pruning import Prune
-from .sparse_topk import TopK
-from .truncation import Truncate
+class NoFit:
+    """Stages with nothing to learn and nothing to store beyond the spec and the seed."""
+
+    def fit(self, x, seed):
+        pass
+
+    def export(self):
+        return {}
+
+    def load(self, arrays):
+        pass
+
+
+from .binary_code import BinaryCode  # noqa: E402
+from .distill import Distill  # noqa: E402
+from .hashing import FeatureHash  # noqa: E402
+from .mixed_precision import MixedPrecision  # noqa: E402
+from .pruning import Prune  # noqa: E402
+from .sparse_topk import TopK  # noqa: E402
+from .truncation import Truncate  # noqa: E402
 
 CUSTOM_TRANSFORMS = {"HASH": FeatureHash, "PRUNE": Prune, "TRUNC": Truncate, "DISTILL": Distill}
 CUSTOM_CODES = {"BIN": BinaryCode, "TOPK": TopK, "MP": MixedPrecision}

@@ -13,6 +13,7 @@ import hashlib
 import numpy as np
 
 from .. import exact
+from . import NoFit
 
 def _mix64(z: np.ndarray) -> np.ndarray:
     """splitmix64 finalizer, vectorized on uint64 (wrap-around arithmetic)."""
@@ -41,22 +42,13 @@ def hashing_matrix(d: int, n: int, k: int, seed: int) -> np.ndarray:
     return p
 
 
-class FeatureHash:
+class FeatureHash(NoFit):
     """``HASH{n}[x{k}]``: needs no fitting; decoding is the sketch's transpose estimate."""
 
     def __init__(self, piece, d_in, metric, seed):
         self.n, self.k = piece.args
         self.d_in, self.d_out, self.seed = d_in, self.n, seed
         self.p = hashing_matrix(d_in, self.n, self.k, seed)
-
-    def fit(self, x, seed):
-        pass
-
-    def export(self):
-        return {}
-
-    def load(self, arrays):
-        pass
 
     def forward(self, x):
         return exact.matmul(x, self.p)

@@ -8,24 +8,17 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import NoFit
+
 _PAIR = np.dtype([("index", "<u2"), ("value", "<f2")])
 
 
-class TopK:
+class TopK(NoFit):
     def __init__(self, piece, d_in, metric, seed):
         self.k, self.d_in, self.metric = piece.args[0], d_in, metric
         if d_in > 65536:
             raise ValueError(f"TOPK stores uint16 indices: dimension {d_in} is above 65536")
         self.code_size = 4 * self.k
-
-    def fit(self, y, seed):
-        pass
-
-    def export(self):
-        return {}
-
-    def load(self, arrays):
-        pass
 
     def encode(self, y, out):
         idx = np.argpartition(-np.abs(y), self.k - 1, axis=1)[:, : self.k]

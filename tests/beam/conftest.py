@@ -3,8 +3,6 @@
 Codecs are fitted once per session on the 2,000-row demo set with specs that train in
 well under a second here (faiss PQ8x8 or PQ48 would take many seconds).
 """
-import os
-from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -16,9 +14,6 @@ pytest.importorskip("apache_beam", reason="apache-beam is not installed (pip ins
 import embcompress as ec  # noqa: E402
 from embcompress import datasets  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[2]
-# Multi-processing workers are fresh interpreters: let them import beam_transforms.
-os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
 
 SPECS = ["SQ8", "PCA32,SQ8", "BIN", "PQ8x4"]
 _CODECS = {}

@@ -5,14 +5,9 @@ retry test can fail a first attempt on purpose.
 """
 import os
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
-
-REPO = str(Path(__file__).resolve().parents[2])
-if REPO not in sys.path:  # spark_udfs may be newer than the editable install's package list
-    sys.path.append(REPO)
 
 pytest.importorskip("pyspark", reason="the Spark plugin needs pyspark (pip install -e '.[spark]')")
 
@@ -24,8 +19,6 @@ from embcompress.datasets import load_demo, matrix  # noqa: E402
 def spark(tmp_path_factory):
     os.environ["PYSPARK_PYTHON"] = sys.executable
     os.environ["PYSPARK_DRIVER_PYTHON"] = sys.executable
-    # Python workers import spark_udfs by name (cloudpickle pickles its functions by reference)
-    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (os.environ.get("PYTHONPATH"), REPO) if p)
     from pyspark.sql import SparkSession
 
     session = (SparkSession.builder.master("local[2,3]").appName("embcompress-tests")
