@@ -90,7 +90,12 @@ def _load_codec(path: str):
 
 
 def _check_dims(codec, codec_path, data_path, column):
-    dim = recommend.column_dim(data_path, column)
+    try:
+        dim = recommend.column_dim(data_path, column)
+    except EmbeddingError as exc:
+        if exc.problem.endswith("holds no non-null vector"):
+            return  # no rows, or only null vectors: they encode to null codes with any codec
+        raise
     if dim != codec.dim:
         raise UserError(f"{codec_path} encodes {codec.dim}-dimensional vectors but column {column!r} of {data_path} "
                         f"holds {dim}-dimensional ones; use the codec fitted on this data (embcompress fit)")

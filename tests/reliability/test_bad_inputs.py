@@ -52,8 +52,10 @@ def row_results(ctx, codec):
 
 def reference_codes(codec, t: pa.Table) -> list:
     """The core's codes for a table of good rows, from float32 vectors."""
+    if t.num_rows == 0:
+        return []
     x = np.asarray(t["embedding"].to_pylist(), dtype=np.float32).reshape(t.num_rows, -1)
-    return [bytes(c) for c in codec.encode(x)] if t.num_rows else []
+    return [bytes(c) for c in codec.encode(x)]
 
 
 def summarize(result: Result, t: pa.Table, codec) -> Outcome:
