@@ -99,7 +99,7 @@ def ratio(a, b):
 # ----- targets per benchmark -------------------------------------------------------------------
 def core_targets(text):
     out = []
-    for r in table_rows(text):
+    for r in table_rows(last_table(text)):
         if len(r) < 12 or r[0] in ("spec",) or not r[11]:
             continue
         spec = r[0]
