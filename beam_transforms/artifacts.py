@@ -1,15 +1,18 @@
 """Read and write codec artifacts through Beam's FileSystems (local paths, gs://, s3://, ...).
 
-Writes go to a temporary name and are renamed into place. An existing artifact is only
-replaced when its bytes are identical (an idempotent retry) or when ``overwrite=True``.
+Writes go to a temporary name and are renamed into place; local files are made 0644 (no
+group or world write, whatever the umask). An existing artifact is only replaced when its
+bytes are identical (an idempotent retry) or when ``overwrite=True``.
 """
 from __future__ import annotations
 
+import os
 import uuid
 from hashlib import sha256
 
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
+from apache_beam.io.localfilesystem import LocalFileSystem
 
 from embcompress import Codec
 from embcompress.codec import MAX_ARTIFACT_BYTES
@@ -30,6 +33,13 @@ def load_codec(location: str) -> Codec:
     return Codec.from_bytes(read_artifact(location))
 
 
+def _owner_writable_only(path: str) -> None:
+    """On a local filesystem, make ``path`` 0644 whatever the umask (as ``Codec.save`` does);
+    object stores have no such mode bits and keep their own access control."""
+    if isinstance(FileSystems.get_filesystem(path), LocalFileSystem):
+        os.chmod(path, 0o644)
+
+
 def write_artifact(blob: bytes, location: str, overwrite: bool = False) -> bytes:
     """Write ``blob`` to ``location``; refuse to replace a different artifact unless ``overwrite``."""
     if FileSystems.exists(location):
@@ -44,6 +54,7 @@ def write_artifact(blob: bytes, location: str, overwrite: bool = False) -> bytes
     tmp = f"{location}.tmp-{uuid.uuid4().hex}"
     with FileSystems.create(tmp, mime_type="application/octet-stream", compression_type=_RAW) as f:
         f.write(blob)
+    _owner_writable_only(tmp)
     try:
         FileSystems.rename([tmp], [location])
     except Exception:  # filesystems whose rename refuses an existing target (overwrite=True only)
