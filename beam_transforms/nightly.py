@@ -21,12 +21,13 @@ from ._codec_ref import codec_from_blob
 from .sampling import ReservoirSample
 
 
-def _decide(sample, registry_root, name, spec, metric, seed, thresholds, output_path) -> dict:
+def _decide(sample, registry_root, name, spec, metric, seed, thresholds, plan) -> dict:
     """Run the drift decision on one worker; the decision travels as artifact bytes plus facts."""
     sample = None if sample is None or len(sample) == 0 else sample
     d = nightly.decide(nightly.as_registry(registry_root), name, sample, spec=spec, metric=metric, seed=seed,
                        thresholds=thresholds)
-    nightly.store_codec(output_path, d.codec)
+    nightly.store_codec(plan.output_path, d.codec)
+    nightly.remove_temporaries(plan)
     return {"blob": d.codec.to_bytes(), "version": d.version, "refitted": d.refitted, "reasons": d.reasons,
             "drift": d.drift}
 
@@ -118,7 +119,7 @@ class Recompress(beam.PTransform):
         else:
             sample = pbegin | "NoFreshData" >> beam.Create([None])
         decision = sample | "Decide" >> beam.Map(_decide, registry.root, a["name"], a["spec"], a["metric"], a["seed"],
-                                                 a["thresholds"], plan.output_path)
+                                                 a["thresholds"], plan)
         written = (decision | "Tasks" >> beam.FlatMap(_tasks, plan, a["reencode"])
                    | "Spread" >> beam.Reshuffle()
                    | "Encode" >> beam.ParDo(_TaskToEncodedFile(plan, self._fail_after), AsSingleton(decision)))

@@ -130,6 +130,22 @@ def codec_path(output_path, fingerprint: str) -> str:
     return os.path.join(os.fspath(output_path), CODECS, f"{fingerprint}.ecz")
 
 
+def remove_temporaries(plan) -> int:
+    """Delete the temporary files an interrupted run left in the output's partition directories.
+
+    Safe because a table has one writer at a time; committed files never have temporary names.
+    """
+    removed = 0
+    for part in plan.inputs:
+        folder = os.path.join(plan.output_path, f"{plan.partition_col}={part.value}")
+        if os.path.isdir(folder):
+            for name in os.listdir(folder):
+                if ".tmp-" in name:
+                    os.remove(os.path.join(folder, name))
+                    removed += 1
+    return removed
+
+
 def store_codec(output_path, codec: Codec) -> None:
     """Keep the artifact with the table (write-once, content-addressed) before any file uses it."""
     path = codec_path(output_path, codec.fingerprint)
@@ -373,16 +389,16 @@ def default_output(table_path) -> str:
 
 
 # ----- the in-process engine ------------------------------------------------------------------
-def sample_files(files, column: str, sample_size: int, seed: int) -> np.ndarray:
-    """A seeded sample of ``sample_size`` rows of ``column`` from ``files`` (read in full: small inputs only)."""
-    from .datasets import matrix
-
+def sample_files(files, column: str, sample_size: int, seed: int):
+    """A seeded sample of ``sample_size`` rows of ``column`` from ``files``, as Arrow (bad rows kept, for drift
+    to count). Reads the column in full: the in-process engine is for small tables."""
     import pyarrow as pa
 
-    x = matrix(pa.concat_tables([pq.read_table(f, columns=[column]) for f in files]), column)
-    if len(x) > sample_size:
-        x = x[np.sort(np.random.default_rng(seed).choice(len(x), sample_size, replace=False))]
-    return x
+    values = pa.concat_tables([pq.read_table(f, columns=[column]) for f in files])[column].combine_chunks()
+    if len(values) > sample_size:
+        values = values.take(pa.array(np.sort(np.random.default_rng(seed).choice(len(values), sample_size,
+                                                                                 replace=False))))
+    return values
 
 
 def recompress_local(table_path, column: str, registry, name: str, *, spec: str, partition_col: str,
@@ -400,6 +416,7 @@ def recompress_local(table_path, column: str, registry, name: str, *, spec: str,
         sample = sample_files(fresh, column, sample_size, seed) if fresh else None
         decision = decide(registry, name, sample, spec=spec, metric=metric, seed=seed, thresholds=thresholds)
         store_codec(plan.output_path, decision.codec)
+        remove_temporaries(plan)
         written = []
         for task in tasks(plan, decision, reencode):
             check_fault(len({t.value for t, _ in written}), _fail_after_partitions)

@@ -77,6 +77,7 @@ def recompress(spark, table_path, column, registry, name, *, spec, partition_col
             sample = sample_vectors(df, column, sample_size, seed)
         decision = nightly.decide(registry, name, sample, spec=spec, metric=metric, seed=seed, thresholds=thresholds)
         nightly.store_codec(plan.output_path, decision.codec)
+        nightly.remove_temporaries(plan)
         written = _write(spark, plan, decision, nightly.tasks(plan, decision, reencode), _fail_after_partitions)
         snapshot = nightly.commit(plan, decision, written, registry_name=name)
         summary = nightly.summarize(plan, clock, engine="spark", name=name, decision=decision, written=written,

@@ -99,6 +99,17 @@ def snapshot_files(output):
     return out
 
 
+@pytest.fixture(scope="session", autouse=True)
+def one_faiss_thread():
+    """One OpenMP thread in this process: on a busy 2-core machine spinning threads make fits 10x slower."""
+    import faiss
+
+    before = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)
+    yield
+    faiss.omp_set_num_threads(before)
+
+
 @pytest.fixture(scope="session")
 def spark(tmp_path_factory):
     pytest.importorskip("pyspark", reason="the Spark engine needs pyspark (pip install -e '.[spark]')")
