@@ -27,8 +27,9 @@ def fit_codec(dim=DIM) -> ec.Codec:
     return ec.fit(SPEC, good_vectors(64, dim, seed=1), holdout=0)
 
 
-def table(vectors, value_type=pa.float32(), start=0) -> pa.Table:
-    """``id`` (int64) and ``embedding`` (list<value_type>) columns."""
+def table(vectors, value_type=None, start=0) -> pa.Table:
+    """``id`` (int64) and ``embedding`` (list<value_type>, default float32) columns."""
+    value_type = value_type or pa.float32()
     ids = pa.array(np.arange(start, start + len(vectors), dtype=np.int64))
     return pa.table({"id": ids, "embedding": pa.array(vectors, pa.list_(value_type))})
 

@@ -73,7 +73,7 @@ def summarize(result: Result, t: pa.Table, codec) -> Outcome:
 
 def assert_outcome(got: Outcome, want: Outcome):
     if want.kind == "error":
-        assert got.kind == "error" and re.search(want.text, got.text, re.S), f"want {want}, got {got.text[:2000]}"
+        assert got.kind == "error" and re.search(want.text, got.text, re.DOTALL), f"want {want}, got {got.text[:2000]}"
     else:
         assert got == want, f"want {want}, got {got}"
 
@@ -142,10 +142,11 @@ def test_case(ctx, codec, codec16, tmp_path, case, entry):
     assert_outcome(_run_other(ctx, case, entry, codec, codec16, tmp_path), case.expect[entry])
 
 
-@pytest.mark.parametrize("case", ROW_CASES[:-1], ids=lambda c: c.name)
+@pytest.mark.parametrize("case", [c for c in ROW_CASES if c.value is not None], ids=lambda c: c.name)
 def test_core_raise_mode_names_row_and_reason(codec, case):
     t = inputs.rows_table([case])
-    with pytest.raises(ValueError, match=rf"column 'embedding', row {t.num_rows - 1}: {re.escape(case.expect['core'].text)}"):
+    where = f"column 'embedding', row {t.num_rows - 1}: "
+    with pytest.raises(ValueError, match=re.escape(where + case.expect["core"].text)):
         encode_arrow(codec, t["embedding"], column="embedding", on_invalid="raise")
 
 

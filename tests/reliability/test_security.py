@@ -38,9 +38,8 @@ def assert_not_writable_by_others(path):
 
 @pytest.fixture(scope="module")
 def spark():
-    with umask(PERMISSIVE):  # the JVM inherits the umask it starts with
-        with module_session("local[2]") as session:
-            yield session
+    with umask(PERMISSIVE), module_session("local[2]") as session:  # the JVM inherits this umask
+        yield session
 
 
 @pytest.fixture
