@@ -93,9 +93,9 @@ class Recompress(beam.PTransform):
         super().__init__()
         if reencode not in nightly.POLICIES:
             raise ValueError(f"reencode must be one of {nightly.POLICIES}, got {reencode!r}")
-        self._args = dict(table_path=table_path, column=column, name=name, spec=spec, partition_col=partition_col,
-                          sample_size=sample_size, thresholds=thresholds, reencode=reencode, metric=metric,
-                          seed=seed, code_column=code_column)
+        self._args = {"table_path": table_path, "column": column, "name": name, "spec": spec,
+                      "partition_col": partition_col, "sample_size": sample_size, "thresholds": thresholds,
+                      "reencode": reencode, "metric": metric, "seed": seed, "code_column": code_column}
         self._registry = nightly.as_registry(registry)
         self._output = output_path or nightly.default_output(table_path)
         self._fail_after = _fail_after_partitions

@@ -344,7 +344,8 @@ def summarize(plan: Plan, clock: Clock, *, engine: str, name: str, decision: Dec
         "message": (f"committed {snapshot}: encoded {len(encoded)} partitions" if snapshot else
                     f"nothing to do: all {len(plan.inputs)} partitions are current"),
         "snapshot": snapshot or (plan.previous and f"{plan.previous['sequence']:06d}.json"),
-        "partitions": {"total": len(plan.inputs), "new": [p.value for p in plan.inputs if plan.status[p.value] == "new"],
+        "partitions": {"total": len(plan.inputs),
+                       "new": [p.value for p in plan.inputs if plan.status[p.value] == "new"],
                        "changed": [p.value for p in plan.inputs if plan.status[p.value] == "changed"],
                        "encoded": encoded},
         "rows_encoded": int(sum(r for _, r in written)), "files_written": len(written),
@@ -354,8 +355,8 @@ def summarize(plan: Plan, clock: Clock, *, engine: str, name: str, decision: Dec
         summary["codec"] = {"version": decision.version, "fingerprint": decision.codec.fingerprint,
                             "spec": decision.codec.spec, "refitted": decision.refitted, "reasons": decision.reasons}
         summary["drift"] = decision.drift
-        stale = [p.value for p in plan.inputs if p.value not in encoded and plan.versions.get(p.value) != decision.version
-                 and plan.status[p.value] == "current"]
+        stale = [p.value for p in plan.inputs if p.value not in encoded and plan.status[p.value] == "current"
+                 and plan.versions.get(p.value) != decision.version]
         summary["partitions"]["kept_on_older_version"] = stale
     summary["duration_s"] = clock.seconds()
     return summary

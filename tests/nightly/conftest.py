@@ -59,15 +59,15 @@ class Scenario:
             ids, x = self.vectors(night, i)
             folder = self.table / f"date={value}"
             folder.mkdir(parents=True, exist_ok=True)
-            table = pa.table({"id": ids, "embedding": pa.FixedSizeListArray.from_arrays(pa.array(x.ravel()), x.shape[1]),
-                              "clicks": pa.array(ids % 17, pa.int32())})
+            vectors = pa.FixedSizeListArray.from_arrays(pa.array(x.ravel()), x.shape[1])
+            table = pa.table({"id": ids, "embedding": vectors, "clicks": pa.array(ids % 17, pa.int32())})
             pq.write_table(table, folder / "part-00000.parquet", row_group_size=100)
             self.rows[value] = (ids, x)
 
 
 def run(engine, spark, scenario, **kwargs):
     """One night with ``engine``; returns the run summary it wrote."""
-    args = dict(spec=SPEC, partition_col="date", sample_size=2000, output_path=str(scenario.output))
+    args = {"spec": SPEC, "partition_col": "date", "sample_size": 2000, "output_path": str(scenario.output)}
     args.update(kwargs)
     table, registry = str(scenario.table), str(scenario.registry)
     if engine == "local":
@@ -77,6 +77,7 @@ def run(engine, spark, scenario, **kwargs):
 
         return recompress(spark, table, "embedding", registry, "items", **args)
     import apache_beam as beam
+
     from beam_transforms import Recompress
 
     transform = Recompress(table, "embedding", registry, "items", **args)

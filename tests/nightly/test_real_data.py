@@ -39,7 +39,7 @@ def test_second_half_is_no_drift(halves_table, engine, engine_spark, spec, tmp_p
     features = halves_table / "features"
     staged = tmp_path / "features"
     staged.mkdir()
-    args = dict(spec=spec, partition_col="date", sample_size=10_000, output_path=str(tmp_path / "out"))
+    args = {"spec": spec, "partition_col": "date", "sample_size": 10_000, "output_path": str(tmp_path / "out")}
     for night in (1, 2):
         for folder in sorted(features.glob(f"date=night{night}-*")):
             (staged / folder.name).symlink_to(folder)
