@@ -106,8 +106,7 @@ class Recompress(beam.PTransform):
         plan = nightly.make_plan(a["table_path"], self._output, a["column"], a["partition_col"], registry, a["name"],
                                  a["code_column"])
         self.summary_path = clock.summary_path(plan.output_path)
-        known = registry.versions(a["name"])
-        if known and not plan.to_encode(known[-1], a["reencode"]):
+        if plan.up_to_date(registry.versions(a["name"]), a["reencode"]):
             summary = nightly.summarize(plan, clock, engine="beam", name=a["name"], policy=a["reencode"])
             return (pbegin | "NothingToDo" >> beam.Create([summary])
                     | "WriteSummary" >> beam.Map(_nothing_to_do, self.summary_path))

@@ -175,6 +175,16 @@ class Plan:
         """Partitions whose input the output does not hold yet (new or changed)."""
         return [p for p in self.inputs if self.status[p.value] != "current"]
 
+    @property
+    def removed(self) -> list:
+        """Committed partitions whose input is gone (dropped by retention upstream): the next commit drops them."""
+        inputs = {p.value for p in self.inputs}
+        return sorted(v for v in (self.previous or {}).get("partitions", {}) if v not in inputs)
+
+    def up_to_date(self, versions: list, policy: str) -> bool:
+        """True when a run has nothing to do: a version exists, nothing to encode, nothing removed."""
+        return bool(versions) and not self.to_encode(versions[-1], policy) and not self.removed
+
     def to_encode(self, version: int, policy: str) -> list:
         """Fresh partitions, plus, under ``policy="all"``, those on another codec version."""
         if policy not in POLICIES:
@@ -302,17 +312,74 @@ def commit(plan: Plan, decision: Decision, written: list, *, registry_name: str)
         if part.value in by_value:
             partitions[part.value] = {**by_value[part.value], "input_signature": part.signature,
                                       "fingerprint": decision.codec.fingerprint, "version": decision.version}
-        else:
+        elif part.value in previous and plan.status[part.value] == "current":
             partitions[part.value] = dict(previous[part.value])
+        else:
+            raise RuntimeError(f"partition {part.value!r} has new input but no encoded files; nothing was committed, "
+                               f"rerun the job")
     seq = (plan.previous or {}).get("sequence", 0) + 1
     manifest = {"format": FORMAT, "sequence": seq, "column": plan.column, "code_column": plan.code_column,
                 "partition_col": plan.partition_col, "registry_name": registry_name, "partitions": partitions}
     name = f"{seq:06d}.json"
-    os.makedirs(os.path.join(plan.output_path, MANIFESTS), exist_ok=True)
-    write_atomically(os.path.join(plan.output_path, MANIFESTS, name),
-                     json.dumps(manifest, indent=1, sort_keys=True).encode())
+    _create_once(os.path.join(plan.output_path, MANIFESTS, name), json.dumps(manifest, indent=1, sort_keys=True).encode())
     write_atomically(os.path.join(plan.output_path, CURRENT), name.encode())
     return name
+
+
+def _create_once(path: str, data: bytes) -> None:
+    """Create ``path`` with ``data`` unless it exists; a manifest is never replaced.
+
+    The same bytes already there (a run killed between this and the pointer flip) are fine;
+    other bytes mean another run committed this snapshot number first.
+    """
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    tmp = f"{path}.tmp-{os.getpid()}"
+    write_atomically(tmp, data)
+    try:
+        os.link(tmp, path)  # atomic, and fails if path exists
+    except FileExistsError:
+        with open(path, "rb") as f:
+            if f.read() != data:
+                raise RuntimeError(f"{path} was committed by another run of the nightly job meanwhile; only one "
+                                   f"run per output table may write at a time. Rerun this one: it will start from "
+                                   f"the new snapshot") from None
+    finally:
+        os.remove(tmp)
+
+
+def vacuum(output_path, *, keep: int = 2) -> list:
+    """Delete data files and manifests that none of the last ``keep`` snapshots refers to.
+
+    Readers pinned to one of those snapshots keep working; older readers would not, so run
+    it once readers from before the previous night are gone. Returns the deleted paths.
+    """
+    if keep < 1:
+        raise ValueError(f"keep must be at least 1 (the current snapshot), got {keep!r}")
+    output_path = os.path.abspath(os.fspath(output_path))
+    current = read_manifest(output_path)
+    if current is None:
+        return []
+    folder = os.path.join(output_path, MANIFESTS)
+    names = sorted(n for n in os.listdir(folder) if n.endswith(".json"))
+    kept = [n for n in names if int(n[:-5]) > current["sequence"] - keep and int(n[:-5]) <= current["sequence"]]
+    live, fingerprints = set(), set()
+    for n in kept:
+        with open(os.path.join(folder, n), encoding="utf-8") as f:
+            for entry in json.load(f)["partitions"].values():
+                live.update(entry["files"])
+                fingerprints.add(entry["fingerprint"])
+    deleted = []
+    for d, _, files in os.walk(output_path):
+        rel_dir = os.path.relpath(d, output_path)
+        for f in files:
+            rel = os.path.normpath(os.path.join(rel_dir, f))
+            stale_data = "=" in rel_dir and f.endswith(".parquet") and rel not in live
+            stale_manifest = rel_dir == MANIFESTS and f.endswith(".json") and f not in kept
+            stale_codec = rel_dir == CODECS and f.endswith(".ecz") and f[:-4] not in fingerprints
+            if stale_data or stale_manifest or stale_codec:
+                os.remove(os.path.join(d, f))
+                deleted.append(rel)
+    return sorted(deleted)
 
 
 # ----- run summary ----------------------------------------------------------------------------
@@ -341,12 +408,14 @@ def summarize(plan: Plan, clock: Clock, *, engine: str, name: str, decision: Dec
         "run_id": clock.run_id, "engine": engine, "started_at": clock.started.isoformat(timespec="seconds"),
         "table": plan.table_path, "output": plan.output_path, "registry_name": name, "reencode": policy,
         "status": "committed" if snapshot else "nothing to do",
-        "message": (f"committed {snapshot}: encoded {len(encoded)} partitions" if snapshot else
+        "message": (f"committed {snapshot}: encoded {len(encoded)} partitions, dropped {len(plan.removed)}"
+                    if snapshot else
                     f"nothing to do: all {len(plan.inputs)} partitions are current"),
         "snapshot": snapshot or (plan.previous and f"{plan.previous['sequence']:06d}.json"),
         "partitions": {"total": len(plan.inputs),
                        "new": [p.value for p in plan.inputs if plan.status[p.value] == "new"],
                        "changed": [p.value for p in plan.inputs if plan.status[p.value] == "changed"],
+                       "removed": plan.removed,
                        "encoded": encoded},
         "rows_encoded": int(sum(r for _, r in written)), "files_written": len(written),
         "codec": None, "drift": None,
@@ -410,8 +479,7 @@ def recompress_local(table_path, column: str, registry, name: str, *, spec: str,
     output_path = output_path or default_output(table_path)
     plan = make_plan(table_path, output_path, column, partition_col, registry, name, code_column)
     fresh = [f for p in plan.fresh for f in p.files]
-    version = registry.versions(name)[-1] if registry.versions(name) else None
-    if version is not None and not plan.to_encode(version, reencode):
+    if plan.up_to_date(registry.versions(name), reencode):
         summary = summarize(plan, clock, engine="local", name=name, policy=reencode)
     else:
         sample = sample_files(fresh, column, sample_size, seed) if fresh else None

@@ -67,8 +67,7 @@ def recompress(spark, table_path, column, registry, name, *, spec, partition_col
     clock, registry = nightly.Clock(), nightly.as_registry(registry)
     output_path = output_path or nightly.default_output(table_path)
     plan = nightly.make_plan(table_path, output_path, column, partition_col, registry, name, code_column)
-    known = registry.versions(name)
-    if known and not plan.to_encode(known[-1], reencode):
+    if plan.up_to_date(registry.versions(name), reencode):
         summary = nightly.summarize(plan, clock, engine="spark", name=name, policy=reencode)
     else:
         sample = None
