@@ -118,6 +118,8 @@ def read_compressed(spark, path, *, decode=False):
 
     table = CompressedTable(path)
     files = [(v, f) for v in table.partitions for f in table.files(v)]
+    if not files:
+        raise ValueError(f"{table.path} snapshot {table.snapshot} has no partitions (all were removed upstream)")
     first, _ = table.read_file(*files[0], decode=decode)
     schema = from_arrow_schema(_spark_types(first).schema)
     run = _read_files(table.path, table.manifest, files, decode)

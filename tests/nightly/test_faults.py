@@ -39,7 +39,7 @@ def test_fault_after_half_the_partitions_then_rerun(engine, engine_spark, tmp_pa
     reader = open_compressed(faulty.output)
     assert reader.snapshot == 2 and reader.read(decode=True).equals(table_before)
     written = [rel for rel in after if rel not in before and rel.endswith(".parquet")]
-    assert 0 < len(written) <= 4, written
+    assert len(written) == 4 if engine == "local" else len(written) <= 4, written  # engines run files in any order
 
     summary = run(engine, engine_spark, faulty)
     assert summary["codec"]["version"] == 2 and len(summary["partitions"]["encoded"]) == 9
