@@ -15,11 +15,10 @@ from .artifacts import load_codec, read_artifact, write_artifact
 from .decode import DecodeEmbeddings
 from .encode import EncodeEmbeddings, EncodeResult, dead_letter
 from .fit import FitCodec, ReadCodec
+from .nightly import ReadCompressed, Recompress
 from .parquet import CompressParquet
 from .score import ScoreEmbeddings, TopKNeighbors
 
 __all__ = ["FitCodec", "ReadCodec", "EncodeEmbeddings", "EncodeResult", "DecodeEmbeddings", "ScoreEmbeddings",
-           "TopKNeighbors", "CompressParquet", "load_codec", "read_artifact", "write_artifact", "dead_letter"]
-from .nightly import ReadCompressed, Recompress  # noqa: E402
-
-__all__ += ["Recompress", "ReadCompressed"]
+           "TopKNeighbors", "CompressParquet", "load_codec", "read_artifact", "write_artifact", "dead_letter",
+           "Recompress", "ReadCompressed"]
