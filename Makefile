@@ -26,7 +26,7 @@ fuzz: $(STAMP)
 	EMBCOMPRESS_FUZZ_EXAMPLES=20000 $(VPY) -m pytest -q tests/core/test_fuzz.py
 
 bench: $(STAMP)
-	$(VPY) benchmarks/bench_core.py
+	$(VPY) benchmarks/run_all.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info
