@@ -6,6 +6,7 @@ The output's schema metadata records which codec encoded which column.
 """
 from __future__ import annotations
 
+import gc
 import json
 import os
 
@@ -141,7 +142,9 @@ def encode_file(input_path, output_path, codec, column: str, *, output_column=No
             writer.write(out.cast(out_schema))
             counts["rows_out"] += out.num_rows
             if progress is not None:
-                progress(table.num_rows)
+                progress(len(encoded.rejected))
+            del table, out, codes, encoded
+            gc.collect()  # Arrow buffers of finished batches otherwise wait for the cyclic collector
     except BaseException:
         writer.abort()
         if rejected_writer is not None:
@@ -171,6 +174,8 @@ def decode_file(input_path, output_path, codec, column: str, *, output_column=No
             rows += table.num_rows
             if progress is not None:
                 progress(table.num_rows)
+            del decoded
+            gc.collect()  # Arrow buffers of finished batches otherwise wait for the cyclic collector
     except BaseException:
         writer.abort()
         raise
