@@ -125,7 +125,7 @@ def spark_targets(text):
             Target("spark encode_column / pandas_udf", ratio(ours, pandas), 1.0, why=why_load),
             Target("spark encode_column / row-at-a-time @udf", ratio(ours, per_row), 1.0, why=why_load),
             Target("spark PCA128,SQ8 fit+encode speed-up over MLlib PCA", ratio(mllib, fit_ours), 4.0,
-                   why="faiss PCA training (~6 s) dominates at 200k rows")]
+                   why="Spark job overheads (sampling pass, scheduling, JVM<->Arrow transfer) dominate at 200k rows")]
 
 
 def beam_targets(text):
