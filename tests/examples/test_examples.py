@@ -12,10 +12,12 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
     ("spark_etl_step.py", ["--spec", "SQ8"], "embedding_code"),
     ("spark_sql_join.py", [], "score"),
     ("beam_compress_parquet.py", ["--spec", "SQ8", "--sample-size", "1000"], ""),
+    ("beam_etl_step.py", ["--spec", "SQ8"], "2000 rows"),
     ("nightly_recompression.py", ["--engine", "local"], "nothing to do"),
 ])
 def test_example_runs(script, args, expect, tmp_path):
-    if script == "beam_compress_parquet.py":
+    if script in ("beam_compress_parquet.py", "beam_etl_step.py"):
+        (tmp_path / "out").mkdir()
         args = args + ["--output", str(tmp_path / "out" / "part")]
     if script == "nightly_recompression.py":
         args = args + ["--workdir", str(tmp_path)]
