@@ -38,3 +38,31 @@ def shared_dev():
     if root is None:
         pytest.skip("../shared/data (the project's real dev embeddings) is absent on this machine")
     return datasets.load_dev(root)
+
+
+@pytest.fixture(scope="session")
+def spark_session(tmp_path_factory):
+    """The one SparkSession of the whole run, shared by every suite that needs Spark.
+
+    ``local[2,3]``: two task threads and up to three attempts per task, so retry tests can fail
+    a first attempt on purpose. One session for all suites also means no suite inherits another's
+    differently configured session through ``getOrCreate``.
+    """
+    pytest.importorskip("pyspark", reason="the Spark tests need pyspark (pip install -e '.[spark]')")
+    import os
+    import sys
+
+    os.environ["PYSPARK_PYTHON"] = sys.executable
+    os.environ["PYSPARK_DRIVER_PYTHON"] = sys.executable
+    from pyspark.sql import SparkSession
+
+    session = (SparkSession.builder.master("local[2,3]").appName("embcompress-tests")
+               .config("spark.sql.shuffle.partitions", "4")
+               .config("spark.default.parallelism", "4")
+               .config("spark.ui.enabled", "false")
+               .config("spark.sql.warehouse.dir", str(tmp_path_factory.mktemp("warehouse")))
+               .config("spark.driver.memory", "2g")
+               .getOrCreate())
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()

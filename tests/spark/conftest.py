@@ -3,8 +3,6 @@
 The master is ``local[2,3]``: two task threads, and up to three attempts per task, so the
 retry test can fail a first attempt on purpose.
 """
-import os
-import sys
 
 import numpy as np
 import pytest
@@ -16,21 +14,8 @@ from embcompress.datasets import load_demo, matrix  # noqa: E402
 
 
 @pytest.fixture(scope="session")
-def spark(tmp_path_factory):
-    os.environ["PYSPARK_PYTHON"] = sys.executable
-    os.environ["PYSPARK_DRIVER_PYTHON"] = sys.executable
-    from pyspark.sql import SparkSession
-
-    session = (SparkSession.builder.master("local[2,3]").appName("embcompress-tests")
-               .config("spark.sql.shuffle.partitions", "4")
-               .config("spark.default.parallelism", "4")
-               .config("spark.ui.enabled", "false")
-               .config("spark.sql.warehouse.dir", str(tmp_path_factory.mktemp("warehouse")))
-               .config("spark.driver.memory", "2g")
-               .getOrCreate())
-    session.sparkContext.setLogLevel("ERROR")
-    yield session
-    session.stop()
+def spark(spark_session):
+    return spark_session
 
 
 @pytest.fixture(scope="session")
