@@ -46,17 +46,17 @@ class DriftReport:
 
 
 def _valid_rows(codec, sample):
-    from .validation import validate
-
-    mask, _ = validate(sample, dim=codec.dim, nonzero_norm=codec.needs_nonzero_norm)
+    """The usable rows of ``sample`` and the share of unusable ones, converting the input once."""
     if type(sample).__module__.startswith("pyarrow"):
         from .arrow import vectors_from_arrow
 
-        x = vectors_from_arrow(sample, dim=codec.dim).matrix
+        batch = vectors_from_arrow(sample, dim=codec.dim, nonzero_norm=codec.needs_nonzero_norm)
+        x, mask = batch.matrix, batch.invalid
     else:
-        from .validation import as_float_matrix
+        from .validation import as_float_matrix, find_invalid
 
         x = as_float_matrix(sample, dim=codec.dim)
+        mask, _ = find_invalid(x, nonzero_norm=codec.needs_nonzero_norm)
     return np.ascontiguousarray(x[~mask]), float(mask.mean()) if len(mask) else 0.0
 
 

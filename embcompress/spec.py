@@ -128,10 +128,6 @@ class Spec:
                              f"dimensions it receives; use at least MP{-(-d // 8)} or reduce the dimension first")
 
     @property
-    def is_faiss_only(self) -> bool:
-        return self.code.kind in FAISS_CODES and all(t.kind in FAISS_TRANSFORMS for t in self.transforms)
-
-    @property
     def needs_nonzero_norm(self) -> bool:
         return any(t.kind in ("L2norm", "ITQ") for t in self.transforms)
 
