@@ -11,6 +11,7 @@
 A thin layer: every numeric step is a call into the ``embcompress`` core on whole Arrow
 tables; codecs travel between workers as artifact bytes, never pickled objects.
 """
+from . import _coders
 from .artifacts import load_codec, read_artifact, write_artifact
 from .decode import DecodeEmbeddings
 from .encode import EncodeEmbeddings, EncodeResult, dead_letter
@@ -18,6 +19,8 @@ from .fit import FitCodec, ReadCodec
 from .nightly import ReadCompressed, Recompress
 from .parquet import CompressParquet
 from .score import ScoreEmbeddings, TopKNeighbors
+
+_coders.register()
 
 __all__ = ["FitCodec", "ReadCodec", "EncodeEmbeddings", "EncodeResult", "DecodeEmbeddings", "ScoreEmbeddings",
            "TopKNeighbors", "CompressParquet", "load_codec", "read_artifact", "write_artifact", "dead_letter",

@@ -19,8 +19,15 @@ def as_table(element):
 def restore(table: pa.Table, was_batch: bool):
     """Give the table back in the form it came in."""
     if was_batch:
-        return table.combine_chunks().to_batches()[0] if table.num_rows else pa.RecordBatch.from_pylist([], schema=table.schema)
+        return table_to_batch(table)
     return table
+
+
+def table_to_batch(table: pa.Table) -> pa.RecordBatch:
+    """One RecordBatch holding all of ``table`` (an empty batch for an empty table)."""
+    if table.num_rows == 0:
+        return pa.RecordBatch.from_pylist([], schema=table.schema)
+    return table.combine_chunks().to_batches()[0]
 
 
 def column_of(table: pa.Table, column: str):

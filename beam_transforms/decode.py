@@ -68,5 +68,5 @@ class DecodeEmbeddings(beam.PTransform):
         blob, side = split_codec_arg(self._codec_arg)
         args = (blob, self._column, self._output_column, self._drop_input, self._faiss_threads)
         out, _ = apply_by_form(pcoll, _ArrowCodesToVectors(*args), _RowCodesToVectors(*args),
-                               {} if side is None else {"codec_blob": side}, tagged=False)
+                               {} if side is None else {"codec_blob": side}, tagged=False, keeps_table_type=True)
         return out

@@ -8,18 +8,20 @@ fail the pipeline with an error naming column, row and problem, or, after
 """
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import NamedTuple
 
 import apache_beam as beam
 import numpy as np
 import pyarrow as pa
 from apache_beam.metrics import Metrics
+from apache_beam.utils.windowed_value import WindowedValue
 
 from embcompress import EmbeddingError
 from embcompress.arrow import encode_arrow
 
 from . import _rows, _tables
-from ._codec_ref import CodecDoFn, split_codec_arg
+from ._codec_ref import CodecDoFn, limit_faiss_threads, split_codec_arg
 
 NAMESPACE = "embcompress"
 BAD = "bad"
@@ -54,13 +56,17 @@ class _EncodeDoFn(CodecDoFn):
     def _encode(self, codec, values, extra_reasons=None):
         """Return ``(codes, rejected, reasons)`` for an Arrow vector column."""
         enc = encode_arrow(codec, values, column=self._column, on_invalid="dead_letter")
+        return self._tally(codec, enc, len(values), extra_reasons)
+
+    def _tally(self, codec, enc, n_rows, extra_reasons=None):
+        """Count an encode result in the metrics; return ``(codes, rejected, reasons)``."""
         rejected, reasons = enc.rejected, enc.reasons
         if extra_reasons is not None and any(r is not None for r in extra_reasons):
             extra = np.array([r is not None for r in extra_reasons])
             rejected = rejected | extra
             reasons = np.where(extra, np.array(extra_reasons, dtype=object), reasons)
         n_rejected = int(rejected.sum())
-        encoded = len(values) - enc.codes.null_count  # null codes: null vectors and rejected rows
+        encoded = n_rows - enc.codes.null_count  # null codes: null vectors and rejected rows
         self._encoded.inc(encoded)
         self._nulls.inc(enc.codes.null_count - n_rejected)
         self._rejected.inc(n_rejected)
@@ -79,31 +85,63 @@ class _EncodeDoFn(CodecDoFn):
 
 
 class _ArrowTableToCodes(_EncodeDoFn):
-    """pyarrow Table/RecordBatch in, the same with a ``binary`` code column out."""
+    """pyarrow Table/RecordBatch in, the same with a ``binary`` code column out.
 
-    def process(self, element, codec_blob=None):
+    Tables are encoded one element ahead on a worker thread: while faiss (which releases
+    the GIL) encodes this table, the bundle thread returns to Beam to read the next row
+    group, so reading and encoding overlap. Outputs keep their element's window and
+    timestamp and their order; metrics and errors are raised on the bundle thread.
+    """
+
+    def setup(self):
+        super().setup()
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embcompress-encode",
+                                        initializer=limit_faiss_threads,
+                                        initargs=(self._faiss_threads, self._built_in_pid))
+        self._pending = None
+
+    def teardown(self):
+        self._pool.shutdown(wait=True)
+
+    def start_bundle(self):
+        self._pending = None
+
+    def process(self, element, timestamp=beam.DoFn.TimestampParam, window=beam.DoFn.WindowParam, codec_blob=None):
         codec = self.codec(codec_blob)
         table, was_batch = _tables.as_table(element)
-        codes, rejected, reasons = self._encode(codec, _tables.column_of(table, self._column))
+        values = _tables.column_of(table, self._column)
+        future = self._pool.submit(encode_arrow, codec, values, column=self._column, on_invalid="dead_letter")
+        previous, self._pending = self._pending, (future, codec, table, was_batch, timestamp, window)
+        if previous is not None:
+            yield from self._complete(*previous)
+
+    def finish_bundle(self):
+        previous, self._pending = self._pending, None
+        if previous is not None:
+            yield from self._complete(*previous)
+
+    def _complete(self, future, codec, table, was_batch, timestamp, window):
+        codes, rejected, reasons = self._tally(codec, future.result(), len(table))
+        windows = (window,)
         if rejected.any():
             rows_of = lambda i: table.slice(i, 1).to_pylist()[0]  # noqa: E731
             if not self._dead_letters:
                 self._refuse(rows_of, rejected, reasons)
             bad = np.flatnonzero(rejected)
             for i, row in zip(bad, table.take(pa.array(bad)).to_pylist()):
-                yield beam.pvalue.TaggedOutput(BAD, dead_letter(row, self._column, reasons[i]))
+                letter = dead_letter(row, self._column, reasons[i])
+                yield beam.pvalue.TaggedOutput(BAD, WindowedValue(letter, timestamp, windows))
             keep = pa.array(~rejected)
             table, codes = table.filter(keep), codes.filter(keep)
         out = _tables.put_column(table, self._column, self._output_column, _tables.as_binary(codes), self._drop_input)
         out = _tables.with_metadata(out, self._metadata(codec))
-        yield _tables.restore(out, was_batch)
+        yield WindowedValue(_tables.restore(out, was_batch), timestamp, windows)
 
     def _metadata(self, codec):
         if getattr(self, "_meta_for", None) is not codec:
             self._meta = _tables.codec_metadata(codec, self._column, self._output_column)
             self._meta_for = codec
         return self._meta
-
 
 class _RowDictsToCodes(_EncodeDoFn):
     """A batch (list) of row dicts in, one row dict per row out, with the code as ``bytes``."""
@@ -134,11 +172,26 @@ def _form(element, _n) -> int:
     raise TypeError(f"expected pyarrow Tables, RecordBatches or row dicts, got {type(element).__name__}")
 
 
-def apply_by_form(pcoll, table_fn, rows_fn, side_inputs: dict, tagged: bool):
+TABLE_TYPES = (pa.Table, pa.RecordBatch)
+
+
+def apply_by_form(pcoll, table_fn, rows_fn, side_inputs: dict, tagged: bool, keeps_table_type: bool = False):
     """Send tables through ``table_fn`` and batched row dicts through ``rows_fn``; flatten the results.
 
+    A PCollection typed ``pa.Table``/``pa.RecordBatch`` (e.g. ``ReadFromParquetBatched(...)
+    .with_output_types(pa.Table)``) goes straight to ``table_fn``: no Partition, batching or
+    Flatten, and when ``keeps_table_type`` the output keeps the input's type, so Beam uses
+    the Arrow coder (:mod:`._coders`) rather than pickling tables to sample their size.
     Returns ``(main, bad)`` (``bad`` is None unless ``tagged``).
     """
+    if pcoll.element_type in TABLE_TYPES:
+        do = beam.ParDo(table_fn, **side_inputs)
+        if keeps_table_type:
+            do = do.with_output_types(pcoll.element_type)
+        if not tagged:
+            return pcoll | "Tables" >> do, None
+        out = pcoll | "Tables" >> do.with_outputs(BAD, main="good")
+        return out.good, out[BAD]
     tables, rows = pcoll | "SplitByForm" >> beam.Partition(_form, 2)
     batches = rows | "BatchRows" >> beam.BatchElements(min_batch_size=ROW_BATCH[0], max_batch_size=ROW_BATCH[1])
     outs = []
@@ -181,5 +234,5 @@ class EncodeEmbeddings(beam.PTransform):
         args = (blob, self._column, self._output_column, self._drop_input, self._dead_letters, self._faiss_threads)
         side_inputs = {} if side is None else {"codec_blob": side}
         good, bad = apply_by_form(pcoll, _ArrowTableToCodes(*args), _RowDictsToCodes(*args), side_inputs,
-                                  self._dead_letters)
+                                  self._dead_letters, keeps_table_type=True)
         return EncodeResult(good, bad) if self._dead_letters else good

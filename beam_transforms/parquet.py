@@ -136,6 +136,7 @@ class CompressParquet(beam.PTransform):
         codec_pc = None
         if self._spec:
             codec_pc = (pbegin | "ReadSample" >> beam.io.ReadFromParquetBatched(self._pattern, columns=[self._column])
+                        .with_output_types(pa.Table)
                         | "FitCodec" >> FitCodec(self._column, self._spec, **self._fit_args))
             codec = AsSingleton(codec_pc)
         else:
@@ -148,7 +149,7 @@ class CompressParquet(beam.PTransform):
         out_schema, rejected_schema = self._schemas(codec)
         # The encode branch reads the files again rather than sharing the sample's read: a
         # shared read would have to be held in full until the fit is done.
-        result = (pbegin | "Read" >> beam.io.ReadFromParquetBatched(self._pattern)
+        result = (pbegin | "Read" >> beam.io.ReadFromParquetBatched(self._pattern).with_output_types(pa.Table)
                   | "Encode" >> EncodeEmbeddings(self._column, codec, output_column=self._output_column,
                                                  drop_input=True, faiss_threads=self._faiss_threads)
                   .with_dead_letters())
