@@ -149,6 +149,19 @@ def per_row(pattern: str, out: Path, codec_path: Path):
     return make
 
 
+def read_only(pattern: str):
+    """The floor of any Beam encode: read every row group (typed, as CompressParquet reads) and count rows."""
+    def make():
+        return lambda p: (p | beam.io.ReadFromParquetBatched(pattern).with_output_types(pa.Table)
+                          | beam.Map(lambda t: t.num_rows) | beam.CombineGlobally(sum))
+    return make
+
+
+def empty():
+    """A one-element pipeline: what the runner costs before any data moves (worker start-up)."""
+    return lambda: (lambda p: p | beam.Create([0]) | beam.Map(lambda x: x))
+
+
 def peak_rss_mb(rows: int) -> float:
     """Peak RSS of a fresh process running CompressParquet on ``rows`` rows (single process).
 
@@ -198,6 +211,8 @@ def main(argv=None):
     everything = str(folder / "*.parquet")
     raw = report("raw faiss sa_encode, one process, in memory (best of 3)", raw_faiss_seconds(codec, x))
     del x
+    report("floor: DirectRunner, 1 process, read the files and count rows (best of 2)",
+           run(read_only(everything), single, repeats=2), target="no encode, no write")
     ours = report("CompressParquet, DirectRunner, 1 process (best of 2)",
                   run(compress(everything, WORK / "out_1", codec_path), single, repeats=2), target=">= 0.5x raw")
     threads = dict(runner="DirectRunner", direct_num_workers=2, direct_running_mode="multi_threading")
@@ -208,6 +223,8 @@ def main(argv=None):
                  run(per_row(first_file, WORK / "out_row", codec_path), single), rows=ROWS_PER_FILE,
                  target="CompressParquet >= 3x this")
     multi = dict(runner="DirectRunner", direct_num_workers=2, direct_running_mode="multi_processing")
+    report("floor: DirectRunner, 2 worker processes, one-element pipeline (best of 2)",
+           run(empty(), multi, repeats=2), target="worker start-up only")
     two = report("CompressParquet, DirectRunner, 2 worker processes (best of 2)",
                  run(compress(everything, WORK / "out_2", codec_path), multi, repeats=2), target=">= 0.6x raw")
 
