@@ -89,8 +89,8 @@ class _ArrowTableToCodes(_EncodeDoFn):
 
     Tables are encoded one element ahead on a worker thread: while faiss (which releases
     the GIL) encodes this table, the bundle thread returns to Beam to read the next row
-    group, so reading and encoding overlap. Outputs keep their element's window and
-    timestamp and their order; metrics and errors are raised on the bundle thread.
+    group, so reading and encoding overlap. Outputs keep their element's window, timestamp
+    and pane, and their order; metrics and errors are raised on the bundle thread.
     """
 
     def setup(self):
@@ -106,12 +106,13 @@ class _ArrowTableToCodes(_EncodeDoFn):
     def start_bundle(self):
         self._pending = None
 
-    def process(self, element, timestamp=beam.DoFn.TimestampParam, window=beam.DoFn.WindowParam, codec_blob=None):
+    def process(self, element, timestamp=beam.DoFn.TimestampParam, window=beam.DoFn.WindowParam,
+                pane=beam.DoFn.PaneInfoParam, codec_blob=None):
         codec = self.codec(codec_blob)
         table, was_batch = _tables.as_table(element)
         values = _tables.column_of(table, self._column)
         future = self._pool.submit(encode_arrow, codec, values, column=self._column, on_invalid="dead_letter")
-        previous, self._pending = self._pending, (future, codec, table, was_batch, timestamp, window)
+        previous, self._pending = self._pending, (future, codec, table, was_batch, timestamp, window, pane)
         if previous is not None:
             yield from self._complete(*previous)
 
@@ -120,7 +121,7 @@ class _ArrowTableToCodes(_EncodeDoFn):
         if previous is not None:
             yield from self._complete(*previous)
 
-    def _complete(self, future, codec, table, was_batch, timestamp, window):
+    def _complete(self, future, codec, table, was_batch, timestamp, window, pane):
         codes, rejected, reasons = self._tally(codec, future.result(), len(table))
         windows = (window,)
         if rejected.any():
@@ -130,18 +131,19 @@ class _ArrowTableToCodes(_EncodeDoFn):
             bad = np.flatnonzero(rejected)
             for i, row in zip(bad, table.take(pa.array(bad)).to_pylist()):
                 letter = dead_letter(row, self._column, reasons[i])
-                yield beam.pvalue.TaggedOutput(BAD, WindowedValue(letter, timestamp, windows))
+                yield beam.pvalue.TaggedOutput(BAD, WindowedValue(letter, timestamp, windows, pane))
             keep = pa.array(~rejected)
             table, codes = table.filter(keep), codes.filter(keep)
         out = _tables.put_column(table, self._column, self._output_column, _tables.as_binary(codes), self._drop_input)
         out = _tables.with_metadata(out, self._metadata(codec))
-        yield WindowedValue(_tables.restore(out, was_batch), timestamp, windows)
+        yield WindowedValue(_tables.restore(out, was_batch), timestamp, windows, pane)
 
     def _metadata(self, codec):
         if getattr(self, "_meta_for", None) is not codec:
             self._meta = _tables.codec_metadata(codec, self._column, self._output_column)
             self._meta_for = codec
         return self._meta
+
 
 class _RowDictsToCodes(_EncodeDoFn):
     """A batch (list) of row dicts in, one row dict per row out, with the code as ``bytes``."""
