@@ -6,7 +6,6 @@ The output's schema metadata records which codec encoded which column.
 """
 from __future__ import annotations
 
-import gc
 import json
 import os
 
@@ -16,6 +15,7 @@ import pyarrow.parquet as pq
 
 from .arrow import ON_INVALID, decode_arrow, encode_arrow
 from .errors import EmbeddingError
+from .prefetch import prefetched
 
 METADATA_KEY = b"embcompress"
 REASON_COLUMN = "_embcompress_reason"
@@ -48,12 +48,12 @@ def _with_metadata(schema: pa.Schema, record: dict) -> pa.Schema:
 
 
 def _release_batch_memory() -> None:
-    """Free a finished batch's Arrow buffers now and hand them back to the OS.
+    """Hand a finished batch's freed Arrow pages back to the OS.
 
-    Arrow buffers of finished batches otherwise wait for the cyclic collector, and Arrow's
-    allocator keeps freed pages for reuse: both raised the peak RSS of a streaming encode.
+    Arrow's allocator keeps freed pages for reuse, which raised the peak RSS of a streaming
+    encode. (A full ``gc.collect()`` per batch, used before, cost 34 ms a batch and is not
+    needed: the batches' buffers are not held by reference cycles.)
     """
-    gc.collect()
     pa.default_memory_pool().release_unused()
 
 
@@ -138,7 +138,7 @@ def encode_file(input_path, output_path, codec, column: str, *, output_column=No
     rejected_writer = None
     counts = {"rows_in": 0, "rows_out": 0, "rows_rejected": 0}
     try:
-        for table in _tables(source):
+        for table in prefetched(_tables(source)):
             encoded = encode_arrow(codec, table[column], column=column, on_invalid=on_invalid)
             counts["rows_in"] += table.num_rows
             if on_invalid == "dead_letter" and encoded.rejected.any():
@@ -183,7 +183,7 @@ def decode_file(input_path, output_path, codec, column: str, *, output_column=No
     writer = _AtomicWriter(output_path, out_schema)
     rows = 0
     try:
-        for table in _tables(source):
+        for table in prefetched(_tables(source)):
             decoded = decode_arrow(codec, table[column], column=column)
             writer.write(table.select([f.name for f in fields]).append_column(output_column, decoded).cast(out_schema))
             rows += table.num_rows

@@ -102,11 +102,10 @@ def column_dim(path, column: str) -> int:
     field_type = source.schema_arrow.field(column).type
     if pa.types.is_fixed_size_list(field_type):
         return field_type.list_size
-    for i in range(source.num_row_groups):
-        col = source.read_row_group(i, columns=[column])[column]
-        batch = vectors_from_arrow(col.slice(0, 1024), column=column)
-        if batch.matrix.shape[1]:
-            return batch.matrix.shape[1]
+    for batch in source.iter_batches(batch_size=1024, columns=[column]):  # reads only what it needs
+        vectors = vectors_from_arrow(batch.column(0), column=column)
+        if vectors.matrix.shape[1]:
+            return vectors.matrix.shape[1]
     raise EmbeddingError(f"{path} holds no non-null vector", column=column)
 
 
