@@ -81,10 +81,20 @@ def test_validate_arrow_lists_with_every_problem():
                              "null inside vector", "empty vector", "zero norm vector (cannot be normalized)", None]
 
 
-def test_overflowing_row_sum_is_not_mistaken_for_inf():
-    x = np.full((2, 4), 3e38, dtype=np.float32)
-    mask, _ = ec.validate(x)
+@pytest.mark.parametrize("value", [3e38, 1e20, -1e20], ids=["max", "square-overflows", "negative"])
+def test_overflowing_row_norm_is_not_mistaken_for_inf(value):
+    x = np.full((2, 4), value, dtype=np.float32)
+    mask, _ = ec.validate(x, nonzero_norm=True)
     assert not mask.any()
+
+
+@pytest.mark.parametrize("value", [1e-30, -1e-30, 1e-45], ids=["tiny", "negative-tiny", "subnormal"])
+def test_underflowing_row_norm_is_not_mistaken_for_zero(value):
+    x = np.zeros((3, 4), dtype=np.float32)
+    x[1, 2] = value
+    mask, reasons = ec.validate(x, nonzero_norm=True)
+    assert mask.tolist() == [True, False, True]
+    assert reasons[0] == reasons[2] == "zero norm vector (cannot be normalized)"
 
 
 def test_error_is_a_value_error():
