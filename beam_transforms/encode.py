@@ -58,13 +58,16 @@ class _EncodeDoFn(CodecDoFn):
         enc = encode_arrow(codec, values, column=self._column, on_invalid="dead_letter")
         return self._tally(codec, enc, len(values), extra_reasons)
 
-    def _tally(self, codec, enc, n_rows, extra_reasons=None):
-        """Count an encode result in the metrics; return ``(codes, rejected, reasons)``."""
+    def _tally(self, codec, enc, n_rows, extra_reasons=None, count=True):
+        """Count an encode result in the metrics (unless ``count`` is False); return
+        ``(codes, rejected, reasons)``."""
         rejected, reasons = enc.rejected, enc.reasons
         if extra_reasons is not None and any(r is not None for r in extra_reasons):
             extra = np.array([r is not None for r in extra_reasons])
             rejected = rejected | extra
             reasons = np.where(extra, np.array(extra_reasons, dtype=object), reasons)
+        if not count:
+            return enc.codes, rejected, reasons
         n_rejected = int(rejected.sum())
         encoded = n_rows - enc.codes.null_count  # null codes: null vectors and rejected rows
         self._encoded.inc(encoded)
@@ -89,41 +92,54 @@ class _ArrowTableToCodes(_EncodeDoFn):
 
     Tables are encoded one element ahead on a worker thread: while faiss (which releases
     the GIL) encodes this table, the bundle thread returns to Beam to read the next row
-    group, so reading and encoding overlap. Outputs keep their element's window, timestamp
-    and pane, and their order; metrics and errors are raised on the bundle thread.
+    group, so reading and encoding overlap. Each output carries its element's window,
+    timestamp and pane, in order; metrics and errors are raised on the bundle thread.
+
+    Outputs emitted late must be WindowedValues, and Beam multiplies the windows of a
+    WindowedValue yielded for an input in several windows; so ``process`` asks for the window,
+    which makes Beam call it once per window, and an element seen again for its next window
+    reuses its encode and is counted once.
     """
 
     def setup(self):
-        super().setup()
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embcompress-encode",
                                         initializer=limit_faiss_threads,
                                         initargs=(self._faiss_threads, self._built_in_pid))
-        self._pending = None
+        self._pending = self._last = None
+        super().setup()
 
     def teardown(self):
-        self._pool.shutdown(wait=True)
+        pool = getattr(self, "_pool", None)
+        if pool is not None:
+            pool.shutdown(wait=True)
 
     def start_bundle(self):
-        self._pending = None
+        self._pending = self._last = None
 
     def process(self, element, timestamp=beam.DoFn.TimestampParam, window=beam.DoFn.WindowParam,
                 pane=beam.DoFn.PaneInfoParam, codec_blob=None):
         codec = self.codec(codec_blob)
-        table, was_batch = _tables.as_table(element)
-        values = _tables.column_of(table, self._column)
-        future = self._pool.submit(encode_arrow, codec, values, column=self._column, on_invalid="dead_letter")
-        previous, self._pending = self._pending, (future, codec, table, was_batch, timestamp, window, pane)
+        if self._last is not None and self._last[0] is element and self._last[1] is codec:
+            _, _, future, table, was_batch = self._last  # the same element, in its next window
+            count = False
+        else:
+            table, was_batch = _tables.as_table(element)
+            values = _tables.column_of(table, self._column)
+            future = self._pool.submit(encode_arrow, codec, values, column=self._column, on_invalid="dead_letter")
+            self._last = (element, codec, future, table, was_batch)
+            count = True
+        where = (timestamp, (window,), pane)
+        previous, self._pending = self._pending, (future, codec, table, was_batch, where, count)
         if previous is not None:
             yield from self._complete(*previous)
 
     def finish_bundle(self):
-        previous, self._pending = self._pending, None
+        previous, self._pending, self._last = self._pending, None, None
         if previous is not None:
             yield from self._complete(*previous)
 
-    def _complete(self, future, codec, table, was_batch, timestamp, window, pane):
-        codes, rejected, reasons = self._tally(codec, future.result(), len(table))
-        windows = (window,)
+    def _complete(self, future, codec, table, was_batch, where, count):
+        codes, rejected, reasons = self._tally(codec, future.result(), len(table), count=count)
         if rejected.any():
             rows_of = lambda i: table.slice(i, 1).to_pylist()[0]  # noqa: E731
             if not self._dead_letters:
@@ -131,12 +147,12 @@ class _ArrowTableToCodes(_EncodeDoFn):
             bad = np.flatnonzero(rejected)
             for i, row in zip(bad, table.take(pa.array(bad)).to_pylist()):
                 letter = dead_letter(row, self._column, reasons[i])
-                yield beam.pvalue.TaggedOutput(BAD, WindowedValue(letter, timestamp, windows, pane))
+                yield beam.pvalue.TaggedOutput(BAD, WindowedValue(letter, *where))
             keep = pa.array(~rejected)
             table, codes = table.filter(keep), codes.filter(keep)
         out = _tables.put_column(table, self._column, self._output_column, _tables.as_binary(codes), self._drop_input)
         out = _tables.with_metadata(out, self._metadata(codec))
-        yield WindowedValue(_tables.restore(out, was_batch), timestamp, windows, pane)
+        yield WindowedValue(_tables.restore(out, was_batch), *where)
 
     def _metadata(self, codec):
         if getattr(self, "_meta_for", None) is not codec:
@@ -188,12 +204,13 @@ def apply_by_form(pcoll, table_fn, rows_fn, side_inputs: dict, tagged: bool, kee
     """
     if pcoll.element_type in TABLE_TYPES:
         do = beam.ParDo(table_fn, **side_inputs)
+        out = pcoll | "Tables" >> (do.with_outputs(BAD, main="good") if tagged else do)
+        main, bad = (out.good, out[BAD]) if tagged else (out, None)
         if keeps_table_type:
-            do = do.with_output_types(pcoll.element_type)
-        if not tagged:
-            return pcoll | "Tables" >> do, None
-        out = pcoll | "Tables" >> do.with_outputs(BAD, main="good")
-        return out.good, out[BAD]
+            # Typed after the fact, not with with_output_types: a declared output type would make
+            # runtime_type_check test the dead letters against it too.
+            main.element_type = pcoll.element_type
+        return main, bad
     tables, rows = pcoll | "SplitByForm" >> beam.Partition(_form, 2)
     batches = rows | "BatchRows" >> beam.BatchElements(min_batch_size=ROW_BATCH[0], max_batch_size=ROW_BATCH[1])
     outs = []

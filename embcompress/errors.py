@@ -8,6 +8,7 @@ class EmbeddingError(ValueError):
         self.problem = problem
         self.row = row
         self.column = column
+        self.hint = hint
         where = []
         if column is not None:
             where.append(f"column {column!r}")
@@ -18,6 +19,11 @@ class EmbeddingError(ValueError):
         if hint:
             message += f" ({hint})"
         super().__init__(message)
+
+    def at_offset(self, offset: int) -> "EmbeddingError":
+        """The same error with its row counted ``offset`` rows further on (a batch row as a file row)."""
+        row = self.row + offset if isinstance(self.row, int) else self.row
+        return EmbeddingError(self.problem, row=row, column=self.column, hint=self.hint)
 
 
 class ArtifactError(ValueError):

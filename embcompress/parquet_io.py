@@ -139,7 +139,10 @@ def encode_file(input_path, output_path, codec, column: str, *, output_column=No
     counts = {"rows_in": 0, "rows_out": 0, "rows_rejected": 0}
     try:
         for table in prefetched(_tables(source)):
-            encoded = encode_arrow(codec, table[column], column=column, on_invalid=on_invalid)
+            try:
+                encoded = encode_arrow(codec, table[column], column=column, on_invalid=on_invalid)
+            except EmbeddingError as exc:
+                raise exc.at_offset(counts["rows_in"]) from None  # name the row within the file
             counts["rows_in"] += table.num_rows
             if on_invalid == "dead_letter" and encoded.rejected.any():
                 keep = pa.array(~encoded.rejected)
@@ -184,7 +187,10 @@ def decode_file(input_path, output_path, codec, column: str, *, output_column=No
     rows = 0
     try:
         for table in prefetched(_tables(source)):
-            decoded = decode_arrow(codec, table[column], column=column)
+            try:
+                decoded = decode_arrow(codec, table[column], column=column)
+            except EmbeddingError as exc:
+                raise exc.at_offset(rows) from None  # name the row within the file
             writer.write(table.select([f.name for f in fields]).append_column(output_column, decoded).cast(out_schema))
             rows += table.num_rows
             if progress is not None:

@@ -58,7 +58,8 @@ def _squared_norms(x: np.ndarray) -> np.ndarray:
 
 
 def find_invalid(x: np.ndarray, *, nonzero_norm: bool = False):
-    """Return ``(mask, reasons)`` for a float32 matrix: True and a reason where a row is unusable.
+    """Return ``(mask, reasons)`` for an (n, d) float32 matrix (see :func:`as_float_matrix`):
+    True and a reason where a row is unusable.
 
     One pass computes each row's squared norm: NaN or Inf makes it non-finite and an all-zero
     row makes it zero. Only those suspect rows are then inspected element by element, since a

@@ -6,14 +6,15 @@ import apache_beam as beam
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.testing.util import assert_that, equal_to
-from apache_beam.transforms.window import FixedWindows, TimestampedValue
+from apache_beam.transforms.window import FixedWindows, SlidingWindows, TimestampedValue
 
 from embcompress import datasets
 from beam_transforms import DecodeEmbeddings, EncodeEmbeddings, ScoreEmbeddings
 from beam_transforms._coders import ArrowTableCoder
 
-from .conftest import core_codes, row_groups
+from .conftest import counters, core_codes, row_groups
 
 
 def typed_read(p, path):
@@ -94,3 +95,27 @@ def test_typed_decode_and_score_match_the_untyped_path(sq8, demo_table, demo_pat
         ids = (typed, untyped) | beam.Flatten() | beam.Map(lambda kv: (kv[0], [c[0] for c in kv[1]]))
         pairs = ids | beam.GroupByKey() | beam.MapTuple(lambda q, got: (q, all(x == got[0] for x in got), len(got)))
         assert_that(pairs, equal_to([("q0", True, 2), ("q1", True, 2)]), label="score")
+
+
+def test_dead_letters_pass_runtime_type_checks(sq8, bad_table):
+    """Only the main output is typed pa.Table; dead-letter dicts must not be checked against it."""
+    options = PipelineOptions(runtime_type_check=True)
+    with beam.Pipeline(options=options) as p:
+        tables = p | beam.Create(row_groups(bad_table, 6))  # Create infers pa.Table
+        result = tables | EncodeEmbeddings("embedding", sq8).with_dead_letters()
+        assert_that(result.good | "Rows" >> beam.Map(lambda t: t.num_rows) | "Sum" >> beam.CombineGlobally(sum),
+                    equal_to([9]), label="good")
+        assert_that(result.bad | beam.Map(lambda d: d["row"]["id"]),
+                    equal_to([bad_table["id"][i].as_py() for i in (2, 5, 7)]), label="bad")
+
+
+def test_an_element_in_several_windows_is_encoded_and_counted_once(sq8, demo_table):
+    stamped = [(t, 10 * i + 1) for i, t in enumerate(row_groups(demo_table.slice(0, 20), 10))]
+    p = beam.Pipeline()
+    out = (p | beam.Create(stamped) | beam.Map(lambda tv: TimestampedValue(*tv)).with_output_types(pa.Table)
+           | beam.WindowInto(SlidingWindows(10, 5)) | EncodeEmbeddings("embedding", sq8))
+    per_window = out | beam.FlatMap(lambda t, w=beam.DoFn.WindowParam: [(float(w.start), t.num_rows)])
+    assert_that(per_window, equal_to([(-5.0, 10), (0.0, 10), (5.0, 10), (10.0, 10)]))
+    result = p.run()
+    result.wait_until_finish()
+    assert counters(result)["rows_encoded"] == 20

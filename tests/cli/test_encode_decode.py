@@ -82,3 +82,20 @@ def test_on_invalid_raise_is_the_default_and_names_the_row(cli, with_bad_rows, c
     assert run.code == 1
     assert "row 7" in run.err and "NaN" in run.err
     assert not (tmp_path / "out.parquet").exists()
+
+
+@pytest.mark.parametrize("batch_rows", [64, 7])
+@pytest.mark.parametrize("bad_row", [3, 700, 1499])
+def test_a_bad_row_is_named_by_its_row_in_the_file_not_in_its_batch(monkeypatch, data64, codec64, tmp_path,
+                                                                      batch_rows, bad_row):
+    import pyarrow as pa
+
+    monkeypatch.setattr(parquet_io, "BATCH_ROWS", batch_rows)
+    x = data64.copy()
+    x[bad_row, 5] = np.nan
+    path = tmp_path / "one_group.parquet"
+    pq.write_table(pa.table({"embedding": pa.FixedSizeListArray.from_arrays(pa.array(x.ravel()), x.shape[1])}),
+                   path, row_group_size=len(x))
+    with pytest.raises(ec.EmbeddingError, match=rf"row {bad_row}: NaN"):
+        parquet_io.encode_file(path, tmp_path / "out.parquet", ec.load(codec64), "embedding")
+    assert not (tmp_path / "out.parquet").exists()

@@ -56,3 +56,9 @@ def test_closing_early_stops_the_producer_thread():
     while threading.active_count() > before and time.time() < deadline:
         time.sleep(0.01)
     assert threading.active_count() == before
+
+
+@pytest.mark.parametrize("depth", [0, -1, 1.5, True])
+def test_a_depth_below_one_is_refused_at_the_call(depth):
+    with pytest.raises(ValueError, match="depth must be a positive integer"):
+        prefetched(iter([1]), depth=depth)
