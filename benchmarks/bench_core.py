@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import time
 
 import faiss
 import numpy as np
 
 import embcompress as ec
-from embcompress import datasets
+
+import devset
 
 SPECS = ["SQfp16", "SQ8", "SQ4", "PQ96", "PQ48", "OPQ48,PQ48", "PCA128,SQ8", "BIN"]
 TRAIN_ROWS = 10_000
@@ -60,10 +60,7 @@ def main(argv=None):
     parser.add_argument("--specs", default=";".join(SPECS), help="semicolon-separated specs")
     parser.add_argument("--reps", type=int, default=9, help="encode timing repetitions (median)")
     args = parser.parse_args(argv)
-    root = datasets.shared_data_dir()
-    if root is None:
-        sys.exit("../shared/data is absent: this benchmark needs the project's dev set")
-    ids, x, query_ids, truth = datasets.load_dev(root)
+    ids, x, query_ids, truth = devset.load_dev()
     rows = np.searchsorted(ids, query_ids)
     queries = x[rows]
     train = x[:TRAIN_ROWS]

@@ -23,7 +23,9 @@ import time
 import faiss
 
 import embcompress as ec
-from embcompress import datasets, recommend
+from embcompress import recommend
+
+import devset
 
 REFERENCE_SPECS = ["PQ32", "OPQ32,PQ32", "PCA64,SQ4", "PCA32,SQ8"]
 K = 10
@@ -51,10 +53,7 @@ def main(argv=None):
     parser.add_argument("--refit-references", action="store_true",
                         help="train every reference spec with raw faiss even if recommend measured it")
     args = parser.parse_args(argv)
-    root = datasets.shared_data_dir()
-    if root is None:
-        sys.exit("../shared/data is absent: this benchmark needs the project's dev set")
-    _, x, _, _ = datasets.load_dev(root)
+    _, x, _, _ = devset.load_dev()
     bench = recommend.Bench(x, queries=args.queries, sample=args.sample, seed=args.seed)
     print(f"faiss {faiss.__version__}: {len(bench.database):,} database rows x {bench.dim}, {len(bench.queries)} "
           f"held-back queries, fit sample {len(bench.sample):,}, budget {args.budget_bytes} B, "

@@ -22,7 +22,9 @@ import pyarrow as pa  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
 
 import embcompress as ec  # noqa: E402
-from embcompress.datasets import load_dev, shared_data_dir  # noqa: E402
+from embcompress.datasets import load_dev  # noqa: E402
+
+import devset  # noqa: E402
 
 ROWS = []
 RAW = {}
@@ -53,9 +55,7 @@ def real_like(x, rows, seed=0):
 
 def prepare(workdir: Path, rows: int):
     """The real-like table (Parquet, 10 row groups) and a PQ48 codec fitted on 10k of its rows; cached."""
-    data = shared_data_dir()
-    if data is None:
-        sys.exit("needs the dev set in ../shared/data (or $EMBCOMPRESS_SHARED_DATA)")
+    data = devset.dev_dir()
     ids, x, query_ids, truth = load_dev(data)
     big = real_like(x, rows)
     path = workdir / f"real_like_{rows}.parquet"
@@ -116,11 +116,11 @@ def bench_encode(spark, path, big, codec, rows):
     noop(df.selectExpr("id", "size(embedding)"))  # warm the JVM and the file cache
     scan_s, _ = timed(lambda: noop(df.selectExpr("id", "size(embedding)")))
     report("Spark scan of the table only (no Python)", scan_s, rows)
-    floor_s = min(timed(lambda: noop(df.mapInArrow(_ids_only, "id long")))[0] for _ in range(2))
+    floor_s = best_of(2, lambda: noop(df.mapInArrow(_ids_only, "id long")))
     report("Spark -> Python Arrow transfer only (mapInArrow, no encode)", floor_s, rows,
            f"= {raw_s / floor_s:.2f}x raw: the ceiling for any Python encode")
     noop(encode_column(df, codec, "embedding", drop_input=True))  # warm the Python workers
-    ours_s = min(timed(lambda: noop(encode_column(df, codec, "embedding", drop_input=True)))[0] for _ in range(2))
+    ours_s = best_of(2, lambda: noop(encode_column(df, codec, "embedding", drop_input=True)))
     report("encode_column (mapInArrow + broadcast)", ours_s, rows,
            f"= {raw_s / ours_s:.2f}x raw (all cores), {one_s / ours_s:.2f}x raw (1 thread)")
     blob = spark.sparkContext.broadcast(codec.to_bytes())

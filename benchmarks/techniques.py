@@ -21,8 +21,9 @@ import time
 import numpy as np
 
 import embcompress as ec
-from embcompress import datasets
 from embcompress.techniques.hashing import hashing_matrix
+
+import devset
 
 SPECS = ["SQ8", "PCA128,SQ8", "DISTILL128,SQ8", "TRUNC128,SQ8", "PRUNE256,SQ8", "PRUNE256_imp,SQ8",
          "HASH256x2,SQ8", "HASH512x2,SQ8", "TOPK32", "MP48", "PCA256,MP48", "PCA256,MP32", "PCA128,MP32",
@@ -54,10 +55,7 @@ def main(argv=None):
     parser.add_argument("--specs", default=";".join(SPECS), help="semicolon-separated specs")
     parser.add_argument("--no-hashing-table", action="store_true")
     args = parser.parse_args(argv)
-    root = datasets.shared_data_dir()
-    if root is None:
-        sys.exit("../shared/data is absent: this benchmark needs the project's dev set")
-    ids, x, query_ids, truth = datasets.load_dev(root)
+    ids, x, query_ids, truth = devset.load_dev()
     rows = np.searchsorted(ids, query_ids)
     train = x[:10000]
     lines = ["| spec | bytes/vec | recall@10 | MSE | fit s | encode rows/s | fresh-process bytes equal |",

@@ -1,0 +1,21 @@
+"""The project's real dev set for the benchmarks that need it, or a clean exit saying where it goes."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from embcompress import datasets
+
+
+def dev_dir() -> Path:
+    """``../shared/data`` next to the repository (or $EMBCOMPRESS_SHARED_DATA); exits if absent."""
+    root = datasets.shared_data_dir()
+    if root is None:
+        sys.exit("../shared/data is absent (or point $EMBCOMPRESS_SHARED_DATA at it): "
+                 "this benchmark needs the project's dev set")
+    return root
+
+
+def load_dev():
+    """The dev set as ``(ids, vectors, query_ids, ground_truth)``."""
+    return datasets.load_dev(dev_dir())
