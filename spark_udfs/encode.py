@@ -8,11 +8,12 @@ from pyspark.sql import types as T
 from embcompress.arrow import ON_INVALID, decode_arrow, encode_arrow, vectors_from_arrow
 from embcompress.errors import EmbeddingError
 
-from . import _columns
+from . import _columns, _scan
 from ._worker import broadcast_codec
 
 DEFAULT_REASON_COL = "embcompress_reason"
 HINT = "fix or drop the row, or pass on_invalid='null' or on_invalid='dead_letter' to encode_column"
+ENGINES = ("auto", "pyarrow", "spark")
 
 
 def _located(exc: EmbeddingError, partition: int, offset: int, column: str, hint: str) -> EmbeddingError:
@@ -69,6 +70,29 @@ def _encoder(handle, read_col, column, output_col, names, mode):
     return run
 
 
+def _row_group_encoder(handle, scan, column, output_col, names, mode):
+    """Each task reads its row groups with pyarrow and encodes them: no Spark conversion of the vectors."""
+    read = [n for n in names if n != output_col]
+    read += [column] if column not in read else []
+
+    def run(batches):
+        codec = handle.get()
+        for batch in batches:
+            for part in batch.column(0).to_pylist():
+                for index in scan.partitions[part]:
+                    group, seen = scan.row_groups[index], 0
+                    for data in scan.read(group, read):
+                        try:
+                            enc = encode_arrow(codec, data.column(column), column=column, on_invalid=mode)
+                        except EmbeddingError as exc:
+                            where = None if exc.row is None else \
+                                f"{exc.row + seen} of row group {group.index} in {group.path}"
+                            raise EmbeddingError(exc.problem, row=where, column=column, hint=HINT) from None
+                        seen += data.num_rows
+                        yield _assemble(data, names, output_col, _columns.to_binary(enc.codes))
+    return run
+
+
 def _dead_letters(handle, read_col, column, names):
     def run(batches):
         codec = handle.get()
@@ -84,8 +108,25 @@ def _dead_letters(handle, read_col, column, names):
     return run
 
 
+def _plain_scan(df, src, engine, on_invalid):
+    """The Parquet row groups to read directly, or None for Spark's own path (see ``_scan``)."""
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
+    if engine == "spark":
+        return None
+    if engine == "pyarrow" and on_invalid == "dead_letter":
+        raise ValueError("engine='pyarrow' does not split out dead letters; use engine='auto' or 'spark' "
+                         "with on_invalid='dead_letter'")
+    scan = _scan.parquet_scan(df) if src is df and on_invalid != "dead_letter" else None
+    if scan is None and engine == "pyarrow":
+        raise ValueError("engine='pyarrow' needs a DataFrame that is a plain spark.read.parquet(...) scan "
+                         "(optionally a select of its columns) of array<float|double> vectors that pyarrow "
+                         "can open; use engine='auto' to fall back to Spark's path")
+    return scan
+
+
 def encode_column(df, codec, input_col, output_col=None, *, on_invalid="raise", drop_input=False,
-                  reason_col=DEFAULT_REASON_COL, _handle=None):
+                  reason_col=DEFAULT_REASON_COL, engine="auto", _handle=None):
     """Add ``output_col`` (binary, ``codec.code_size`` bytes per row) holding the codes of ``input_col``.
 
     ``input_col`` is ``array<float>``, ``array<double>`` or a Spark ML vector; null vectors give
@@ -93,14 +134,24 @@ def encode_column(df, codec, input_col, output_col=None, *, on_invalid="raise", 
     ``"raise"`` fails the job naming column, row and problem; ``"null"`` gives them a null code;
     ``"dead_letter"`` returns ``(encoded_df, bad_df)``, where ``bad_df`` holds the bad rows
     unchanged plus ``reason_col``. Rows in = rows in ``encoded_df`` + rows in ``bad_df``.
+
+    ``engine="auto"`` reads the row groups with pyarrow on the executors when ``df`` is a plain
+    ``spark.read.parquet(...)`` (or a select of its columns), skipping Spark's element-by-element
+    conversion of the vectors; any other DataFrame goes through ``mapInArrow``. ``"spark"``
+    always uses ``mapInArrow`` (for files only the JVM can open, e.g. through Hadoop
+    credentials); ``"pyarrow"`` fails unless the direct read is possible.
     """
     if on_invalid not in ON_INVALID:
         raise ValueError(f"on_invalid must be one of {ON_INVALID}, got {on_invalid!r}")
     output_col = output_col or f"{input_col}_code"
     _check_output(df, input_col, output_col)
     src, read_col = _columns.vector_input(df, input_col)
+    scan = _plain_scan(df, src, engine, on_invalid)
     handle = _handle or broadcast_codec(df.sparkSession, codec)
     schema = _output_schema(src, input_col, output_col, drop_input, T.BinaryType())
+    if scan is not None:
+        run = _row_group_encoder(handle, scan, input_col, output_col, schema.names, on_invalid)
+        return _scan.task_frame(df.sparkSession, scan).mapInArrow(run, schema)
     encoded = src.mapInArrow(_encoder(handle, read_col, input_col, output_col, schema.names, on_invalid), schema)
     if on_invalid != "dead_letter":
         return encoded

@@ -7,7 +7,7 @@ from pyspark.sql import functions as F
 
 import embcompress as ec
 
-from . import _columns
+from . import _columns, _scan
 
 OVERSAMPLE = 1.1
 
@@ -18,23 +18,63 @@ def sample_vectors(df, column: str, sample_size: int = 100_000, seed: int = 0):
     The table is counted once (for Parquet a metadata read, no scan of the vectors), then
     Bernoulli-sampled on the executors at a slightly oversampled rate; only the sampled rows
     travel to the driver, as Arrow, where a seeded choice cuts them to ``sample_size``. The same
-    data in the same partitioning gives the same sample.
+    data in the same partitioning gives the same sample. When ``df`` is a plain Parquet scan,
+    the executors read the row groups with pyarrow and draw from each with a generator seeded
+    by ``(seed, row group)``, so the sample does not depend on how the tasks are split.
     """
     if not isinstance(sample_size, int) or isinstance(sample_size, bool) or sample_size < 1:
         raise ValueError(f"sample_size must be a positive integer, got {sample_size!r}")
     src, read_col = _columns.vector_input(df, column)
-    total = df.count()
+    scan = _scan.parquet_scan(df.select(column)) if read_col == column else None
+    if scan is not None:
+        total = scan.rows
+        draw = lambda fraction: _bernoulli_row_groups(df.sparkSession, scan, column, fraction, seed)  # noqa: E731
+    else:
+        total = df.count()
+        draw = lambda fraction: _bernoulli(src, read_col, column, fraction, seed)  # noqa: E731
     fraction = min(1.0, OVERSAMPLE * sample_size / max(total, 1))
-    sample = _bernoulli(src, read_col, column, fraction, seed)
+    sample = draw(fraction)
     if len(sample) < sample_size and 0 < len(sample) and fraction < 1.0:  # many nulls: one more, larger pass
         fraction = min(1.0, fraction * OVERSAMPLE * sample_size / len(sample))
-        sample = _bernoulli(src, read_col, column, fraction, seed)
+        sample = draw(fraction)
     if len(sample) == 0:
         raise ValueError(f"column {column!r} has no non-null vectors to fit a codec on")
     if len(sample) > sample_size:
         keep = np.sort(np.random.default_rng(seed).choice(len(sample), sample_size, replace=False))
         sample = sample.take(pa.array(keep))
     return sample
+
+
+def _row_group_sampler(scan, column, fraction, seed):
+    def run(batches):
+        for batch in batches:
+            for part in batch.column(0).to_pylist():
+                for index in scan.partitions[part]:
+                    rng = np.random.default_rng([seed, index])
+                    picked = []
+                    for data in scan.read(scan.row_groups[index], [column]):
+                        vectors = data.column(0)
+                        keep = rng.random(len(vectors)) < fraction
+                        if vectors.null_count:
+                            keep &= vectors.is_valid().to_numpy(zero_copy_only=False)
+                        picked.append(vectors.filter(pa.array(keep)))
+                    sink = pa.BufferOutputStream()
+                    table = pa.table({column: pa.chunked_array(picked, scan.schema.field(column).type)})
+                    with pa.ipc.new_stream(sink, table.schema) as writer:
+                        writer.write_table(table)
+                    yield pa.RecordBatch.from_arrays([pa.array([index], pa.int64()),
+                                                      pa.array([sink.getvalue().to_pybytes()], pa.binary())],
+                                                     names=["group", "rows"])
+    return run
+
+
+def _bernoulli_row_groups(spark, scan, column, fraction, seed):
+    """The sample drawn on the executors from the row groups, returned as Arrow IPC bytes per group."""
+    got = (_scan.task_frame(spark, scan).mapInArrow(_row_group_sampler(scan, column, fraction, seed),
+                                                   "group long, rows binary").toArrow().sort_by("group"))
+    parts = [pa.ipc.open_stream(blob).read_all().column(0) for blob in got.column("rows").to_pylist()]
+    return pa.chunked_array([c for part in parts for c in part.chunks], scan.schema.field(column).type) \
+        .combine_chunks()
 
 
 def _bernoulli(src, read_col, column, fraction, seed):

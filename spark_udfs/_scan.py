@@ -1,0 +1,191 @@
+"""Recognise a DataFrame that is a plain Parquet scan, so the executors can read its row groups
+with pyarrow instead of receiving the vectors through Spark's row-to-Arrow conversion.
+
+Spark hands an ``array<float>`` column to Python one element at a time; for a 384-d column
+that transfer alone costs more CPU than PQ-encoding it (see docs/spark.md). When the
+DataFrame is nothing but ``spark.read.parquet(...)``, optionally narrowed to some of its
+columns, every row it holds is in the files, so reading the files directly gives the same
+rows. Anything else (filters, computed columns, caches, joins, partition columns, column
+types that pyarrow would read differently from Spark, files pyarrow cannot open) gives
+``None`` and the caller keeps Spark's own path.
+"""
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass
+from urllib.parse import unquote, urlparse
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from . import _rowgroups
+
+PARTITION_BYTES = 512 << 20  # uncompressed row-group bytes per Spark task: a few seconds of encoding
+READ_BATCH_ROWS = 32_768  # rows decoded at a time inside a row group, so a huge row group stays bounded
+
+
+@dataclass(frozen=True)
+class RowGroup:
+    path: str  # inside the filesystem of ParquetScan.location
+    index: int
+    rows: int
+
+
+@dataclass(frozen=True)
+class ParquetScan:
+    """The row groups behind a plain Parquet DataFrame, split into Spark tasks of similar size."""
+
+    location: str  # a URI or path pyarrow builds the filesystem from
+    row_groups: tuple  # RowGroup, in file order
+    partitions: tuple  # per Spark task: a tuple of indexes into row_groups
+    schema: pa.Schema  # the Arrow types Spark uses for the DataFrame's columns
+    rows: int
+
+    def read(self, group: RowGroup, columns):
+        """Yield the row group's ``columns`` as record batches with the types Spark expects."""
+        fs = _filesystem(self.location)
+        fields = [self.schema.field(c) for c in columns]
+        reader = pq.ParquetFile(fs.open_input_file(group.path))
+        for batch in reader.iter_batches(batch_size=READ_BATCH_ROWS, row_groups=[group.index],
+                                         columns=list(columns), use_threads=False):
+            yield pa.RecordBatch.from_arrays([_conform(batch.column(f.name), f.type) for f in fields],
+                                             schema=pa.schema(fields))
+
+
+def _conform(array, target: pa.DataType):
+    """``array`` as ``target``: as it is, as a zero-copy view (list field names differ), or cast."""
+    if array.type.equals(target):
+        return array
+    if (pa.types.is_list(array.type) and pa.types.is_list(target)
+            and array.type.value_type.equals(target.value_type)):
+        return array.view(target)  # the cast would copy every element just to rename the child field
+    return array.cast(target)
+
+
+@functools.lru_cache(maxsize=8)
+def _filesystem(location: str):
+    """The pyarrow filesystem for ``location``, built once per process (remote ones connect)."""
+    return _rowgroups.filesystem(location)[0]
+
+
+def _paths(uris):
+    """``(location, [path inside its filesystem])`` for the file URIs Spark lists (percent-encoded)."""
+    first = uris[0]
+    if first.startswith("file:"):
+        return first, [unquote(urlparse(u).path) for u in uris]
+    fs, path = _rowgroups.filesystem(first)
+    prefix = first[: len(first) - len(path)] if first.endswith(path) else None
+    if prefix is None or not all(u.startswith(prefix) for u in uris):
+        raise ValueError("files on several filesystems")
+    return first, [u[len(prefix):] for u in uris]
+
+
+def _node(plan) -> str:
+    return plan.getClass().getSimpleName()
+
+
+def _relation(df):
+    """The HadoopFsRelation under a projection of plain columns, or None."""
+    try:
+        plan = df._jdf.queryExecution().optimizedPlan()
+    except Exception:  # Spark Connect, or no JVM plan to inspect
+        return None
+    if _node(plan) == "Project":
+        exprs = plan.projectList()
+        if any(_node(exprs.apply(i)) != "AttributeReference" for i in range(exprs.size())):
+            return None
+        plan = plan.child()
+    if _node(plan) != "LogicalRelation" or plan.isStreaming():
+        return None
+    relation = plan.relation()
+    if _node(relation) != "HadoopFsRelation" or _node(relation.fileFormat()) != "ParquetFileFormat":
+        return None
+    return relation
+
+
+def _integer_widening(src: pa.DataType, dst: pa.DataType) -> bool:
+    if not (pa.types.is_integer(src) and pa.types.is_signed_integer(dst)):
+        return False
+    return src.bit_width < dst.bit_width or (pa.types.is_signed_integer(src) and src.bit_width == dst.bit_width)
+
+
+def same_values(src: pa.DataType, dst: pa.DataType) -> bool:
+    """True when casting pyarrow's ``src`` to Spark's ``dst`` can never change or reject a value."""
+    if src.equals(dst):
+        return True
+    if _integer_widening(src, dst):
+        return True
+    lists = (pa.types.is_list, pa.types.is_large_list)
+    if any(f(src) for f in lists) and any(f(dst) for f in lists):
+        return same_values(src.value_type, dst.value_type)
+    for kind in ((pa.types.is_string, pa.types.is_large_string), (pa.types.is_binary, pa.types.is_large_binary)):
+        if any(f(src) for f in kind) and any(f(dst) for f in kind):
+            return True
+    if pa.types.is_timestamp(src) and pa.types.is_timestamp(dst):
+        finer = {"s": 0, "ms": 1, "us": 2, "ns": 3}
+        return (src.tz is None) == (dst.tz is None) and finer[src.unit] <= finer[dst.unit]
+    return False
+
+
+def _partitions(groups, parallelism: int):
+    """Contiguous runs of row groups with similar row counts: a multiple of ``parallelism`` tasks."""
+    total_bytes = sum(g[1] for g in groups)
+    rounds = max(1, math.ceil(total_bytes / (PARTITION_BYTES * parallelism)))
+    n = max(1, min(len(groups), parallelism * rounds))
+    total_rows = sum(g[0].rows for g in groups)
+    parts, current, done = [], [], 0
+    for i, (group, _) in enumerate(groups):
+        current.append(i)
+        done += group.rows
+        left_groups, left_parts = len(groups) - i - 1, n - len(parts) - 1
+        if left_parts > 0 and (done >= total_rows * (len(parts) + 1) / n or left_groups == left_parts):
+            parts.append(tuple(current))
+            current = []
+    parts.append(tuple(current))
+    return tuple(p for p in parts if p)
+
+
+def parquet_scan(df) -> ParquetScan | None:
+    """The row groups to read for ``df``, or None when ``df`` is not a plain Parquet scan pyarrow can read."""
+    relation = _relation(df)
+    if relation is None:
+        return None
+    if set(relation.partitionSchema().fieldNames()) & set(df.columns):
+        return None  # partition values live in directory names, typed by Spark's inference
+    files = list(df.inputFiles())
+    if not files:
+        return None
+    from pyspark.sql.pandas.types import to_arrow_schema
+
+    spark = df.sparkSession
+    try:
+        schema = to_arrow_schema(df.schema, timezone=spark.conf.get("spark.sql.session.timeZone"))
+    except Exception:  # a type Arrow cannot carry: Spark's own path reports it
+        return None
+    groups = []
+    try:
+        location, paths = _paths(files)
+        fs = _filesystem(location)
+        for path in paths:
+            reader = pq.ParquetFile(fs.open_input_file(path))
+            meta, file_schema = reader.metadata, reader.schema_arrow
+            for field in schema:
+                i = file_schema.get_field_index(field.name)
+                if i < 0 or not same_values(file_schema.field(i).type, field.type):
+                    return None
+            groups += [(RowGroup(path, i, meta.row_group(i).num_rows), meta.row_group(i).total_byte_size)
+                       for i in range(meta.num_row_groups)]
+    except (OSError, ValueError, pa.ArrowException):  # a filesystem pyarrow cannot open from here
+        return None
+    if not groups:
+        return None
+    return ParquetScan(location, tuple(g for g, _ in groups),
+                       _partitions(groups, spark.sparkContext.defaultParallelism), schema,
+                       sum(g.rows for g, _ in groups))
+
+
+def task_frame(spark, scan: ParquetScan):
+    """A DataFrame of one row per task (``part``), partitioned one task per Spark partition."""
+    n = len(scan.partitions)
+    return spark.range(0, n, 1, numPartitions=n).withColumnRenamed("id", "part")

@@ -1,0 +1,172 @@
+"""Plain Parquet scans: encode_column and sample_vectors read the row groups with pyarrow on the
+executors. Rows, codes and column types equal Spark's own path; anything that is not a plain
+scan falls back to it."""
+import datetime
+import decimal
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from pyspark.sql import functions as F
+
+from spark_udfs import _scan, encode_column, sample_vectors
+
+
+@pytest.fixture(scope="module")
+def typed_dir(tmp_path_factory, demo_table):
+    """The demo table plus typical ETL columns, as two files of several row groups each."""
+    n = demo_table.num_rows
+    ids = demo_table["id"].to_numpy()
+    extra = {
+        "ts": pa.array(ids * 1000, pa.timestamp("ms", "UTC")),
+        "day": pa.array([datetime.date(2026, 1, 1) + datetime.timedelta(days=int(i % 300)) for i in ids]),
+        "price": pa.array([decimal.Decimal(int(i)) / 100 for i in ids], pa.decimal128(10, 2)),
+        "small": pa.array(ids % 100, pa.int16()),
+        "flag": pa.array(ids % 2 == 0),
+    }
+    table = demo_table
+    for name, values in extra.items():
+        table = table.append_column(name, values)
+    root = tmp_path_factory.mktemp("typed")
+    half = n // 2
+    pq.write_table(table.slice(0, half), root / "a.parquet", row_group_size=300)
+    pq.write_table(table.slice(half), root / "b.parquet", row_group_size=400)
+    return root
+
+
+@pytest.fixture(scope="module")
+def typed_df(spark, typed_dir):
+    return spark.read.parquet(str(typed_dir))
+
+
+def sorted_arrow(df):
+    return df.toArrow().sort_by("id")
+
+
+@pytest.mark.parametrize("shape, plain", [
+    (lambda df: df, True),
+    (lambda df: df.select("id", "embedding"), True),
+    (lambda df: df.where("id > 3"), False),
+    (lambda df: df.withColumn("one", F.lit(1)), False),
+    (lambda df: df.select((F.col("id") + 1).alias("id"), "embedding"), False),
+    (lambda df: df.union(df), False),
+])
+def test_only_plain_scans_are_read_directly(typed_df, shape, plain):
+    assert (_scan.parquet_scan(shape(typed_df)) is not None) == plain
+
+
+def test_cached_and_partition_columns_fall_back(spark, demo_table, tmp_path):
+    table = demo_table.append_column("part", pa.array(demo_table["id"].to_numpy() % 3))
+    pq.write_to_dataset(table, str(tmp_path / "src"), partition_cols=["part"])
+    df = spark.read.parquet(str(tmp_path / "src"))
+    assert _scan.parquet_scan(df) is None  # 'part' lives in directory names, typed by Spark's inference
+    scan = _scan.parquet_scan(df.select("id", "embedding"))
+    assert scan is not None and scan.rows == demo_table.num_rows
+    cached = spark.read.parquet(str(tmp_path / "src")).select("id", "embedding").cache()
+    try:
+        assert _scan.parquet_scan(cached) is None  # the cache holds the rows now, not the files
+    finally:
+        cached.unpersist()
+
+
+@pytest.mark.parametrize("drop_input, output_col", [(True, None), (False, "code"), (False, "embedding")])
+def test_direct_read_equals_spark_path(typed_df, codecs, drop_input, output_col):
+    codec = codecs["PCA32,SQ8"]
+    direct = encode_column(typed_df, codec, "embedding", output_col, drop_input=drop_input, engine="pyarrow")
+    spark_path = encode_column(typed_df, codec, "embedding", output_col, drop_input=drop_input, engine="spark")
+    assert direct.schema == spark_path.schema
+    assert sorted_arrow(direct).equals(sorted_arrow(spark_path))
+
+
+def test_direct_read_codes_equal_the_core(typed_df, typed_dir, codecs):
+    codec = codecs["PQ8x4"]
+    got = sorted_arrow(encode_column(typed_df, codec, "embedding", "code", engine="pyarrow"))
+    table = pq.read_table(typed_dir).sort_by("id")
+    x = np.stack(table["embedding"].to_numpy(zero_copy_only=False)).astype(np.float32)
+    want = codec.encode(x)
+    assert got.num_rows == len(x) and got["id"].equals(table["id"])
+    assert b"".join(got["code"].to_pylist()) == want.tobytes()
+
+
+def test_task_split_does_not_change_the_output(typed_df, codecs, monkeypatch):
+    codec = codecs["PCA32,SQ8"]
+    one = sorted_arrow(encode_column(typed_df, codec, "embedding", engine="pyarrow"))
+    monkeypatch.setattr(_scan, "PARTITION_BYTES", 1)  # one row group per task
+    scan = _scan.parquet_scan(typed_df)
+    assert len(scan.partitions) == len(scan.row_groups) > 2
+    assert sorted_arrow(encode_column(typed_df, codec, "embedding", engine="pyarrow")).equals(one)
+
+
+@pytest.fixture(scope="module")
+def bad_file(tmp_path_factory, demo_table):
+    emb = demo_table["embedding"].to_pylist()
+    emb[5] = None
+    emb[650] = [float("nan")] * 384
+    path = tmp_path_factory.mktemp("bad") / "bad.parquet"
+    pq.write_table(demo_table.set_column(2, "embedding", pa.array(emb, pa.list_(pa.float32()))), path,
+                   row_group_size=500)
+    return path
+
+
+def test_bad_row_is_named_by_row_group_and_file(spark, bad_file, sq8):
+    df = spark.read.parquet(str(bad_file))
+    with pytest.raises(Exception, match=r"column 'embedding', row 150 of row group 1 in .*bad.parquet: NaN"):
+        encode_column(df, sq8, "embedding", engine="pyarrow").collect()
+    out = sorted_arrow(encode_column(df, sq8, "embedding", "code", on_invalid="null"))
+    assert out.num_rows == 2000 and out["code"].null_count == 2
+    ids = out.filter(out["code"].is_null())["id"].to_pylist()
+    source = pq.read_table(bad_file)["id"].to_pylist()
+    assert ids == sorted([source[5], source[650]])
+
+
+def test_dead_letters_fall_back_and_keep_every_row(spark, bad_file, sq8):
+    df = spark.read.parquet(str(bad_file))
+    good, bad = encode_column(df, sq8, "embedding", on_invalid="dead_letter")
+    assert good.count() + bad.count() == 2000
+    assert bad.select("embcompress_reason").first()[0].startswith("NaN")
+    with pytest.raises(ValueError, match="engine='pyarrow' does not split out dead letters"):
+        encode_column(df, sq8, "embedding", on_invalid="dead_letter", engine="pyarrow")
+
+
+def test_engine_pyarrow_refuses_what_it_cannot_read(typed_df, sq8):
+    with pytest.raises(ValueError, match="needs a DataFrame that is a plain spark.read.parquet"):
+        encode_column(typed_df.where("id > 3"), sq8, "embedding", engine="pyarrow")
+    with pytest.raises(ValueError, match="engine must be one of"):
+        encode_column(typed_df, sq8, "embedding", engine="arrow")
+
+
+def test_direct_sample_is_seeded_real_and_split_independent(typed_df, demo_matrix, monkeypatch):
+    a = sample_vectors(typed_df, "embedding", sample_size=500, seed=4)
+    x = np.asarray(a.flatten()).reshape(len(a), -1)
+    rows = {r.tobytes() for r in demo_matrix}
+    assert x.shape == (500, 384) and all(r.tobytes() in rows for r in x)
+    assert len({r.tobytes() for r in x}) == 500
+    assert not a.equals(sample_vectors(typed_df, "embedding", sample_size=500, seed=5))
+    monkeypatch.setattr(_scan, "PARTITION_BYTES", 1)
+    assert a.equals(sample_vectors(typed_df, "embedding", sample_size=500, seed=4))
+
+
+def test_direct_sample_skips_nulls(spark, bad_file):
+    df = spark.read.parquet(str(bad_file))
+    assert _scan.parquet_scan(df.select("embedding")) is not None
+    everything = sample_vectors(df, "embedding", sample_size=5000)
+    assert len(everything) == 1999 and everything.null_count == 0  # the null row is left out, NaN kept
+
+
+@pytest.mark.parametrize("src, dst, same", [
+    (pa.int32(), pa.int32(), True),
+    (pa.int16(), pa.int32(), True),
+    (pa.uint8(), pa.int16(), True),
+    (pa.uint32(), pa.int32(), False),
+    (pa.int64(), pa.int32(), False),
+    (pa.list_(pa.field("element", pa.float32())), pa.list_(pa.float32()), True),
+    (pa.list_(pa.float64()), pa.list_(pa.float32()), False),
+    (pa.large_string(), pa.string(), True),
+    (pa.timestamp("ms", "UTC"), pa.timestamp("us", "Europe/Paris"), True),
+    (pa.timestamp("ns", "UTC"), pa.timestamp("us", "UTC"), False),
+    (pa.timestamp("us"), pa.timestamp("us", "UTC"), False),
+    (pa.dictionary(pa.int32(), pa.string()), pa.string(), False),
+])
+def test_only_lossless_type_differences_are_read_directly(src, dst, same):
+    assert _scan.same_values(src, dst) == same
