@@ -62,17 +62,31 @@ def _row_group_sampler(scan, column, fraction, seed):
                     table = pa.table({column: pa.chunked_array(picked, scan.schema.field(column).type)})
                     with pa.ipc.new_stream(sink, table.schema) as writer:
                         writer.write_table(table)
-                    yield pa.RecordBatch.from_arrays([pa.array([index], pa.int64()),
-                                                      pa.array([sink.getvalue().to_pybytes()], pa.binary())],
+                    yield pa.RecordBatch.from_arrays([pa.array([index], pa.int64()), _one_blob(sink.getvalue())],
                                                      names=["group", "rows"])
     return run
+
+
+def _one_blob(buf: pa.Buffer) -> pa.BinaryArray:
+    """A one-element binary array over ``buf`` without copying it."""
+    offsets = pa.py_buffer(np.array([0, buf.size], dtype=np.int32).tobytes())
+    return pa.Array.from_buffers(pa.binary(), 1, [None, offsets, buf])
+
+
+def _blobs(column: pa.ChunkedArray):
+    """Each value of a binary column as a zero-copy Buffer."""
+    for chunk in column.chunks:
+        _, offsets, data = chunk.buffers()
+        ends = np.frombuffer(offsets, dtype=np.int32)[chunk.offset:chunk.offset + len(chunk) + 1]
+        for start, end in zip(ends[:-1], ends[1:]):
+            yield data.slice(int(start), int(end - start))
 
 
 def _bernoulli_row_groups(spark, scan, column, fraction, seed):
     """The sample drawn on the executors from the row groups, returned as Arrow IPC bytes per group."""
     got = (_scan.task_frame(spark, scan).mapInArrow(_row_group_sampler(scan, column, fraction, seed),
                                                    "group long, rows binary").toArrow().sort_by("group"))
-    parts = [pa.ipc.open_stream(blob).read_all().column(0) for blob in got.column("rows").to_pylist()]
+    parts = [pa.ipc.open_stream(blob).read_all().column(0) for blob in _blobs(got.column("rows"))]
     return pa.chunked_array([c for part in parts for c in part.chunks], scan.schema.field(column).type) \
         .combine_chunks()
 
