@@ -143,16 +143,21 @@ def spark_targets(text):
 
 def beam_targets(text):
     rows = table_rows(text)
-    raw = find(rows, "raw faiss", 3)
+    raw = find(rows, "raw faiss sa_encode, one process, in memory", 3)
+    raw_one = find(rows, "raw faiss sa_encode, one process, 1 thread", 3)
     one = find(rows, "CompressParquet, DirectRunner, 1 process (", 3)
     two = find(rows, "CompressParquet, DirectRunner, 2 worker processes", 3)
     per_row = find(rows, "per-row Beam", 3)
     why = "DirectRunner bundle and Parquet read/write overhead share the cores with encode"
-    start_up = ratio(find(rows, "floor: DirectRunner, 2 worker processes", 3), raw)
-    why_two = (f"starting the 2 worker processes alone (one-element pipeline) runs at {start_up:.2f}x raw"
-               if start_up is not None else why)
-    return [Target("beam CompressParquet 1 process / raw faiss", ratio(one, raw), 0.5, why=why),
-            Target("beam CompressParquet 2 processes / raw faiss", ratio(two, raw), 0.6, why=why_two),
+    start = find(rows, "floor: DirectRunner, 2 worker processes", 3)
+    why_two = (f"starting the 2 worker processes alone (one-element pipeline) runs at {ratio(start, raw):.2f}x raw "
+               f"all cores, {ratio(start, raw_one):.2f}x raw 1 thread" if start and raw and raw_one else why)
+    return [Target("beam CompressParquet 1 process / raw faiss 1 thread (the issue's baseline)", ratio(one, raw_one),
+                   0.5, why=why),
+            Target("beam CompressParquet 1 process / raw faiss all cores", ratio(one, raw), 0.5, why=why),
+            Target("beam CompressParquet 2 processes / raw faiss 1 thread (the issue's baseline)",
+                   ratio(two, raw_one), 0.6, why=why_two),
+            Target("beam CompressParquet 2 processes / raw faiss all cores", ratio(two, raw), 0.6, why=why_two),
             Target("beam CompressParquet / per-row DoFn", ratio(one, per_row), 3.0, why=why)]
 
 
