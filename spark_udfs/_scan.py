@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import math
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from urllib.parse import unquote, urlparse
 
@@ -22,6 +23,7 @@ import pyarrow.parquet as pq
 from . import _rowgroups
 
 PARTITION_BYTES = 512 << 20  # uncompressed row-group bytes per Spark task: a few seconds of encoding
+FOOTER_THREADS = 16  # footers read at once on the driver when planning
 READ_BATCH_ROWS = 32_768  # rows decoded at a time inside a row group, so a huge row group stays bounded
 
 
@@ -79,6 +81,18 @@ def _paths(uris):
     if prefix is None or not all(u.startswith(prefix) for u in uris):
         raise ValueError("files on several filesystems")
     return first, [u[len(prefix):] for u in uris]
+
+
+def _footers(fs, paths):
+    """``(metadata, arrow schema)`` of each file, read concurrently: remote footers cost a round trip each."""
+    def footer(path):
+        reader = pq.ParquetFile(fs.open_input_file(path))
+        return reader.metadata, reader.schema_arrow
+
+    if len(paths) == 1:
+        return [footer(paths[0])]
+    with ThreadPoolExecutor(max_workers=min(FOOTER_THREADS, len(paths))) as pool:
+        return list(pool.map(footer, paths))
 
 
 def _node(plan) -> str:
@@ -166,10 +180,7 @@ def parquet_scan(df) -> ParquetScan | None:
     groups = []
     try:
         location, paths = _paths(files)
-        fs = _filesystem(location)
-        for path in paths:
-            reader = pq.ParquetFile(fs.open_input_file(path))
-            meta, file_schema = reader.metadata, reader.schema_arrow
+        for path, (meta, file_schema) in zip(paths, _footers(_filesystem(location), paths)):
             for field in schema:
                 i = file_schema.get_field_index(field.name)
                 if i < 0 or not same_values(file_schema.field(i).type, field.type):
