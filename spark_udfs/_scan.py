@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import functools
 import math
+import posixpath
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from urllib.parse import unquote, urlparse
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -24,7 +26,11 @@ from . import _rowgroups
 
 PARTITION_BYTES = 512 << 20  # uncompressed row-group bytes per Spark task: a few seconds of encoding
 FOOTER_THREADS = 16  # footers read at once on the driver when planning
-READ_BATCH_ROWS = 32_768  # rows decoded at a time inside a row group, so a huge row group stays bounded
+READ_BATCH_ROWS = 32_768  # rows decoded at a time when Spark's maxRecordsPerBatch does not say
+# Reader options whose effect pyarrow would not reproduce (rebasing old dates, skipping bad files).
+SPARK_ONLY_OPTIONS = ("rebasemode", "ignorecorruptfiles", "ignoremissingfiles")
+SPARK_ONLY_CONFS = {"spark.sql.files.ignoreCorruptFiles": "false", "spark.sql.files.ignoreMissingFiles": "false"}
+REBASE_CONF = "spark.sql.parquet.datetimeRebaseModeInRead"
 
 
 @dataclass(frozen=True)
@@ -32,6 +38,7 @@ class RowGroup:
     path: str  # inside the filesystem of ParquetScan.location
     index: int
     rows: int
+    name: str = ""  # the file's path below the files' common directory: stable when the data moves
 
 
 @dataclass(frozen=True)
@@ -43,13 +50,14 @@ class ParquetScan:
     partitions: tuple  # per Spark task: a tuple of indexes into row_groups
     schema: pa.Schema  # the Arrow types Spark uses for the DataFrame's columns
     rows: int
+    batch_rows: int = READ_BATCH_ROWS
 
     def read(self, group: RowGroup, columns):
         """Yield the row group's ``columns`` as record batches with the types Spark expects."""
         fs = _filesystem(self.location)
         fields = [self.schema.field(c) for c in columns]
         reader = pq.ParquetFile(fs.open_input_file(group.path))
-        for batch in reader.iter_batches(batch_size=READ_BATCH_ROWS, row_groups=[group.index],
+        for batch in reader.iter_batches(batch_size=self.batch_rows, row_groups=[group.index],
                                          columns=list(columns), use_threads=False):
             yield pa.RecordBatch.from_arrays([_conform(batch.column(f.name), f.type) for f in fields],
                                              schema=pa.schema(fields))
@@ -62,6 +70,13 @@ def _conform(array, target: pa.DataType):
     if (pa.types.is_list(array.type) and pa.types.is_list(target)
             and array.type.value_type.equals(target.value_type)):
         return array.view(target)  # the cast would copy every element just to rename the child field
+    if pa.types.is_fixed_size_list(array.type) and pa.types.is_list(target) \
+            and array.type.value_type.equals(target.value_type):
+        size = array.type.list_size
+        offsets = pa.array(np.arange(len(array) + 1, dtype=np.int32) * size)
+        values = array.values.slice(array.offset * size, len(array) * size)
+        return pa.ListArray.from_arrays(offsets, values, type=target,
+                                        mask=array.is_null() if array.null_count else None)
     return array.cast(target)
 
 
@@ -75,12 +90,14 @@ def _paths(uris):
     """``(location, [path inside its filesystem])`` for the file URIs Spark lists (percent-encoded)."""
     first = uris[0]
     if first.startswith("file:"):
+        if not all(u.startswith("file:") for u in uris):
+            raise ValueError("files on several filesystems")
         return first, [unquote(urlparse(u).path) for u in uris]
     fs, path = _rowgroups.filesystem(first)
     prefix = first[: len(first) - len(path)] if first.endswith(path) else None
     if prefix is None or not all(u.startswith(prefix) for u in uris):
         raise ValueError("files on several filesystems")
-    return first, [u[len(prefix):] for u in uris]
+    return first, [unquote(u[len(prefix):]) for u in uris]
 
 
 def _footers(fs, paths):
@@ -112,8 +129,13 @@ def _relation(df):
         plan = plan.child()
     if _node(plan) != "LogicalRelation" or plan.isStreaming():
         return None
+    if plan.catalogTable().isDefined():
+        return None  # a catalog table: Spark must see that a write back to it reads from it
     relation = plan.relation()
     if _node(relation) != "HadoopFsRelation" or _node(relation.fileFormat()) != "ParquetFileFormat":
+        return None
+    options = str(relation.options()).lower()
+    if any(word in options for word in SPARK_ONLY_OPTIONS):
         return None
     return relation
 
@@ -131,6 +153,8 @@ def same_values(src: pa.DataType, dst: pa.DataType) -> bool:
     if _integer_widening(src, dst):
         return True
     lists = (pa.types.is_list, pa.types.is_large_list)
+    if pa.types.is_fixed_size_list(src) and pa.types.is_list(dst):
+        return src.value_type.equals(dst.value_type)
     if any(f(src) for f in lists) and any(f(dst) for f in lists):
         return same_values(src.value_type, dst.value_type)
     for kind in ((pa.types.is_string, pa.types.is_large_string), (pa.types.is_binary, pa.types.is_large_binary)):
@@ -140,6 +164,32 @@ def same_values(src: pa.DataType, dst: pa.DataType) -> bool:
         finer = {"s": 0, "ms": 1, "us": 2, "ns": 3}
         return (src.tz is None) == (dst.tz is None) and finer[src.unit] <= finer[dst.unit]
     return False
+
+
+def _has_dates(dtype: pa.DataType) -> bool:
+    if pa.types.is_date(dtype) or pa.types.is_timestamp(dtype):
+        return True
+    return any(_has_dates(dtype.field(i).type) for i in range(dtype.num_fields))
+
+
+def _dates_as_written(meta, read_mode: str) -> bool:
+    """True when Spark reads this file's dates and timestamps as written, as pyarrow does.
+
+    Files from Spark 2 or written in LEGACY mode hold hybrid-calendar values that Spark
+    rebases on read whatever the session says; files from other writers follow the
+    session's read mode, and only CORRECTED leaves them alone.
+    """
+    kv = meta.metadata or {}
+    version = kv.get(b"org.apache.spark.version")
+    if version is None:
+        return read_mode == "CORRECTED"
+    major = version.decode(errors="replace").split(".")[0]
+    return major.isdigit() and int(major) >= 3 and b"org.apache.spark.legacyDateTime" not in kv
+
+
+def _ambiguous(schema: pa.Schema) -> bool:
+    lower = [n.lower() for n in schema.names]
+    return len(set(lower)) != len(lower)
 
 
 def _partitions(groups, parallelism: int):
@@ -167,33 +217,42 @@ def parquet_scan(df) -> ParquetScan | None:
         return None
     if set(relation.partitionSchema().fieldNames()) & set(df.columns):
         return None  # partition values live in directory names, typed by Spark's inference
-    files = list(df.inputFiles())
-    if not files:
+    spark = df.sparkSession
+    if any(spark.conf.get(key, default).lower() != default for key, default in SPARK_ONLY_CONFS.items()):
+        return None
+    files = list(relation.location().inputFiles())  # as Spark reads them: a file listed twice is read twice
+    if not files or len(set(files)) != len(files):
         return None
     from pyspark.sql.pandas.types import to_arrow_schema
 
-    spark = df.sparkSession
     try:
         schema = to_arrow_schema(df.schema, timezone=spark.conf.get("spark.sql.session.timeZone"))
     except Exception:  # a type Arrow cannot carry: Spark's own path reports it
         return None
+    check_dates = any(_has_dates(f.type) for f in schema)
+    read_mode = spark.conf.get(REBASE_CONF, "EXCEPTION").upper()
     groups = []
     try:
-        location, paths = _paths(files)
+        location, paths = _paths(sorted(files))
+        root = posixpath.commonpath(paths) if len(paths) > 1 else posixpath.dirname(paths[0])
         for path, (meta, file_schema) in zip(paths, _footers(_filesystem(location), paths)):
+            if _ambiguous(file_schema) or (check_dates and not _dates_as_written(meta, read_mode)):
+                return None
             for field in schema:
                 i = file_schema.get_field_index(field.name)
                 if i < 0 or not same_values(file_schema.field(i).type, field.type):
                     return None
-            groups += [(RowGroup(path, i, meta.row_group(i).num_rows), meta.row_group(i).total_byte_size)
+            name = posixpath.relpath(path, root)
+            groups += [(RowGroup(path, i, meta.row_group(i).num_rows, name), meta.row_group(i).total_byte_size)
                        for i in range(meta.num_row_groups)]
     except (OSError, ValueError, pa.ArrowException):  # a filesystem pyarrow cannot open from here
         return None
     if not groups:
         return None
+    batch_rows = int(spark.conf.get("spark.sql.execution.arrow.maxRecordsPerBatch", "10000"))
     return ParquetScan(location, tuple(g for g, _ in groups),
                        _partitions(groups, spark.sparkContext.defaultParallelism), schema,
-                       sum(g.rows for g, _ in groups))
+                       sum(g.rows for g, _ in groups), batch_rows if batch_rows > 0 else READ_BATCH_ROWS)
 
 
 def task_frame(spark, scan: ParquetScan):

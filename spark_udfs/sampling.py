@@ -1,6 +1,8 @@
 """Fit a codec on a seeded sample drawn on the executors; only the sample reaches the driver, as Arrow."""
 from __future__ import annotations
 
+import zlib
+
 import numpy as np
 import pyarrow as pa
 from pyspark.sql import functions as F
@@ -10,9 +12,10 @@ import embcompress as ec
 from . import _columns, _scan
 
 OVERSAMPLE = 1.1
+ENGINES = ("auto", "spark")
 
 
-def sample_vectors(df, column: str, sample_size: int = 100_000, seed: int = 0):
+def sample_vectors(df, column: str, sample_size: int = 100_000, seed: int = 0, *, engine: str = "auto"):
     """A seeded, roughly uniform sample of at most ``sample_size`` non-null vectors, as a pyarrow array.
 
     The table is counted once (for Parquet a metadata read, no scan of the vectors), then
@@ -20,12 +23,15 @@ def sample_vectors(df, column: str, sample_size: int = 100_000, seed: int = 0):
     travel to the driver, as Arrow, where a seeded choice cuts them to ``sample_size``. The same
     data in the same partitioning gives the same sample. When ``df`` is a plain Parquet scan,
     the executors read the row groups with pyarrow and draw from each with a generator seeded
-    by ``(seed, row group)``, so the sample does not depend on how the tasks are split.
+    by ``(seed, file, row group)``, so the sample does not depend on how the tasks are split;
+    ``engine="spark"`` always samples through Spark (for files only the JVM can open).
     """
     if not isinstance(sample_size, int) or isinstance(sample_size, bool) or sample_size < 1:
         raise ValueError(f"sample_size must be a positive integer, got {sample_size!r}")
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be 'auto' or 'spark', got {engine!r}")
     src, read_col = _columns.vector_input(df, column)
-    scan = _scan.parquet_scan(df.select(column)) if read_col == column else None
+    scan = _scan.parquet_scan(df.select(column)) if read_col == column and engine == "auto" else None
     if scan is not None:
         total = scan.rows
         draw = lambda fraction: _bernoulli_row_groups(df.sparkSession, scan, column, fraction, seed)  # noqa: E731
@@ -46,24 +52,28 @@ def sample_vectors(df, column: str, sample_size: int = 100_000, seed: int = 0):
 
 
 def _row_group_sampler(scan, column, fraction, seed):
+    """Each row group draws with its own generator, seeded by (seed, file name, row group), so
+    the sample depends neither on how row groups are split into tasks nor on batch sizes.
+    Each read batch's picks travel as one Arrow IPC blob (bounded by the batch size)."""
     def run(batches):
         for batch in batches:
             for part in batch.column(0).to_pylist():
                 for index in scan.partitions[part]:
-                    rng = np.random.default_rng([seed, index])
-                    picked = []
-                    for data in scan.read(scan.row_groups[index], [column]):
+                    group = scan.row_groups[index]
+                    rng = np.random.default_rng([seed, zlib.crc32(group.name.encode()), group.index])
+                    for seq, data in enumerate(scan.read(group, [column])):
                         vectors = data.column(0)
                         keep = rng.random(len(vectors)) < fraction
                         if vectors.null_count:
                             keep &= vectors.is_valid().to_numpy(zero_copy_only=False)
-                        picked.append(vectors.filter(pa.array(keep)))
-                    sink = pa.BufferOutputStream()
-                    table = pa.table({column: pa.chunked_array(picked, scan.schema.field(column).type)})
-                    with pa.ipc.new_stream(sink, table.schema) as writer:
-                        writer.write_table(table)
-                    yield pa.RecordBatch.from_arrays([pa.array([index], pa.int64()), _one_blob(sink.getvalue())],
-                                                     names=["group", "rows"])
+                        if not keep.any():
+                            continue
+                        sink = pa.BufferOutputStream()
+                        picked = data.filter(pa.array(keep))
+                        with pa.ipc.new_stream(sink, picked.schema) as writer:
+                            writer.write_batch(picked)
+                        yield pa.RecordBatch.from_arrays([pa.array([index], pa.int64()), pa.array([seq], pa.int64()),
+                                                          _one_blob(sink.getvalue())], names=["group", "seq", "rows"])
     return run
 
 
@@ -74,10 +84,11 @@ def _one_blob(buf: pa.Buffer) -> pa.BinaryArray:
 
 
 def _blobs(column: pa.ChunkedArray):
-    """Each value of a binary column as a zero-copy Buffer."""
+    """Each value of a binary (or large_binary) column as a zero-copy Buffer."""
+    width = np.int64 if pa.types.is_large_binary(column.type) else np.int32
     for chunk in column.chunks:
         _, offsets, data = chunk.buffers()
-        ends = np.frombuffer(offsets, dtype=np.int32)[chunk.offset:chunk.offset + len(chunk) + 1]
+        ends = np.frombuffer(offsets, dtype=width)[chunk.offset:chunk.offset + len(chunk) + 1]
         for start, end in zip(ends[:-1], ends[1:]):
             yield data.slice(int(start), int(end - start))
 
@@ -85,7 +96,8 @@ def _blobs(column: pa.ChunkedArray):
 def _bernoulli_row_groups(spark, scan, column, fraction, seed):
     """The sample drawn on the executors from the row groups, returned as Arrow IPC bytes per group."""
     got = (_scan.task_frame(spark, scan).mapInArrow(_row_group_sampler(scan, column, fraction, seed),
-                                                   "group long, rows binary").toArrow().sort_by("group"))
+                                                   "group long, seq long, rows binary").toArrow()
+           .sort_by([("group", "ascending"), ("seq", "ascending")]))
     parts = [pa.ipc.open_stream(blob).read_all().column(0) for blob in _blobs(got.column("rows"))]
     return pa.chunked_array([c for part in parts for c in part.chunks], scan.schema.field(column).type) \
         .combine_chunks()
@@ -99,12 +111,12 @@ def _bernoulli(src, read_col, column, fraction, seed):
 
 
 def fit_codec(df, column: str, spec: str, *, sample_size: int = 100_000, seed: int = 0, metric: str = "ip",
-              holdout: float = 0.1):
+              holdout: float = 0.1, engine: str = "auto"):
     """Fit ``spec`` with the core (:func:`embcompress.fit`) on a sample of ``df[column]``.
 
     ``column`` is ``array<float>``, ``array<double>`` or a Spark ML vector. Null vectors are
     left out of the sample; any other bad vector in the sample fails the fit with its reason.
     """
     ec.parse_spec(spec)  # fail on a bad spec before any Spark job runs
-    sample = sample_vectors(df, column, sample_size, seed)
+    sample = sample_vectors(df, column, sample_size, seed, engine=engine)
     return ec.fit(spec, sample, metric=metric, seed=seed, holdout=holdout, column=column)

@@ -35,8 +35,18 @@ def typed_dir(tmp_path_factory, demo_table):
     return root
 
 
-@pytest.fixture(scope="module")
-def typed_df(spark, typed_dir):
+@pytest.fixture
+def corrected_dates(spark):
+    """pyarrow wrote typed_dir's dates: with CORRECTED rebasing Spark reads them as written too."""
+    key = "spark.sql.parquet.datetimeRebaseModeInRead"
+    before = spark.conf.get(key)
+    spark.conf.set(key, "CORRECTED")
+    yield
+    spark.conf.set(key, before)
+
+
+@pytest.fixture
+def typed_df(spark, typed_dir, corrected_dates):
     return spark.read.parquet(str(typed_dir))
 
 
@@ -154,6 +164,87 @@ def test_direct_sample_skips_nulls(spark, bad_file):
     assert len(everything) == 1999 and everything.null_count == 0  # the null row is left out, NaN kept
 
 
+def test_dates_that_spark_would_rebase_fall_back(spark, typed_dir, tmp_path):
+    key = "spark.sql.parquet.datetimeRebaseModeInRead"
+    before = spark.conf.get(key)
+    spark.conf.set(key, "EXCEPTION")  # pyarrow's files carry no Spark version: Spark checks their dates
+    try:
+        assert _scan.parquet_scan(spark.read.parquet(str(typed_dir))) is None
+        assert _scan.parquet_scan(spark.read.parquet(str(typed_dir)).select("id", "embedding")) is not None
+    finally:
+        spark.conf.set(key, before)
+    days = spark.sql("SELECT id, DATE'2026-11-27' AS day, array(CAST(id AS FLOAT), 1.0F) AS v FROM range(10)")
+    days.write.parquet(str(tmp_path / "spark3"))  # written by Spark 3+: proleptic dates, read as written
+    assert _scan.parquet_scan(spark.read.parquet(str(tmp_path / "spark3"))) is not None
+    spark.conf.set("spark.sql.parquet.datetimeRebaseModeInWrite", "LEGACY")
+    try:
+        spark.sql("SELECT 1L AS id, DATE'1000-01-01' AS day").write.parquet(str(tmp_path / "legacy"))
+    finally:
+        spark.conf.unset("spark.sql.parquet.datetimeRebaseModeInWrite")
+    assert _scan.parquet_scan(spark.read.parquet(str(tmp_path / "legacy"))) is None  # rebased in any read mode
+
+
+def test_repeated_paths_tables_and_spark_only_settings_fall_back(spark, typed_dir, tmp_path):
+    one = str(typed_dir / "a.parquet")
+    twice = spark.read.parquet(one, one)  # Spark reads a file listed twice twice
+    assert _scan.parquet_scan(twice.select("id", "embedding")) is None
+    assert encode_column(twice.select("id", "embedding"), _codec(), "embedding").count() == 2 * pq.read_metadata(
+        one).num_rows
+    spark.read.parquet(one).select("id", "embedding").write.saveAsTable("scan_path_t")
+    try:  # an overwrite of a catalog table must see that it reads from the table
+        assert _scan.parquet_scan(spark.table("scan_path_t")) is None
+    finally:
+        spark.sql("DROP TABLE scan_path_t")
+    spark.conf.set("spark.sql.files.ignoreCorruptFiles", "true")
+    try:
+        assert _scan.parquet_scan(spark.read.parquet(one).select("id", "embedding")) is None
+    finally:
+        spark.conf.unset("spark.sql.files.ignoreCorruptFiles")
+    assert _scan.parquet_scan(spark.read.option("datetimeRebaseMode", "LEGACY").parquet(one)
+                              .select("id", "embedding")) is None
+
+
+def test_names_differing_only_in_case_fall_back(spark, tmp_path):
+    pq.write_table(pa.table({"id": [1], "ID": [2], "v": pa.array([[1.0, 2.0]], pa.list_(pa.float32()))}),
+                   tmp_path / "case.parquet")
+    df = spark.read.schema("id bigint, v array<float>").parquet(str(tmp_path / "case.parquet"))
+    assert _scan.parquet_scan(df) is None  # Spark finds 'id' ambiguous here; a direct read would pick one
+
+
+def test_fixed_size_list_vectors_are_read_directly(spark, demo_table, demo_matrix, sq8, tmp_path):
+    fixed = pa.FixedSizeListArray.from_arrays(pa.array(demo_matrix.ravel()), demo_matrix.shape[1])
+    pq.write_table(pa.table({"id": demo_table["id"], "embedding": fixed}), tmp_path / "fixed.parquet",
+                   row_group_size=700)
+    df = spark.read.parquet(str(tmp_path / "fixed.parquet"))
+    direct = sorted_arrow(encode_column(df, sq8, "embedding", "code", engine="pyarrow"))
+    assert direct.equals(sorted_arrow(encode_column(df, sq8, "embedding", "code", engine="spark")))
+    sample = sample_vectors(df, "embedding", sample_size=100)
+    assert len(sample) == 100 and pa.types.is_list(sample.type)
+
+
+def test_sampler_reads_large_binary_results(spark, typed_df):
+    key = "spark.sql.execution.arrow.useLargeVarTypes"
+    spark.conf.set(key, "true")
+    try:
+        assert len(sample_vectors(typed_df, "embedding", sample_size=300, seed=2)) == 300
+    finally:
+        spark.conf.unset(key)
+
+
+def test_sampling_through_spark_on_request(typed_df):
+    a = sample_vectors(typed_df, "embedding", sample_size=300, seed=2, engine="spark")
+    assert len(a) == 300
+    with pytest.raises(ValueError, match="engine must be 'auto' or 'spark'"):
+        sample_vectors(typed_df, "embedding", sample_size=300, engine="pyarrow")
+
+
+def _codec():
+    import embcompress as ec
+    from embcompress.datasets import load_demo, matrix
+
+    return ec.fit("SQ8", matrix(load_demo())[:500], seed=0)
+
+
 @pytest.mark.parametrize("src, dst, same", [
     (pa.int32(), pa.int32(), True),
     (pa.int16(), pa.int32(), True),
@@ -167,6 +258,8 @@ def test_direct_sample_skips_nulls(spark, bad_file):
     (pa.timestamp("ns", "UTC"), pa.timestamp("us", "UTC"), False),
     (pa.timestamp("us"), pa.timestamp("us", "UTC"), False),
     (pa.dictionary(pa.int32(), pa.string()), pa.string(), False),
+    (pa.list_(pa.float32(), 384), pa.list_(pa.float32()), True),
+    (pa.list_(pa.float32(), 384), pa.list_(pa.float64()), False),
 ])
 def test_only_lossless_type_differences_are_read_directly(src, dst, same):
     assert _scan.same_values(src, dst) == same
