@@ -1,6 +1,7 @@
 """Fit a codec on a seeded sample drawn on the executors; only the sample reaches the driver, as Arrow."""
 from __future__ import annotations
 
+import math
 import zlib
 
 import numpy as np
@@ -11,7 +12,7 @@ import embcompress as ec
 
 from . import _columns, _scan
 
-OVERSAMPLE = 1.1
+SAFETY_SIGMAS = 6  # oversampling margin in binomial standard deviations: a short draw is ~1e-9 likely
 ENGINES = ("auto", "spark")
 
 
@@ -19,12 +20,13 @@ def sample_vectors(df, column: str, sample_size: int = 100_000, seed: int = 0, *
     """A seeded, roughly uniform sample of at most ``sample_size`` non-null vectors, as a pyarrow array.
 
     The table is counted once (for Parquet a metadata read, no scan of the vectors), then
-    Bernoulli-sampled on the executors at a slightly oversampled rate; only the sampled rows
-    travel to the driver, as Arrow, where a seeded choice cuts them to ``sample_size``. The same
-    data in the same partitioning gives the same sample. When ``df`` is a plain Parquet scan,
-    the executors read the row groups with pyarrow and draw from each with a generator seeded
-    by ``(seed, file, row group)``, so the sample does not depend on how the tasks are split;
-    ``engine="spark"`` always samples through Spark (for files only the JVM can open).
+    Bernoulli-sampled on the executors at a rate a few standard deviations above the target;
+    only the sampled rows travel to the driver, as Arrow, where a seeded choice cuts them to
+    ``sample_size``. The same data in the same partitioning gives the same sample. When ``df``
+    is a plain Parquet scan, the executors read the row groups with pyarrow and draw from each
+    with a generator seeded by ``(seed, file, row group)``, so the sample does not depend on how
+    the tasks are split; ``engine="spark"`` always samples through Spark (for files only the
+    JVM can open).
     """
     if not isinstance(sample_size, int) or isinstance(sample_size, bool) or sample_size < 1:
         raise ValueError(f"sample_size must be a positive integer, got {sample_size!r}")
@@ -38,10 +40,10 @@ def sample_vectors(df, column: str, sample_size: int = 100_000, seed: int = 0, *
     else:
         total = df.count()
         draw = lambda fraction: _bernoulli(src, read_col, column, fraction, seed)  # noqa: E731
-    fraction = min(1.0, OVERSAMPLE * sample_size / max(total, 1))
+    fraction = _fraction(sample_size, total)
     sample = draw(fraction)
     if len(sample) < sample_size and 0 < len(sample) and fraction < 1.0:  # many nulls: one more, larger pass
-        fraction = min(1.0, fraction * OVERSAMPLE * sample_size / len(sample))
+        fraction = _fraction(sample_size, len(sample) / fraction)  # the non-null rows, estimated
         sample = draw(fraction)
     if len(sample) == 0:
         raise ValueError(f"column {column!r} has no non-null vectors to fit a codec on")
@@ -49,6 +51,16 @@ def sample_vectors(df, column: str, sample_size: int = 100_000, seed: int = 0, *
         keep = np.sort(np.random.default_rng(seed).choice(len(sample), sample_size, replace=False))
         sample = sample.take(pa.array(keep))
     return sample
+
+
+def _fraction(sample_size: int, rows: float) -> float:
+    """The Bernoulli rate that yields at least ``sample_size`` of ``rows`` rows but for a
+    ~1e-9 chance, with a margin of a few binomial standard deviations rather than a fixed
+    10%: every extra row is sent to the driver and then cut."""
+    if rows <= sample_size:
+        return 1.0
+    wanted = sample_size + SAFETY_SIGMAS * math.sqrt(sample_size) + 1
+    return min(1.0, wanted / rows)
 
 
 def _row_group_sampler(scan, column, fraction, seed):

@@ -52,3 +52,19 @@ def test_fit_codec_errors_are_clear(demo_df, spark):
     empty = spark.createDataFrame([(1, None)], "id long, embedding array<float>")
     with pytest.raises(ValueError, match="column 'embedding' has no non-null vectors"):
         fit_codec(empty, "embedding", "SQ8")
+
+
+@pytest.mark.parametrize("sample_size, rows", [(100_000, 200_000), (300, 2_000), (10, 10**9), (5, 6)])
+def test_oversampling_margin_is_a_few_standard_deviations(sample_size, rows):
+    from spark_udfs.sampling import SAFETY_SIGMAS, _fraction
+
+    fraction = _fraction(sample_size, rows)
+    expected = fraction * rows
+    assert expected >= sample_size + SAFETY_SIGMAS * np.sqrt(sample_size) or fraction == 1.0
+    assert expected <= sample_size + SAFETY_SIGMAS * np.sqrt(sample_size) + 1  # not the old flat 10%
+
+
+def test_everything_is_taken_when_the_table_is_smaller_than_the_sample():
+    from spark_udfs.sampling import _fraction
+
+    assert _fraction(1000, 1000) == _fraction(1000, 10) == 1.0

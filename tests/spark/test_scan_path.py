@@ -263,3 +263,12 @@ def _codec():
 ])
 def test_only_lossless_type_differences_are_read_directly(src, dst, same):
     assert _scan.same_values(src, dst) == same
+
+
+def test_ml_estimator_and_model_read_plain_scans_directly(typed_df):
+    from spark_udfs import EmbeddingCompressor
+
+    model = EmbeddingCompressor(inputCol="embedding", outputCol="code", spec="SQ8", sampleSize=500).fit(typed_df)
+    assert model.codec.fit_stats["sample_rows"] == 500
+    want = sorted_arrow(encode_column(typed_df, model.codec, "embedding", "code", engine="spark"))
+    assert sorted_arrow(model.transform(typed_df)).equals(want)
