@@ -29,8 +29,9 @@ FOOTER_THREADS = 16  # footers read at once on the driver when planning
 READ_BATCH_ROWS = 32_768  # rows decoded at a time when Spark's maxRecordsPerBatch does not say
 # Reader options whose effect pyarrow would not reproduce (rebasing old dates, skipping bad files).
 SPARK_ONLY_OPTIONS = ("rebasemode", "ignorecorruptfiles", "ignoremissingfiles")
-SPARK_ONLY_CONFS = {"spark.sql.files.ignoreCorruptFiles": "false", "spark.sql.files.ignoreMissingFiles": "false"}
-REBASE_CONF = "spark.sql.parquet.datetimeRebaseModeInRead"
+SPARK_ONLY_CONFS = {"spark.sql.files.ignoreCorruptFiles": "false", "spark.sql.files.ignoreMissingFiles": "false",
+                    "spark.sql.parquet.int96TimestampConversion": "false"}
+REBASE_CONFS = ("spark.sql.parquet.datetimeRebaseModeInRead", "spark.sql.parquet.int96RebaseModeInRead")
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,7 @@ class ParquetScan:
         """Yield the row group's ``columns`` as record batches with the types Spark expects."""
         fs = _filesystem(self.location)
         fields = [self.schema.field(c) for c in columns]
-        reader = pq.ParquetFile(fs.open_input_file(group.path))
+        reader = _open(fs, group.path)
         for batch in reader.iter_batches(batch_size=self.batch_rows, row_groups=[group.index],
                                          columns=list(columns), use_threads=False):
             yield pa.RecordBatch.from_arrays([_conform(batch.column(f.name), f.type) for f in fields],
@@ -78,6 +79,11 @@ def _conform(array, target: pa.DataType):
         return pa.ListArray.from_arrays(offsets, values, type=target,
                                         mask=array.is_null() if array.null_count else None)
     return array.cast(target)
+
+
+def _open(fs, path: str) -> pq.ParquetFile:
+    """A Parquet file whose INT96 timestamps (Spark's default when writing) read as microseconds."""
+    return pq.ParquetFile(fs.open_input_file(path), coerce_int96_timestamp_unit="us")
 
 
 @functools.lru_cache(maxsize=8)
@@ -103,7 +109,7 @@ def _paths(uris):
 def _footers(fs, paths):
     """``(metadata, arrow schema)`` of each file, read concurrently: remote footers cost a round trip each."""
     def footer(path):
-        reader = pq.ParquetFile(fs.open_input_file(path))
+        reader = _open(fs, path)
         return reader.metadata, reader.schema_arrow
 
     if len(paths) == 1:
@@ -146,10 +152,17 @@ def _integer_widening(src: pa.DataType, dst: pa.DataType) -> bool:
     return src.bit_width < dst.bit_width or (pa.types.is_signed_integer(src) and src.bit_width == dst.bit_width)
 
 
-def same_values(src: pa.DataType, dst: pa.DataType) -> bool:
-    """True when casting pyarrow's ``src`` to Spark's ``dst`` can never change or reject a value."""
+def same_values(src: pa.DataType, dst: pa.DataType, *, int96: bool = False) -> bool:
+    """True when casting pyarrow's ``src`` to Spark's ``dst`` can never change or reject a value.
+
+    ``int96``: the column is stored as INT96, which holds UTC instants without saying so; Spark
+    reads them as timestamps with the session's zone, pyarrow as zone-less microseconds.
+    """
     if src.equals(dst):
         return True
+    if int96:
+        return pa.types.is_timestamp(src) and pa.types.is_timestamp(dst) and src.unit == dst.unit == "us" \
+            and src.tz is None and dst.tz is not None
     if _integer_widening(src, dst):
         return True
     lists = (pa.types.is_list, pa.types.is_large_list)
@@ -184,7 +197,15 @@ def _dates_as_written(meta, read_mode: str) -> bool:
     if version is None:
         return read_mode == "CORRECTED"
     major = version.decode(errors="replace").split(".")[0]
-    return major.isdigit() and int(major) >= 3 and b"org.apache.spark.legacyDateTime" not in kv
+    legacy = (b"org.apache.spark.legacyDateTime", b"org.apache.spark.legacyINT96")
+    return major.isdigit() and int(major) >= 3 and not any(flag in kv for flag in legacy)
+
+
+def _int96_columns(meta) -> set:
+    """Top-level names of the columns stored as INT96."""
+    schema = meta.schema
+    return {schema.column(i).path.split(".")[0] for i in range(len(schema))
+            if schema.column(i).physical_type == "INT96"}
 
 
 def _ambiguous(schema: pa.Schema) -> bool:
@@ -210,6 +231,15 @@ def _partitions(groups, parallelism: int):
     return tuple(p for p in parts if p)
 
 
+def _conf(spark, key: str, fallback: str) -> str:
+    """A Spark SQL setting as the session sees it: ``conf.get(key, default)`` would return
+    ``default`` for an unset key instead of Spark's own default."""
+    try:
+        return spark.conf.get(key)
+    except Exception:  # not a setting this Spark version knows
+        return fallback
+
+
 def parquet_scan(df) -> ParquetScan | None:
     """The row groups to read for ``df``, or None when ``df`` is not a plain Parquet scan pyarrow can read."""
     relation = _relation(df)
@@ -218,7 +248,7 @@ def parquet_scan(df) -> ParquetScan | None:
     if set(relation.partitionSchema().fieldNames()) & set(df.columns):
         return None  # partition values live in directory names, typed by Spark's inference
     spark = df.sparkSession
-    if any(spark.conf.get(key, default).lower() != default for key, default in SPARK_ONLY_CONFS.items()):
+    if any(_conf(spark, key, default).lower() != default for key, default in SPARK_ONLY_CONFS.items()):
         return None
     files = list(relation.location().inputFiles())  # as Spark reads them: a file listed twice is read twice
     if not files or len(set(files)) != len(files):
@@ -230,7 +260,8 @@ def parquet_scan(df) -> ParquetScan | None:
     except Exception:  # a type Arrow cannot carry: Spark's own path reports it
         return None
     check_dates = any(_has_dates(f.type) for f in schema)
-    read_mode = spark.conf.get(REBASE_CONF, "EXCEPTION").upper()
+    corrected = all(_conf(spark, key, "EXCEPTION").upper() == "CORRECTED" for key in REBASE_CONFS)
+    read_mode = "CORRECTED" if corrected else "REBASE_OR_CHECK"
     groups = []
     try:
         location, paths = _paths(sorted(files))
@@ -238,9 +269,10 @@ def parquet_scan(df) -> ParquetScan | None:
         for path, (meta, file_schema) in zip(paths, _footers(_filesystem(location), paths)):
             if _ambiguous(file_schema) or (check_dates and not _dates_as_written(meta, read_mode)):
                 return None
+            int96 = _int96_columns(meta)
             for field in schema:
                 i = file_schema.get_field_index(field.name)
-                if i < 0 or not same_values(file_schema.field(i).type, field.type):
+                if i < 0 or not same_values(file_schema.field(i).type, field.type, int96=field.name in int96):
                     return None
             name = posixpath.relpath(path, root)
             groups += [(RowGroup(path, i, meta.row_group(i).num_rows, name), meta.row_group(i).total_byte_size)
@@ -249,7 +281,7 @@ def parquet_scan(df) -> ParquetScan | None:
         return None
     if not groups:
         return None
-    batch_rows = int(spark.conf.get("spark.sql.execution.arrow.maxRecordsPerBatch", "10000"))
+    batch_rows = int(_conf(spark, "spark.sql.execution.arrow.maxRecordsPerBatch", "10000"))
     return ParquetScan(location, tuple(g for g, _ in groups),
                        _partitions(groups, spark.sparkContext.defaultParallelism), schema,
                        sum(g.rows for g, _ in groups), batch_rows if batch_rows > 0 else READ_BATCH_ROWS)

@@ -184,6 +184,18 @@ def test_dates_that_spark_would_rebase_fall_back(spark, typed_dir, tmp_path):
     assert _scan.parquet_scan(spark.read.parquet(str(tmp_path / "legacy"))) is None  # rebased in any read mode
 
 
+def test_spark_written_int96_timestamps_are_read_directly(spark, sq8, tmp_path):
+    rows = spark.sql("SELECT id, TIMESTAMP'2026-11-27 09:34:00' + make_interval(0, 0, 0, 0, 0, 0, id) AS ts, "
+                     "transform(sequence(1, 384), i -> CAST((id + i) % 7 AS FLOAT) + 0.5F) AS embedding "
+                     "FROM range(300)")
+    rows.write.parquet(str(tmp_path / "int96"))  # Spark's default outputTimestampType is INT96
+    df = spark.read.parquet(str(tmp_path / "int96"))
+    meta = pq.read_metadata(next((tmp_path / "int96").glob("*.parquet")))
+    assert "ts" in _scan._int96_columns(meta)
+    direct = sorted_arrow(encode_column(df, sq8, "embedding", "code", engine="pyarrow"))
+    assert direct.equals(sorted_arrow(encode_column(df, sq8, "embedding", "code", engine="spark")))
+
+
 def test_repeated_paths_tables_and_spark_only_settings_fall_back(spark, typed_dir, tmp_path):
     one = str(typed_dir / "a.parquet")
     twice = spark.read.parquet(one, one)  # Spark reads a file listed twice twice
@@ -263,6 +275,16 @@ def _codec():
 ])
 def test_only_lossless_type_differences_are_read_directly(src, dst, same):
     assert _scan.same_values(src, dst) == same
+
+
+@pytest.mark.parametrize("src, dst, same", [
+    (pa.timestamp("us"), pa.timestamp("us", "UTC"), True),  # INT96 holds UTC instants
+    (pa.timestamp("us"), pa.timestamp("us"), True),
+    (pa.timestamp("ns"), pa.timestamp("us", "UTC"), False),
+    (pa.timestamp("us", "UTC"), pa.timestamp("us", "UTC"), True),
+])
+def test_int96_timestamps_are_instants(src, dst, same):
+    assert _scan.same_values(src, dst, int96=True) == same
 
 
 def test_ml_estimator_and_model_read_plain_scans_directly(typed_df):
