@@ -185,27 +185,40 @@ def _has_dates(dtype: pa.DataType) -> bool:
     return any(_has_dates(dtype.field(i).type) for i in range(dtype.num_fields))
 
 
-def _dates_as_written(meta, read_mode: str) -> bool:
+def _version(text: str) -> tuple:
+    parts = []
+    for piece in text.split(".")[:3]:
+        digits = "".join(ch for ch in piece if ch.isdigit())
+        parts.append(int(digits) if digits else 0)
+    return tuple(parts)
+
+
+def _dates_as_written(meta, read_mode: str, int96: bool) -> bool:
     """True when Spark reads this file's dates and timestamps as written, as pyarrow does.
 
     Files from Spark 2 or written in LEGACY mode hold hybrid-calendar values that Spark
-    rebases on read whatever the session says; files from other writers follow the
-    session's read mode, and only CORRECTED leaves them alone.
+    rebases on read whatever the session says, and so are INT96 values from Spark before
+    3.1; files from other writers follow the session's read mode, and only CORRECTED leaves
+    them alone.
     """
     kv = meta.metadata or {}
     version = kv.get(b"org.apache.spark.version")
     if version is None:
         return read_mode == "CORRECTED"
-    major = version.decode(errors="replace").split(".")[0]
+    written_by = _version(version.decode(errors="replace"))
     legacy = (b"org.apache.spark.legacyDateTime", b"org.apache.spark.legacyINT96")
-    return major.isdigit() and int(major) >= 3 and not any(flag in kv for flag in legacy)
+    return written_by >= ((3, 1, 0) if int96 else (3, 0, 0)) and not any(flag in kv for flag in legacy)
 
 
-def _int96_columns(meta) -> set:
-    """Top-level names of the columns stored as INT96."""
+def _int96_columns(meta, names) -> set:
+    """The top-level columns among ``names`` that hold INT96 values (at any depth).
+
+    pyarrow reads INT96 days as unsigned, so instants before 4714 BC (Julian day 0) would read
+    differently from Spark; no real timestamp column holds them.
+    """
     schema = meta.schema
-    return {schema.column(i).path.split(".")[0] for i in range(len(schema))
-            if schema.column(i).physical_type == "INT96"}
+    paths = [schema.column(i).path for i in range(len(schema)) if schema.column(i).physical_type == "INT96"]
+    return {n for n in names if any(p == n or p.startswith(n + ".") for p in paths)}
 
 
 def _ambiguous(schema: pa.Schema) -> bool:
@@ -267,9 +280,9 @@ def parquet_scan(df) -> ParquetScan | None:
         location, paths = _paths(sorted(files))
         root = posixpath.commonpath(paths) if len(paths) > 1 else posixpath.dirname(paths[0])
         for path, (meta, file_schema) in zip(paths, _footers(_filesystem(location), paths)):
-            if _ambiguous(file_schema) or (check_dates and not _dates_as_written(meta, read_mode)):
+            int96 = _int96_columns(meta, schema.names)
+            if _ambiguous(file_schema) or (check_dates and not _dates_as_written(meta, read_mode, bool(int96))):
                 return None
-            int96 = _int96_columns(meta)
             for field in schema:
                 i = file_schema.get_field_index(field.name)
                 if i < 0 or not same_values(file_schema.field(i).type, field.type, int96=field.name in int96):

@@ -42,8 +42,9 @@ def sample_vectors(df, column: str, sample_size: int = 100_000, seed: int = 0, *
         draw = lambda fraction: _bernoulli(src, read_col, column, fraction, seed)  # noqa: E731
     fraction = _fraction(sample_size, total)
     sample = draw(fraction)
-    if len(sample) < sample_size and 0 < len(sample) and fraction < 1.0:  # many nulls: one more, larger pass
-        fraction = _fraction(sample_size, len(sample) / fraction)  # the non-null rows, estimated
+    if len(sample) < sample_size and fraction < 1.0:  # many nulls: one more, larger pass
+        got = len(sample)  # non-null rows are at least (got - 6 sd) / fraction; below the target, take them all
+        fraction = _fraction(sample_size, (got - SAFETY_SIGMAS * math.sqrt(got)) / fraction)
         sample = draw(fraction)
     if len(sample) == 0:
         raise ValueError(f"column {column!r} has no non-null vectors to fit a codec on")
@@ -59,7 +60,8 @@ def _fraction(sample_size: int, rows: float) -> float:
     10%: every extra row is sent to the driver and then cut."""
     if rows <= sample_size:
         return 1.0
-    wanted = sample_size + SAFETY_SIGMAS * math.sqrt(sample_size) + 1
+    # the draw has mean w and sd <= sqrt(w); w - z*sqrt(w) >= sample_size gives this w
+    wanted = (SAFETY_SIGMAS / 2 + math.sqrt(SAFETY_SIGMAS ** 2 / 4 + sample_size)) ** 2
     return min(1.0, wanted / rows)
 
 

@@ -60,8 +60,28 @@ def test_oversampling_margin_is_a_few_standard_deviations(sample_size, rows):
 
     fraction = _fraction(sample_size, rows)
     expected = fraction * rows
-    assert expected >= sample_size + SAFETY_SIGMAS * np.sqrt(sample_size) or fraction == 1.0
-    assert expected <= sample_size + SAFETY_SIGMAS * np.sqrt(sample_size) + 1  # not the old flat 10%
+    assert expected - SAFETY_SIGMAS * np.sqrt(expected) >= sample_size - 1e-6 or fraction == 1.0
+    assert expected <= sample_size + 2 * SAFETY_SIGMAS * np.sqrt(sample_size) + SAFETY_SIGMAS ** 2  # not 10%
+
+
+def test_first_draw_short_of_rows_is_rare():
+    """Binomial draws at the chosen rate fall short of the target about once in a billion."""
+    from spark_udfs.sampling import _fraction
+
+    rng = np.random.default_rng(0)
+    for sample_size, rows in [(1, 10**6), (100, 10**6), (100_000, 200_000)]:
+        fraction = _fraction(sample_size, rows)
+        assert (rng.binomial(rows, fraction, size=20_000) >= sample_size).all()
+
+
+def test_mostly_null_column_still_gives_the_full_sample(spark):
+    from pyspark.sql import functions as F
+
+    sparse = spark.range(200_000).select("id", F.when(F.col("id") % 1000 == 0, F.array(F.col("id").cast("float"),
+                                                                                      F.lit(1.0).cast("float")))
+                                         .alias("embedding"))
+    for seed in range(8):  # 200 non-null rows; the first draw holds none or a few
+        assert len(sample_vectors(sparse, "embedding", sample_size=150, seed=seed)) == 150
 
 
 def test_everything_is_taken_when_the_table_is_smaller_than_the_sample():

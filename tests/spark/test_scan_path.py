@@ -191,9 +191,23 @@ def test_spark_written_int96_timestamps_are_read_directly(spark, sq8, tmp_path):
     rows.write.parquet(str(tmp_path / "int96"))  # Spark's default outputTimestampType is INT96
     df = spark.read.parquet(str(tmp_path / "int96"))
     meta = pq.read_metadata(next((tmp_path / "int96").glob("*.parquet")))
-    assert "ts" in _scan._int96_columns(meta)
+    assert _scan._int96_columns(meta, ["id", "ts", "embedding"]) == {"ts"}
     direct = sorted_arrow(encode_column(df, sq8, "embedding", "code", engine="pyarrow"))
     assert direct.equals(sorted_arrow(encode_column(df, sq8, "embedding", "code", engine="spark")))
+
+
+@pytest.mark.parametrize("version, int96, as_written", [
+    (b"3.0.3", True, False),  # Spark 3.0 rebased INT96 on write
+    (b"3.0.3", False, True),
+    (b"3.1.0", True, True),
+    (b"2.4.8", False, False),
+    (b"4.3.0", True, True),
+])
+def test_which_spark_files_hold_dates_as_written(version, int96, as_written):
+    class Meta:
+        metadata = {b"org.apache.spark.version": version}
+
+    assert _scan._dates_as_written(Meta(), "CORRECTED", int96) == as_written
 
 
 def test_repeated_paths_tables_and_spark_only_settings_fall_back(spark, typed_dir, tmp_path):
