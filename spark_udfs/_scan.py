@@ -53,6 +53,13 @@ class ParquetScan:
     rows: int
     batch_rows: int = READ_BATCH_ROWS
 
+    def task_groups(self, batches):
+        """The row groups a task owns: ``batches`` is the task's input from :func:`task_frame`."""
+        for batch in batches:
+            for part in batch.column(0).to_pylist():
+                for index in self.partitions[part]:
+                    yield index, self.row_groups[index]
+
     def read(self, group: RowGroup, columns):
         """Yield the row group's ``columns`` as record batches with the types Spark expects."""
         fs = _filesystem(self.location)

@@ -77,19 +77,16 @@ def _row_group_encoder(handle, scan, column, output_col, names, mode):
 
     def run(batches):
         codec = handle.get()
-        for batch in batches:
-            for part in batch.column(0).to_pylist():
-                for index in scan.partitions[part]:
-                    group, seen = scan.row_groups[index], 0
-                    for data in scan.read(group, read):
-                        try:
-                            enc = encode_arrow(codec, data.column(column), column=column, on_invalid=mode)
-                        except EmbeddingError as exc:
-                            where = None if exc.row is None else \
-                                f"{exc.row + seen} of row group {group.index} in {group.path}"
-                            raise EmbeddingError(exc.problem, row=where, column=column, hint=HINT) from None
-                        seen += data.num_rows
-                        yield _assemble(data, names, output_col, _columns.to_binary(enc.codes))
+        for _, group in scan.task_groups(batches):
+            seen = 0
+            for data in scan.read(group, read):
+                try:
+                    enc = encode_arrow(codec, data.column(column), column=column, on_invalid=mode)
+                except EmbeddingError as exc:
+                    where = None if exc.row is None else f"{exc.row + seen} of row group {group.index} in {group.path}"
+                    raise EmbeddingError(exc.problem, row=where, column=column, hint=HINT) from None
+                seen += data.num_rows
+                yield _assemble(data, names, output_col, _columns.to_binary(enc.codes))
     return run
 
 

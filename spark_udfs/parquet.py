@@ -77,9 +77,9 @@ def compress_parquet(spark, input_path, output_path, column, spec, *, sample_siz
     if exists and mode in ("errorifexists", "error"):
         raise FileExistsError(f"{output_path} already exists; pass mode='overwrite' or mode='append'")
     df = spark.read.parquet(input_path)
+    read_engine = "spark" if engine == "spark" else "auto"  # how fit_codec/encode_column read the vectors
     codec = spec if isinstance(spec, ec.Codec) else fit_codec(df, column, spec, sample_size=sample_size, seed=seed,
-                                                             metric=metric,
-                                                             engine="spark" if engine == "spark" else "auto")
+                                                             metric=metric, engine=read_engine)
     if exists and mode == "append":
         _check_append(spark, output_path, codec)
     output_col = output_col or f"{column}_code"
@@ -87,7 +87,7 @@ def compress_parquet(spark, input_path, output_path, column, spec, *, sample_siz
     meta = dict(sidecar(codec, column, output_col), partition_by=parts)
     if engine == "spark" or (engine == "auto" and partition_by is not None):
         encoded = encode_column(df, codec, column, output_col, on_invalid=on_invalid, drop_input=not keep_input,
-                                engine="spark" if engine == "spark" else "auto")
+                                engine=read_engine)
         writer = encoded.write.mode(mode)
         if parts:
             writer = writer.partitionBy(*parts)

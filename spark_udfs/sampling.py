@@ -70,24 +70,21 @@ def _row_group_sampler(scan, column, fraction, seed):
     the sample depends neither on how row groups are split into tasks nor on batch sizes.
     Each read batch's picks travel as one Arrow IPC blob (bounded by the batch size)."""
     def run(batches):
-        for batch in batches:
-            for part in batch.column(0).to_pylist():
-                for index in scan.partitions[part]:
-                    group = scan.row_groups[index]
-                    rng = np.random.default_rng([seed, zlib.crc32(group.name.encode()), group.index])
-                    for seq, data in enumerate(scan.read(group, [column])):
-                        vectors = data.column(0)
-                        keep = rng.random(len(vectors)) < fraction
-                        if vectors.null_count:
-                            keep &= vectors.is_valid().to_numpy(zero_copy_only=False)
-                        if not keep.any():
-                            continue
-                        sink = pa.BufferOutputStream()
-                        picked = data.filter(pa.array(keep))
-                        with pa.ipc.new_stream(sink, picked.schema) as writer:
-                            writer.write_batch(picked)
-                        yield pa.RecordBatch.from_arrays([pa.array([index], pa.int64()), pa.array([seq], pa.int64()),
-                                                          _one_blob(sink.getvalue())], names=["group", "seq", "rows"])
+        for index, group in scan.task_groups(batches):
+            rng = np.random.default_rng([seed, zlib.crc32(group.name.encode()), group.index])
+            for seq, data in enumerate(scan.read(group, [column])):
+                vectors = data.column(0)
+                keep = rng.random(len(vectors)) < fraction
+                if vectors.null_count:
+                    keep &= vectors.is_valid().to_numpy(zero_copy_only=False)
+                if not keep.any():
+                    continue
+                sink = pa.BufferOutputStream()
+                picked = data.filter(pa.array(keep))
+                with pa.ipc.new_stream(sink, picked.schema) as writer:
+                    writer.write_batch(picked)
+                yield pa.RecordBatch.from_arrays([pa.array([index], pa.int64()), pa.array([seq], pa.int64()),
+                                                  _one_blob(sink.getvalue())], names=["group", "seq", "rows"])
     return run
 
 
@@ -108,7 +105,10 @@ def _blobs(column: pa.ChunkedArray):
 
 
 def _bernoulli_row_groups(spark, scan, column, fraction, seed):
-    """The sample drawn on the executors from the row groups, returned as Arrow IPC bytes per group."""
+    """The sample drawn on the executors from the row groups, as one array in file and row order.
+
+    Each task sends its picks as Arrow IPC blobs; the driver reads them without copying and
+    concatenates them once."""
     got = (_scan.task_frame(spark, scan).mapInArrow(_row_group_sampler(scan, column, fraction, seed),
                                                    "group long, seq long, rows binary").toArrow()
            .sort_by([("group", "ascending"), ("seq", "ascending")]))
