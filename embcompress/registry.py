@@ -50,13 +50,27 @@ class Registry:
 
     def versions(self, name: str) -> list:
         """Published version numbers of ``name``, ascending (empty if none)."""
-        selector = pafs.FileSelector(self._dir(name), allow_not_found=True)
         found = []
-        for info in self.fs.get_file_info(selector):
+        for info in self._list(self._dir(name)):
             m = _VERSION_DIR.fullmatch(info.base_name)
             if m and info.type == pafs.FileType.Directory:
                 found.append(int(m.group(1)))
         return sorted(found)
+
+    def _list(self, directory: str) -> list:
+        """The entries of ``directory``, or none if it does not exist yet.
+
+        pyarrow's ``allow_not_found`` listing is not atomic: when a concurrent publisher creates
+        the directory between pyarrow's failed listing and its existence check, it raises
+        FileNotFoundError for a directory that now exists. List again in that case.
+        """
+        for _ in range(MAX_PUBLISH_ATTEMPTS):
+            try:
+                return self.fs.get_file_info(pafs.FileSelector(directory))
+            except FileNotFoundError:
+                if self.fs.get_file_info(directory).type == pafs.FileType.NotFound:
+                    return []
+        return self.fs.get_file_info(pafs.FileSelector(directory))
 
     def _resolve(self, name: str, version) -> int:
         known = self.versions(name)
