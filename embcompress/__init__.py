@@ -12,9 +12,10 @@ from .drift import DriftReport, drift  # noqa: E402
 from .errors import ArtifactError, EmbeddingError, NotFittedError  # noqa: E402
 from .evaluation import evaluate, exact_search  # noqa: E402
 from .fitting import fit, recall_at_k  # noqa: E402
+from .moments import Moments  # noqa: E402
 from .spec import GRAMMAR, code_size, parse_spec  # noqa: E402
 from .techniques.hashing import hash_features  # noqa: E402
 from .validation import validate  # noqa: E402
 
-__all__ = ["Codec", "load", "fit", "evaluate", "exact_search", "recall_at_k", "validate", "parse_spec", "code_size", "hash_features", "drift", "DriftReport", "GRAMMAR",
+__all__ = ["Codec", "load", "fit", "Moments", "evaluate", "exact_search", "recall_at_k", "validate", "parse_spec", "code_size", "hash_features", "drift", "DriftReport", "GRAMMAR",
            "ArtifactError", "EmbeddingError", "NotFittedError", "__version__"]

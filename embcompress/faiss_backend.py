@@ -85,6 +85,25 @@ def quiet_opq_training(index):
             vt.pq = None
 
 
+PCA_EIGEN_POWER = {"PCA": 0.0, "PCAW": -0.5}
+
+
+def set_leading_pca(index, moments) -> None:
+    """Fill the first transform of ``index``, a PCAMatrix, from :class:`~embcompress.moments.Moments`.
+
+    faiss then trains only what follows it (``IndexPreTransform.train`` skips trained transforms).
+    """
+    vt = chain(index)[0]
+    if not isinstance(vt, faiss.PCAMatrix) or vt.random_rotation or vt.balanced_bins:
+        raise ValueError("moments can fit only a plain or whitened PCA in first position")
+    if moments.dim != vt.d_in:
+        raise ValueError(f"moments of {moments.dim}-d vectors cannot fit a PCA of {vt.d_in}-d ones")
+    a, b = moments.pca(vt.d_out, vt.eigen_power)
+    faiss.copy_array_to_vector(a.ravel(), vt.A)
+    faiss.copy_array_to_vector(b, vt.b)
+    vt.is_trained = True
+
+
 def _vec(v) -> np.ndarray:
     return faiss.vector_to_array(v)
 

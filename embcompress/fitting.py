@@ -6,6 +6,7 @@ import numpy as np
 from . import scoring
 from .codec import METRIC_NAMES, Codec, library_versions
 from .errors import EmbeddingError
+from .moments import Moments
 from .pipeline import Pipeline
 from .spec import parse_spec
 from .validation import as_float_matrix, find_invalid, raise_on_invalid
@@ -66,7 +67,8 @@ def _split(n: int, holdout: float, need: int, seed: int):
     return np.flatnonzero(keep), hold
 
 
-def fit(spec, sample, metric: str = "ip", seed: int = 0, *, holdout: float = 0.1, column=None) -> Codec:
+def fit(spec, sample, metric: str = "ip", seed: int = 0, *, holdout: float = 0.1, column=None,
+        moments: Moments | None = None) -> Codec:
     """Fit ``spec`` on ``sample`` ((n, d) array, or a pyarrow list/fixed_size_list array).
 
     ``sample`` may also be a pyarrow Table with ``column`` naming one embedding column, or a
@@ -76,6 +78,12 @@ def fit(spec, sample, metric: str = "ip", seed: int = 0, *, holdout: float = 0.1
     A seeded ``holdout`` share of the sample (at most 1,000 rows) is kept out of training to
     measure the fit statistics stored in the artifact; ``holdout=0`` trains on every row,
     exactly as faiss would. ``seed=0`` reproduces faiss's default seeds.
+
+    ``moments`` (:class:`~embcompress.moments.Moments`) of a larger sample that ``sample`` was
+    drawn from fit a spec's leading ``PCA``/``PCAW`` from all of that sample; ``sample`` then
+    trains what follows and gives the fit statistics, and its held-out rows are taken out of
+    the moments too. A distributed fit sends the moments (d*d numbers) and a subsample to the
+    driver instead of the whole sample.
     """
     parsed = parse_spec(spec)
     if metric not in METRIC_NAMES:
@@ -100,9 +108,12 @@ def fit(spec, sample, metric: str = "ip", seed: int = 0, *, holdout: float = 0.1
     train_rows, hold_rows = _split(n, holdout, need, int(seed))
     train = x if len(hold_rows) == 0 else np.ascontiguousarray(x[train_rows])
     pipeline = Pipeline(parsed, dim, metric, int(seed))
-    pipeline.fit(train, int(seed))
+    if moments is not None:
+        moments = _training_moments(moments, x[hold_rows], dim, column)
+    pipeline.fit(train, int(seed), moments)
     arrays = pipeline.export()
-    arrays["stats.mean"] = train.mean(axis=0, dtype=np.float64).astype(np.float32)
+    mean = train.mean(axis=0, dtype=np.float64) if moments is None else moments.mean
+    arrays["stats.mean"] = mean.astype(np.float32)
     arrays["stats.min"] = train.min(axis=0)
     arrays["stats.max"] = train.max(axis=0)
     header = {"spec": parsed.text, "dim": int(dim), "metric": metric, "seed": int(seed),
@@ -110,7 +121,21 @@ def fit(spec, sample, metric: str = "ip", seed: int = 0, *, holdout: float = 0.1
     codec = Codec(header, arrays)
     header["code_size"] = codec.code_size
     header["fit"] = _fit_stats(codec, x, train_rows, hold_rows, int(seed))
+    if moments is not None:
+        header["fit"]["moments_rows"] = moments.count
     return Codec(header, arrays)
+
+
+def _training_moments(moments: Moments, held_out: np.ndarray, dim: int, column) -> Moments:
+    """The moments without the held-out rows (which are among their rows), checked against the sample."""
+    if moments.dim != dim:
+        raise EmbeddingError(f"moments of {moments.dim}-d vectors do not match the {dim}-d sample", column=column)
+    if moments.count < len(held_out) + 2:
+        raise EmbeddingError(f"moments of {moments.count} rows are too few for a PCA", column=column,
+                             hint="pass a larger sample")
+    if not (np.isfinite(moments.mean).all() and np.isfinite(moments.scatter).all()):
+        raise EmbeddingError("the moments hold NaN or Inf: a vector in the sample was not finite", column=column)
+    return moments - Moments.of(held_out)
 
 
 def _fit_stats(codec: Codec, x, train_rows, hold_rows, seed: int) -> dict:

@@ -28,8 +28,11 @@ class FaissSegment:
         self.index = fb.new_index(self.spec, d_in, metric)
         self._inverse = None
 
-    def fit(self, x: np.ndarray, seed: int) -> None:
+    def fit(self, x: np.ndarray, seed: int, moments=None) -> None:
+        """Train on ``x``; given ``moments``, the leading PCA comes from them and ``x`` trains the rest."""
         fb.apply_seed(self.index, seed)
+        if moments is not None:
+            fb.set_leading_pca(self.index, moments)
         with fb.quiet_opq_training(self.index):
             self.index.train(x)
         self.extra = {}
@@ -104,9 +107,23 @@ class Pipeline:
     def _stages(self):
         return [(f"s{j}.", s) for j, s in enumerate(self.segments)] + [("code.", self.code)]
 
-    def fit(self, x: np.ndarray, seed: int) -> None:
+    @property
+    def leads_with_pca(self) -> bool:
+        """Whether the first stage starts with a PCA or whitened PCA, which moments can fit."""
+        first = self._stages()[0][1]
+        return isinstance(first, FaissSegment) and bool(first.spec.transforms) \
+            and first.spec.transforms[0].kind in fb.PCA_EIGEN_POWER
+
+    def fit(self, x: np.ndarray, seed: int, moments=None) -> None:
+        """Train stage by stage on ``x``; ``moments`` (of a larger sample) fit a leading PCA instead."""
+        if moments is not None and not self.leads_with_pca:
+            raise ValueError(f"spec {self.spec.text!r} does not start with PCA or PCAW; moments cannot fit it")
         for _, stage in self._stages():
-            stage.fit(x, seed)
+            if moments is not None:
+                stage.fit(x, seed, moments)
+                moments = None
+            else:
+                stage.fit(x, seed)
             if stage is not self.code:
                 x = np.ascontiguousarray(stage.forward(x), dtype=np.float32)
 

@@ -10,9 +10,10 @@ from pyspark.sql import functions as F
 
 import embcompress as ec
 
-from . import _columns, _scan
+from . import _columns, _moments, _scan
+from ._draws import SAFETY_SIGMAS, ipc_blob, ipc_column
+from ._draws import oversampled_fraction as _fraction
 
-SAFETY_SIGMAS = 6  # oversampling margin in binomial standard deviations: a short draw is ~1e-9 likely
 ENGINES = ("auto", "spark")
 
 
@@ -28,12 +29,9 @@ def sample_vectors(df, column: str, sample_size: int = 100_000, seed: int = 0, *
     the tasks are split; ``engine="spark"`` always samples through Spark (for files only the
     JVM can open).
     """
-    if not isinstance(sample_size, int) or isinstance(sample_size, bool) or sample_size < 1:
-        raise ValueError(f"sample_size must be a positive integer, got {sample_size!r}")
-    if engine not in ENGINES:
-        raise ValueError(f"engine must be 'auto' or 'spark', got {engine!r}")
+    _check_sampling(sample_size, engine)
     src, read_col = _columns.vector_input(df, column)
-    scan = _scan.parquet_scan(df.select(column)) if read_col == column and engine == "auto" else None
+    scan = _plain_scan(df, column, read_col, engine)
     if scan is not None:
         total = scan.rows
         draw = lambda fraction: _bernoulli_row_groups(df.sparkSession, scan, column, fraction, seed)  # noqa: E731
@@ -54,15 +52,16 @@ def sample_vectors(df, column: str, sample_size: int = 100_000, seed: int = 0, *
     return sample
 
 
-def _fraction(sample_size: int, rows: float) -> float:
-    """The Bernoulli rate that yields at least ``sample_size`` of ``rows`` rows but for a
-    ~1e-9 chance, with a margin of a few binomial standard deviations rather than a fixed
-    10%: every extra row is sent to the driver and then cut."""
-    if rows <= sample_size:
-        return 1.0
-    # the draw has mean w and sd <= sqrt(w); w - z*sqrt(w) >= sample_size gives this w
-    wanted = (SAFETY_SIGMAS / 2 + math.sqrt(SAFETY_SIGMAS ** 2 / 4 + sample_size)) ** 2
-    return min(1.0, wanted / rows)
+def _check_sampling(sample_size, engine) -> None:
+    if not isinstance(sample_size, int) or isinstance(sample_size, bool) or sample_size < 1:
+        raise ValueError(f"sample_size must be a positive integer, got {sample_size!r}")
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be 'auto' or 'spark', got {engine!r}")
+
+
+def _plain_scan(df, column, read_col, engine):
+    """The ParquetScan to read ``column`` from directly, or None to sample through Spark."""
+    return _scan.parquet_scan(df.select(column)) if read_col == column and engine == "auto" else None
 
 
 def _row_group_sampler(scan, column, fraction, seed):
@@ -79,29 +78,10 @@ def _row_group_sampler(scan, column, fraction, seed):
                     keep &= vectors.is_valid().to_numpy(zero_copy_only=False)
                 if not keep.any():
                     continue
-                sink = pa.BufferOutputStream()
-                picked = data.filter(pa.array(keep))
-                with pa.ipc.new_stream(sink, picked.schema) as writer:
-                    writer.write_batch(picked)
                 yield pa.RecordBatch.from_arrays([pa.array([index], pa.int64()), pa.array([seq], pa.int64()),
-                                                  _one_blob(sink.getvalue())], names=["group", "seq", "rows"])
+                                                  ipc_blob(data.filter(pa.array(keep)))],
+                                                 names=["group", "seq", "rows"])
     return run
-
-
-def _one_blob(buf: pa.Buffer) -> pa.BinaryArray:
-    """A one-element binary array over ``buf`` without copying it."""
-    offsets = pa.py_buffer(np.array([0, buf.size], dtype=np.int32).tobytes())
-    return pa.Array.from_buffers(pa.binary(), 1, [None, offsets, buf])
-
-
-def _blobs(column: pa.ChunkedArray):
-    """Each value of a binary (or large_binary) column as a zero-copy Buffer."""
-    width = np.int64 if pa.types.is_large_binary(column.type) else np.int32
-    for chunk in column.chunks:
-        _, offsets, data = chunk.buffers()
-        ends = np.frombuffer(offsets, dtype=width)[chunk.offset:chunk.offset + len(chunk) + 1]
-        for start, end in zip(ends[:-1], ends[1:]):
-            yield data.slice(int(start), int(end - start))
 
 
 def _bernoulli_row_groups(spark, scan, column, fraction, seed):
@@ -112,9 +92,7 @@ def _bernoulli_row_groups(spark, scan, column, fraction, seed):
     got = (_scan.task_frame(spark, scan).mapInArrow(_row_group_sampler(scan, column, fraction, seed),
                                                    "group long, seq long, rows binary").toArrow()
            .sort_by([("group", "ascending"), ("seq", "ascending")]))
-    parts = [pa.ipc.open_stream(blob).read_all().column(0) for blob in _blobs(got.column("rows"))]
-    return pa.chunked_array([c for part in parts for c in part.chunks], scan.schema.field(column).type) \
-        .combine_chunks()
+    return ipc_column(got.column("rows"), scan.schema.field(column).type)
 
 
 def _bernoulli(src, read_col, column, fraction, seed):
@@ -125,12 +103,24 @@ def _bernoulli(src, read_col, column, fraction, seed):
 
 
 def fit_codec(df, column: str, spec: str, *, sample_size: int = 100_000, seed: int = 0, metric: str = "ip",
-              holdout: float = 0.1, engine: str = "auto"):
+              holdout: float = 0.1, engine: str = "auto", pca_moments: bool = True):
     """Fit ``spec`` with the core (:func:`embcompress.fit`) on a sample of ``df[column]``.
 
     ``column`` is ``array<float>``, ``array<double>`` or a Spark ML vector. Null vectors are
     left out of the sample; any other bad vector in the sample fails the fit with its reason.
+
+    A spec that starts with ``PCA``/``PCAW`` fits that PCA from moments the executors sum over
+    about ``sample_size`` sampled rows (as MLlib's PCA does), and what follows it on a subsample
+    of those rows (:func:`embcompress.moments.subsample_rows`), so far fewer bytes reach the
+    driver. ``pca_moments=False`` sends the whole sample instead, which makes the codec equal
+    to ``embcompress.fit(spec, sample_vectors(...))``.
     """
-    ec.parse_spec(spec)  # fail on a bad spec before any Spark job runs
+    subsample = ec.moments.subsample_rows(spec)  # also fails on a bad spec before any Spark job runs
+    _check_sampling(sample_size, engine)
+    if pca_moments and subsample is not None and sample_size > subsample:
+        src, read_col = _columns.vector_input(df, column)
+        return _moments.fit_with_moments(src, read_col, column, spec, subsample, sample_size=sample_size,
+                                         seed=seed, metric=metric, holdout=holdout,
+                                         scan=_plain_scan(df, column, read_col, engine))
     sample = sample_vectors(df, column, sample_size, seed, engine=engine)
     return ec.fit(spec, sample, metric=metric, seed=seed, holdout=holdout, column=column)

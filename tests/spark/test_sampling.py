@@ -56,7 +56,8 @@ def test_fit_codec_errors_are_clear(demo_df, spark):
 
 @pytest.mark.parametrize("sample_size, rows", [(100_000, 200_000), (300, 2_000), (10, 10**9), (5, 6)])
 def test_oversampling_margin_is_a_few_standard_deviations(sample_size, rows):
-    from spark_udfs.sampling import SAFETY_SIGMAS, _fraction
+    from spark_udfs._draws import SAFETY_SIGMAS
+    from spark_udfs._draws import oversampled_fraction as _fraction
 
     fraction = _fraction(sample_size, rows)
     expected = fraction * rows
@@ -66,7 +67,7 @@ def test_oversampling_margin_is_a_few_standard_deviations(sample_size, rows):
 
 def test_first_draw_short_of_rows_is_rare():
     """Binomial draws at the chosen rate fall short of the target about once in a billion."""
-    from spark_udfs.sampling import _fraction
+    from spark_udfs._draws import oversampled_fraction as _fraction
 
     rng = np.random.default_rng(0)
     for sample_size, rows in [(1, 10**6), (100, 10**6), (100_000, 200_000)]:
@@ -85,6 +86,6 @@ def test_mostly_null_column_still_gives_the_full_sample(spark):
 
 
 def test_everything_is_taken_when_the_table_is_smaller_than_the_sample():
-    from spark_udfs.sampling import _fraction
+    from spark_udfs._draws import oversampled_fraction as _fraction
 
     assert _fraction(1000, 1000) == _fraction(1000, 10) == 1.0

@@ -1,0 +1,89 @@
+"""fit_codec for specs that start with a PCA: moments summed on the executors plus a subsample.
+
+The subsample size is lowered to 300 rows so the 2,000-row demo table exercises the path.
+"""
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from pyspark.ml.functions import array_to_vector
+from pyspark.sql import functions as F
+
+import embcompress as ec
+from embcompress.errors import EmbeddingError
+from spark_udfs import fit_codec, sample_vectors
+
+SUBSAMPLE = 300
+
+
+@pytest.fixture(autouse=True)
+def small_subsample(monkeypatch):
+    monkeypatch.setattr(ec.moments, "RANGE_SUBSAMPLE_ROWS", SUBSAMPLE)
+
+
+@pytest.fixture(scope="module")
+def demo_dir(tmp_path_factory, demo_table):
+    root = tmp_path_factory.mktemp("moments")
+    pq.write_table(demo_table, root / "part-0.parquet", row_group_size=250)
+    return root
+
+
+def _mse(codec, x):
+    return float(np.mean(np.sum((x - codec.decode(codec.encode(x))) ** 2, axis=1)))
+
+
+def _sources(spark, demo_dir, demo_df):
+    scan = spark.read.parquet(str(demo_dir))
+    return {"parquet scan": scan, "spark sample": demo_df,
+            "vector": demo_df.withColumn("embedding", array_to_vector("embedding"))}
+
+
+@pytest.mark.parametrize("source", ["parquet scan", "spark sample", "vector"])
+def test_moments_of_about_sample_size_rows_and_a_subsample(spark, demo_dir, demo_df, demo_matrix, source):
+    df = _sources(spark, demo_dir, demo_df)[source]
+    codec = fit_codec(df, "embedding", "PCA32,SQ8", sample_size=1200, seed=3)
+    stats = codec.fit_stats
+    assert stats["sample_rows"] == SUBSAMPLE and stats["holdout_rows"] == 30
+    expected = 1200 - 30  # the held-out rows are taken out of the moments
+    assert abs(stats["moments_rows"] - expected) <= 6 * np.sqrt(1200)
+    reference = ec.fit("PCA32,SQ8", demo_matrix, seed=3)
+    assert _mse(codec, demo_matrix) <= 1.05 * _mse(reference, demo_matrix)
+    again = fit_codec(df, "embedding", "PCA32,SQ8", sample_size=1200, seed=3)
+    assert again.fingerprint == codec.fingerprint  # seeded
+    assert fit_codec(df, "embedding", "PCA32,SQ8", sample_size=1200, seed=4).fingerprint != codec.fingerprint
+
+
+def test_whole_sample_on_request_equals_the_core_fit(spark, demo_dir):
+    df = spark.read.parquet(str(demo_dir))
+    codec = fit_codec(df, "embedding", "PCA32,SQ8", sample_size=1200, seed=3, pca_moments=False)
+    assert "moments_rows" not in codec.fit_stats
+    sample = sample_vectors(df, "embedding", 1200, 3)
+    assert codec.fingerprint == ec.fit("PCA32,SQ8", sample, seed=3, column="embedding").fingerprint
+
+
+@pytest.mark.parametrize("spec", ["SQ8", "PCAR32,SQ8"])
+def test_other_specs_send_the_sample(demo_df, spec):
+    assert "moments_rows" not in fit_codec(demo_df, "embedding", spec, sample_size=1200).fit_stats
+
+
+def test_a_bad_vector_fails_the_fit_with_its_reason(spark, demo_table, tmp_path):
+    emb = demo_table["embedding"].to_pylist()
+    emb[650] = [float("nan")] * 384
+    pq.write_table(demo_table.set_column(2, "embedding", pa.array(emb, pa.list_(pa.float32()))),
+                   tmp_path / "bad.parquet", row_group_size=500)
+    with pytest.raises(EmbeddingError, match="NaN"):
+        fit_codec(spark.read.parquet(str(tmp_path)), "embedding", "PCA32,SQ8", sample_size=2000)
+
+
+@pytest.mark.parametrize("source", ["parquet scan", "spark sample"])
+def test_mostly_null_column_still_fits_on_about_sample_size_rows(spark, demo_table, demo_df, tmp_path, source):
+    keep = np.arange(demo_table.num_rows) % 4 == 0
+    if source == "parquet scan":
+        emb = pa.array([v if k else None for v, k in zip(demo_table["embedding"].to_pylist(), keep)],
+                       pa.list_(pa.float32()))
+        pq.write_table(demo_table.set_column(2, "embedding", emb), tmp_path / "nulls.parquet", row_group_size=500)
+        df = spark.read.parquet(str(tmp_path))
+    else:
+        df = demo_df.withColumn("embedding", F.when(F.col("id") % 4 == 0, F.col("embedding")))
+    stats = fit_codec(df, "embedding", "PCA32,SQ8", sample_size=400, seed=1).fit_stats
+    assert abs(stats["moments_rows"] + stats["holdout_rows"] - 400) <= 6 * np.sqrt(400)
