@@ -62,6 +62,7 @@ def vectors_from_arrow(values, *, dim=None, column=None, nonzero_norm=False) -> 
     """Convert a vector column to a :class:`VectorBatch` without per-row Python.
 
     float32 columns whose rows are all present and of length ``dim`` become a zero-copy view.
+    Without ``dim``, the most common length among the present rows is the expected one.
     """
     arr = _as_array(values, column)
     _check_vector_type(arr, column)
@@ -75,9 +76,9 @@ def vectors_from_arrow(values, *, dim=None, column=None, nonzero_norm=False) -> 
         offsets = np.asarray(arr.offsets, dtype=np.int64)
     child = arr.values
     lengths = np.diff(offsets)
-    if dim is None:
-        present = np.flatnonzero(~null)
-        dim = int(lengths[present[0]]) if present.size else 0
+    if dim is None:  # the most common length: a stray short row is the wrong one, not the others
+        present = lengths[~null]
+        dim = int(np.bincount(present).argmax()) if present.size else 0
     reasons = np.full(n, None, dtype=object)
     reasons[null] = v.NULL
     bad_len = ~null & (lengths != dim)

@@ -98,10 +98,11 @@ def set_leading_pca(index, moments) -> None:
         raise ValueError("moments can fit only a plain or whitened PCA in first position")
     if moments.dim != vt.d_in:
         raise ValueError(f"moments of {moments.dim}-d vectors cannot fit a PCA of {vt.d_in}-d ones")
-    a, b = moments.pca(vt.d_out, vt.eigen_power)
+    a, b = moments.pca(vt.d_out, vt.eigen_power, vt.epsilon)
     faiss.copy_array_to_vector(a.ravel(), vt.A)
     faiss.copy_array_to_vector(b, vt.b)
     vt.is_trained = True
+    vt.set_is_orthonormal()
 
 
 def _vec(v) -> np.ndarray:

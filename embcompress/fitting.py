@@ -67,6 +67,16 @@ def _split(n: int, holdout: float, need: int, seed: int):
     return np.flatnonzero(keep), hold
 
 
+def check_fit_arguments(metric, seed, holdout) -> None:
+    """Raise on a bad ``metric``, ``seed`` or ``holdout`` (adapters call it before sampling)."""
+    if metric not in METRIC_NAMES:
+        raise ValueError(f"metric must be one of {METRIC_NAMES}, got {metric!r}")
+    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or not 0 <= seed < 2**31:
+        raise ValueError(f"seed must be an integer in [0, 2**31), got {seed!r}")
+    if not isinstance(holdout, (int, float)) or not 0 <= holdout < 1:
+        raise ValueError(f"holdout must be in [0, 1), got {holdout!r}")
+
+
 def fit(spec, sample, metric: str = "ip", seed: int = 0, *, holdout: float = 0.1, column=None,
         moments: Moments | None = None) -> Codec:
     """Fit ``spec`` on ``sample`` ((n, d) array, or a pyarrow list/fixed_size_list array).
@@ -86,12 +96,7 @@ def fit(spec, sample, metric: str = "ip", seed: int = 0, *, holdout: float = 0.1
     driver instead of the whole sample.
     """
     parsed = parse_spec(spec)
-    if metric not in METRIC_NAMES:
-        raise ValueError(f"metric must be one of {METRIC_NAMES}, got {metric!r}")
-    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or not 0 <= seed < 2**31:
-        raise ValueError(f"seed must be an integer in [0, 2**31), got {seed!r}")
-    if not 0 <= holdout < 1:
-        raise ValueError(f"holdout must be in [0, 1), got {holdout!r}")
+    check_fit_arguments(metric, seed, holdout)
     x = _sample_matrix(sample, column)
     columns = _columns(column)
     column = ", ".join(columns) if columns else None

@@ -96,13 +96,13 @@ class Moments:
         values = np.frombuffer(blob[16:], dtype=_VALUES)
         return cls(count, values[:dim].copy(), values[dim:].reshape(dim, dim).copy())
 
-    def pca(self, d_out: int, eigen_power: float = 0.0):
+    def pca(self, d_out: int, eigen_power: float = 0.0, epsilon: float = 0.0):
         """faiss's ``PCAMatrix`` transform for these rows: ``(A, b)`` with ``y = A x + b``.
 
         Rows of A are the leading eigenvectors of the scatter matrix, largest first, each scaled
-        by its eigenvalue to ``eigen_power`` (-0.5 whitens, as in ``PCAW``); b re-centres on the
-        mean. Each eigenvector's sign is fixed (largest component positive), so the same moments
-        give the same matrix whatever LAPACK computed it.
+        by (eigenvalue + ``epsilon``) to ``eigen_power`` (-0.5 whitens, as in ``PCAW``); b
+        re-centres on the mean. Each eigenvector's sign is fixed (largest component positive),
+        so two LAPACKs cannot give opposite axes; their last bits may still differ.
         """
         if not 0 < d_out <= self.dim:
             raise ValueError(f"PCA to {d_out} dimensions needs 1..{self.dim}")
@@ -115,7 +115,7 @@ class Moments:
         vectors *= np.where(peak < 0, -1.0, 1.0)[:, None]
         if eigen_power:
             with np.errstate(divide="ignore"):
-                vectors *= (values ** eigen_power)[:, None]
+                vectors *= ((values + epsilon) ** eigen_power)[:, None]
         a = vectors.astype(np.float32)
         b = (-(a.astype(np.float64) @ self.mean)).astype(np.float32)
         return a, b
@@ -126,7 +126,7 @@ def _symmetric(m: np.ndarray) -> np.ndarray:
 
 
 RANGE_SUBSAMPLE_ROWS = 20_000  # a scalar quantizer's per-dimension ranges: dev-set recall equal from 2k rows up
-KMEANS_SUBSAMPLE_ROWS = 65_536  # faiss trains k-means on at most 256 rows per centroid: 256 x 256
+KMEANS_SUBSAMPLE_ROWS = 65_536  # faiss trains 8-bit k-means on at most 256 rows per centroid: 256 x 256
 
 
 def subsample_rows(spec) -> int | None:
@@ -134,12 +134,15 @@ def subsample_rows(spec) -> int | None:
 
     Only a spec that starts with ``PCA`` or ``PCAW`` can; what follows the PCA trains on the
     subsample. Scalar quantizers (and parameter-free steps) need few rows; anything else gets
-    as many as faiss's k-means would use.
+    as many as faiss's 8-bit k-means would use. Codes of more than 8 bits per codebook can use
+    more rows than any fixed subsample, so they take the whole sample (None).
     """
     from .spec import parse_spec
 
     parsed = parse_spec(spec)
     if not parsed.transforms or parsed.transforms[0].kind not in ("PCA", "PCAW"):
+        return None
+    if parsed.code.kind in ("PQ", "RQ") and parsed.code.args[1] > 8:
         return None
     untrained = {"RR", "L2norm"}
     if parsed.code.kind in ("SQ", "Flat") and all(t.kind in untrained for t in parsed.transforms[1:]):

@@ -6,132 +6,183 @@ a nested subsample of the drawn rows for what follows the PCA. For ``PCA128,SQ8`
 default 100k sample that is 20k rows instead of 100k (150 MB at 384-d), and the PCA still
 sees every sampled row. Vectors that cannot be fitted on (NaN, Inf, wrong length) are kept
 out of the moments and always sent, so the core's fit reports them as it would otherwise.
+
+A task that draws fewer rows than its moments would weigh (2*d rows: a big table split into
+many tasks) sends those rows instead, so the driver never receives more than the whole sample.
 """
 from __future__ import annotations
 
-import functools
 import math
 import zlib
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 from pyspark.sql import functions as F
 
 import embcompress as ec
 from embcompress.arrow import vectors_from_arrow
+from embcompress.errors import EmbeddingError
 
 from . import _scan
-from ._draws import SAFETY_SIGMAS, blobs, ipc_blob, ipc_column, one_blob, oversampled_fraction
+from ._draws import SAFETY_SIGMAS, ipc_blob, one_blob, oversampled_fraction
 
-SCHEMA = "group long, seq long, rows binary, moments binary"
+SCHEMA = "group long, seq long, drawn long, whole boolean, rows binary, moments binary"
 
 
 def fit_with_moments(src, read_col, column, spec, subsample, *, sample_size, seed, metric, holdout, scan):
     """Fit ``spec`` (which starts with PCA/PCAW) on about ``sample_size`` rows, ``subsample`` of them sent whole.
 
-    The draw is Bernoulli at ``sample_size / rows`` (nothing is cut afterwards: the moments
-    cannot be), so the PCA sees about ``sample_size`` rows; the subsample is cut to its size.
+    The draw is Bernoulli at ``sample_size / non-null rows`` (nothing is cut afterwards: the
+    moments cannot be), so the PCA sees about ``sample_size`` rows; the subsample is cut to size.
     """
     nonzero = ec.parse_spec(spec).needs_nonzero_norm
     total = scan.rows if scan is not None else src.count()
 
-    def draw(fraction):
-        sub_fraction = min(fraction, oversampled_fraction(subsample, total))
+    def draw(nonnull):
+        fraction = min(1.0, sample_size / nonnull) if nonnull > 0 else 1.0
+        sub_fraction = min(fraction, oversampled_fraction(subsample, nonnull)) if nonnull > 0 else 1.0
         if scan is not None:
             frame = _scan.task_frame(src.sparkSession, scan)
             task = _row_group_task(scan, column, fraction, sub_fraction, seed, nonzero)
         else:
             frame = src.select(F.col(read_col).alias(column))
             frame = frame.sample(False, fraction, seed) if fraction < 1 else frame
-            task = _sampled_task(fraction, sub_fraction, seed, nonzero)
+            task = _sampled_task(column, sub_fraction / fraction, seed, nonzero)
         got = frame.mapInArrow(task, SCHEMA).toArrow().sort_by([("group", "ascending"), ("seq", "ascending")])
-        parts = [ec.Moments.from_bytes(b) for b in blobs(got.column("moments"))]
-        moments = functools.reduce(lambda a, b: a + b, parts) if parts else None
-        rows = ipc_column(got.column("rows")) if got.column("rows").null_count < got.num_rows else None
-        return moments, rows
+        return (fraction,) + _gather(got, column, nonzero)
 
-    fraction = min(1.0, sample_size / total) if total else 1.0
-    moments, sample = draw(fraction)
-    expected, count = fraction * total, (moments.count if moments is not None else 0)
-    if fraction < 1.0 and count < expected - SAFETY_SIGMAS * math.sqrt(expected):  # many nulls: a larger draw
-        fraction = min(1.0, sample_size * fraction / count) if count else 1.0
-        moments, sample = draw(fraction)
+    fraction, moments, sample, drawn = draw(total)
+    expected = fraction * total
+    bad = sample is not None and vectors_from_arrow(sample, nonzero_norm=nonzero).invalid.any()
+    if not bad and fraction < 1.0 and drawn < expected - SAFETY_SIGMAS * math.sqrt(expected):
+        fraction, moments, sample, drawn = draw(drawn / fraction)  # many nulls: rates from the non-null rows
     if sample is None:
         raise ValueError(f"column {column!r} has no non-null vectors to fit a codec on")
-    if len(sample) > subsample and not vectors_from_arrow(sample, nonzero_norm=nonzero).invalid.any():
+    if len(sample) > subsample and not bad:
         keep = np.sort(np.random.default_rng(seed).choice(len(sample), subsample, replace=False))
         sample = sample.take(pa.array(keep))
     # with a bad vector among the rows, the core's fit raises naming it (moments or not)
     return ec.fit(spec, sample, metric=metric, seed=seed, holdout=holdout, column=column,
-                  moments=moments if moments is not None and len(sample) else None)
+                  moments=None if bad or moments is None else moments)
 
 
-def _draw(key, seq, vectors, keep, sub, nonzero):
-    """Moments of the kept rows, and a record with an IPC blob of the subsampled ones (and any bad row)."""
-    if not keep.any():
-        return None, None
-    picked = vectors.filter(pa.array(keep))
-    batch = vectors_from_arrow(picked, nonzero_norm=nonzero)
-    good = ~batch.invalid
-    moments = ec.Moments.of(batch.matrix if good.all() else batch.matrix[good]) if good.any() else None
-    send = sub[keep] | batch.invalid
-    if not send.any():
-        return moments, None
-    return moments, _record(key, seq, ipc_blob(pa.record_batch([picked.filter(pa.array(send))], names=["v"])), None)
+def _gather(got: pa.Table, column, nonzero):
+    """``(moments, subsample, drawn)`` from the tasks' records, merged in (group, seq) order."""
+    moments, parts = None, []
+    whole, blobs_ = got.column("whole").to_pylist(), got.column("rows").to_pylist()
+    for i, blob in enumerate(got.column("moments").to_pylist()):
+        part = None
+        if blob is not None:
+            part = ec.Moments.from_bytes(blob)
+        if blobs_[i] is not None:
+            rows = pa.ipc.open_stream(blobs_[i]).read_all()
+            if whole[i]:  # a task that drew few rows sent them all, flagged by subsample membership
+                batch = vectors_from_arrow(rows.column("v"), nonzero_norm=nonzero)
+                if (~batch.invalid).any():
+                    part = ec.Moments.of(batch.matrix[~batch.invalid])
+                rows = rows.filter(rows.column("sub"))
+            parts.extend(rows.column("v").chunks)
+        if part is not None:
+            moments = part if moments is None else _merge(moments, part, column)
+    sample = pa.chunked_array(parts).combine_chunks() if parts else None
+    if sample is not None and len(sample) == 0:
+        sample = None
+    return moments, sample, int(pc.sum(got.column("drawn")).as_py() or 0)
 
 
-def _records(draws):
-    """Stream the subsample records of ``draws`` ((key, moments, record) triples), then one with their moments."""
-    total, first = None, None
-    for key, moments, record in draws:
-        first = key if first is None else first
-        if moments is not None:
-            total = moments if total is None else total + moments
-        if record is not None:
-            yield record
-    if total is not None:
-        yield _record(first, -1, None, one_blob(pa.py_buffer(total.to_bytes())))
+def _merge(a, b, column):
+    try:
+        return a + b
+    except EmbeddingError as exc:
+        raise EmbeddingError(f"{exc.args[0]} (vectors of column {column!r} have different lengths)",
+                             column=column, hint="every vector of the column must have the same length") from None
 
 
-def _record(key, seq, rows, moments):
+class _TaskDraws:
+    """One task's draws. It sums the moments of its drawn rows and sends its subsample rows;
+    while the drawn rows are fewer than 2*d (smaller than their float64 moments), it holds
+    them back and, if the task ends that small, sends them all instead of the moments."""
+
+    def __init__(self, column, nonzero):
+        self.column, self.nonzero = column, nonzero
+        self.key, self.moments, self.drawn, self.held = None, None, 0, []
+
+    def add(self, key, seq, vectors, keep, sub):
+        self.key = key if self.key is None else self.key
+        if not keep.any():
+            return
+        picked = vectors.filter(pa.array(keep))
+        self.drawn += len(picked)
+        batch = vectors_from_arrow(picked, nonzero_norm=self.nonzero)
+        good = ~batch.invalid
+        if good.any():
+            part = ec.Moments.of(batch.matrix if good.all() else batch.matrix[good])
+            self.moments = part if self.moments is None else _merge(self.moments, part, self.column)
+        send = sub[keep] | batch.invalid
+        if self.held is not None:
+            self.held.append((key, seq, picked, send))
+            if self.moments is None or self.drawn < 2 * self.moments.dim:
+                return
+            held, self.held = self.held, None
+            for k, s, rows, flags in held:  # large enough: moments from here on
+                yield from _subsample_record(k, s, rows, flags)
+            return
+        yield from _subsample_record(key, seq, picked, send)
+
+    def finish(self):
+        if self.held:
+            rows = pa.concat_arrays([r for _, _, r, _ in self.held])
+            flags = pa.array(np.concatenate([f for _, _, _, f in self.held]))
+            yield _record(self.key, -1, self.drawn, True, ipc_blob(pa.record_batch([rows, flags], names=["v", "sub"])),
+                          None)
+        elif self.key is not None:
+            moments = one_blob(pa.py_buffer(self.moments.to_bytes())) if self.moments is not None else None
+            yield _record(self.key, -1, self.drawn, False, None, moments)
+
+
+def _subsample_record(key, seq, picked, send):
+    if send.any():
+        yield _record(key, seq, 0, False, ipc_blob(pa.record_batch([picked.filter(pa.array(send))], names=["v"])), None)
+
+
+def _record(key, seq, drawn, whole, rows, moments):
     return pa.RecordBatch.from_arrays(
-        [pa.array([key], pa.int64()), pa.array([seq], pa.int64()),
-         rows if rows is not None else pa.nulls(1, pa.binary()),
+        [pa.array([key], pa.int64()), pa.array([seq], pa.int64()), pa.array([drawn], pa.int64()),
+         pa.array([whole]), rows if rows is not None else pa.nulls(1, pa.binary()),
          moments if moments is not None else pa.nulls(1, pa.binary())],
-        names=["group", "seq", "rows", "moments"])
+        names=["group", "seq", "drawn", "whole", "rows", "moments"])
 
 
 def _row_group_task(scan, column, fraction, sub_fraction, seed, nonzero):
     """Draw with the row-group sampler's generators (the same rows), nesting the subsample in them."""
     def run(batches):
-        def each():
-            for index, group in scan.task_groups(batches):
-                rng = np.random.default_rng([seed, zlib.crc32(group.name.encode()), group.index])
-                for seq, data in enumerate(scan.read(group, [column])):
-                    vectors = data.column(0)
-                    u = rng.random(len(vectors))
-                    keep = u < fraction
-                    if vectors.null_count:
-                        keep &= vectors.is_valid().to_numpy(zero_copy_only=False)
-                    yield (index, *_draw(index, seq, vectors, keep, u < sub_fraction, nonzero))
-        yield from _records(each())
+        draws = _TaskDraws(column, nonzero)
+        for index, group in scan.task_groups(batches):
+            rng = np.random.default_rng([seed, zlib.crc32(group.name.encode()), group.index])
+            for seq, data in enumerate(scan.read(group, [column])):
+                vectors = data.column(0)
+                u = rng.random(len(vectors))
+                keep = u < fraction
+                if vectors.null_count:
+                    keep &= vectors.is_valid().to_numpy(zero_copy_only=False)
+                yield from draws.add(index, seq, vectors, keep, u < sub_fraction)
+        yield from draws.finish()
     return run
 
 
-def _sampled_task(fraction, sub_fraction, seed, nonzero):
+def _sampled_task(column, sub_ratio, seed, nonzero):
     """Spark has drawn the rows already (``DataFrame.sample``); pick the subsample among them."""
     def run(batches):
         from pyspark import TaskContext
 
         part = TaskContext.get().partitionId()
         rng = np.random.default_rng([seed, part])
-
-        def each():
-            for seq, batch in enumerate(batches):
-                vectors = batch.column(0)
-                keep = vectors.is_valid().to_numpy(zero_copy_only=False) if vectors.null_count \
-                    else np.ones(len(vectors), dtype=bool)
-                sub = rng.random(len(vectors)) < sub_fraction / fraction
-                yield (part, *_draw(part, seq, vectors, keep, sub, nonzero))
-        yield from _records(each())
+        draws = _TaskDraws(column, nonzero)
+        for seq, batch in enumerate(batches):
+            vectors = batch.column(0)
+            keep = vectors.is_valid().to_numpy(zero_copy_only=False) if vectors.null_count \
+                else np.ones(len(vectors), dtype=bool)
+            yield from draws.add(part, seq, vectors, keep, rng.random(len(vectors)) < sub_ratio)
+        yield from draws.finish()
     return run

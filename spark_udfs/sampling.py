@@ -9,6 +9,7 @@ import pyarrow as pa
 from pyspark.sql import functions as F
 
 import embcompress as ec
+from embcompress.fitting import check_fit_arguments
 
 from . import _columns, _moments, _scan
 from ._draws import SAFETY_SIGMAS, ipc_blob, ipc_column
@@ -117,6 +118,7 @@ def fit_codec(df, column: str, spec: str, *, sample_size: int = 100_000, seed: i
     """
     subsample = ec.moments.subsample_rows(spec)  # also fails on a bad spec before any Spark job runs
     _check_sampling(sample_size, engine)
+    check_fit_arguments(metric, seed, holdout)
     if pca_moments and subsample is not None and sample_size > subsample:
         src, read_col = _columns.vector_input(df, column)
         return _moments.fit_with_moments(src, read_col, column, spec, subsample, sample_size=sample_size,

@@ -132,7 +132,8 @@ def test_moments_must_match_the_sample(data64):
 
 @pytest.mark.parametrize("spec, rows", [
     ("PCA128,SQ8", RANGE_SUBSAMPLE_ROWS), ("PCAW64,SQ4", RANGE_SUBSAMPLE_ROWS), ("PCA64,RR64,SQfp16", RANGE_SUBSAMPLE_ROWS),
-    ("PCA128,PQ16", KMEANS_SUBSAMPLE_ROWS), ("PCA128,ITQ,BIN", KMEANS_SUBSAMPLE_ROWS),
+    ("PCA128,PQ16", KMEANS_SUBSAMPLE_ROWS), ("PCA128,ITQ,BIN", KMEANS_SUBSAMPLE_ROWS), ("PCA128,PQ16x10", None),
+    ("PCA128,RQ4x12", None), ("PCA128,PQ16x4", KMEANS_SUBSAMPLE_ROWS),
     ("PCAR128,SQ8", None), ("SQ8", None), ("OPQ16,PQ16", None),
 ])
 def test_subsample_rows_by_spec(spec, rows):

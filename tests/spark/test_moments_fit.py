@@ -11,7 +11,8 @@ from pyspark.sql import functions as F
 
 import embcompress as ec
 from embcompress.errors import EmbeddingError
-from spark_udfs import fit_codec, sample_vectors
+from spark_udfs import _scan, fit_codec, sample_vectors
+from spark_udfs._moments import _TaskDraws
 
 SUBSAMPLE = 300
 
@@ -38,19 +39,51 @@ def _sources(spark, demo_dir, demo_df):
             "vector": demo_df.withColumn("embedding", array_to_vector("embedding"))}
 
 
+# 1,200 of 2,000 rows: each task draws fewer than 2*384 rows and sends them; 2,000: tasks send moments
+@pytest.mark.parametrize("sample_size", [1200, 2000])
 @pytest.mark.parametrize("source", ["parquet scan", "spark sample", "vector"])
-def test_moments_of_about_sample_size_rows_and_a_subsample(spark, demo_dir, demo_df, demo_matrix, source):
+def test_moments_of_about_sample_size_rows_and_a_subsample(spark, demo_dir, demo_df, demo_matrix, source,
+                                                           sample_size):
     df = _sources(spark, demo_dir, demo_df)[source]
-    codec = fit_codec(df, "embedding", "PCA32,SQ8", sample_size=1200, seed=3)
+    codec = fit_codec(df, "embedding", "PCA32,SQ8", sample_size=sample_size, seed=3)
     stats = codec.fit_stats
     assert stats["sample_rows"] == SUBSAMPLE and stats["holdout_rows"] == 30
-    expected = 1200 - 30  # the held-out rows are taken out of the moments
-    assert abs(stats["moments_rows"] - expected) <= 6 * np.sqrt(1200)
+    expected = sample_size - 30  # the held-out rows are taken out of the moments
+    assert abs(stats["moments_rows"] - expected) <= 6 * np.sqrt(sample_size)
     reference = ec.fit("PCA32,SQ8", demo_matrix, seed=3)
     assert _mse(codec, demo_matrix) <= 1.05 * _mse(reference, demo_matrix)
-    again = fit_codec(df, "embedding", "PCA32,SQ8", sample_size=1200, seed=3)
+    again = fit_codec(df, "embedding", "PCA32,SQ8", sample_size=sample_size, seed=3)
     assert again.fingerprint == codec.fingerprint  # seeded
-    assert fit_codec(df, "embedding", "PCA32,SQ8", sample_size=1200, seed=4).fingerprint != codec.fingerprint
+    assert fit_codec(df, "embedding", "PCA32,SQ8", sample_size=sample_size, seed=4).fingerprint != codec.fingerprint
+
+
+def test_tasks_that_send_rows_and_tasks_that_send_moments_agree(spark, demo_dir, monkeypatch):
+    """One task per row group (250 rows each, all sent) against two tasks of 1,000 rows (moments)."""
+    df = spark.read.parquet(str(demo_dir))
+    by_moments = fit_codec(df, "embedding", "PCA32,SQ8", sample_size=2000, seed=3)
+    monkeypatch.setattr(_scan, "PARTITION_BYTES", 1)
+    by_rows = fit_codec(df, "embedding", "PCA32,SQ8", sample_size=2000, seed=3)
+    assert by_rows.fit_stats["moments_rows"] == by_moments.fit_stats["moments_rows"] == 1970
+    np.testing.assert_allclose(by_rows.array("code.t0.A"), by_moments.array("code.t0.A"), atol=1e-4)
+
+
+def test_a_task_keeps_rows_back_until_they_outweigh_their_moments(demo_table):
+    vectors = demo_table["embedding"].combine_chunks()
+    everything = np.ones(len(vectors), dtype=bool)
+    none = np.zeros(len(vectors), dtype=bool)
+    small = _TaskDraws("embedding", False)
+    assert list(small.add(0, 0, vectors.slice(0, 700), everything[:700], none[:700])) == []
+    (record,) = small.finish()
+    assert record["whole"][0].as_py() and record["drawn"][0].as_py() == 700 and record["moments"].null_count == 1
+    large = _TaskDraws("embedding", False)
+    sub = np.arange(len(vectors)) % 10 == 0
+    sent = list(large.add(0, 0, vectors.slice(0, 700), everything[:700], sub[:700]))
+    sent += list(large.add(0, 1, vectors.slice(700, 700), everything[:700], sub[700:1400]))
+    sent += list(large.finish())
+    assert [r["seq"][0].as_py() for r in sent] == [0, 1, -1]
+    assert not sent[-1]["whole"][0].as_py() and sent[-1]["drawn"][0].as_py() == 1400
+    moments = ec.Moments.from_bytes(sent[-1]["moments"][0].as_py())
+    assert moments.count == 1400 and moments.dim == 384
 
 
 def test_whole_sample_on_request_equals_the_core_fit(spark, demo_dir):
@@ -87,3 +120,20 @@ def test_mostly_null_column_still_fits_on_about_sample_size_rows(spark, demo_tab
         df = demo_df.withColumn("embedding", F.when(F.col("id") % 4 == 0, F.col("embedding")))
     stats = fit_codec(df, "embedding", "PCA32,SQ8", sample_size=400, seed=1).fit_stats
     assert abs(stats["moments_rows"] + stats["holdout_rows"] - 400) <= 6 * np.sqrt(400)
+    assert stats["sample_rows"] == SUBSAMPLE  # the subsample's rate follows the non-null rows too
+
+
+def test_a_wrong_length_vector_is_named_not_merged(spark, demo_table, tmp_path):
+    emb = demo_table["embedding"].to_pylist()
+    emb[0] = emb[0][:383]  # the first row of the first batch: the batch's length is its most common one
+    pq.write_table(demo_table.set_column(2, "embedding", pa.array(emb, pa.list_(pa.float32()))),
+                   tmp_path / "short.parquet", row_group_size=1000)
+    with pytest.raises(EmbeddingError, match="wrong length: expected 384, got 383"):
+        fit_codec(spark.read.parquet(str(tmp_path)), "embedding", "PCA32,SQ8", sample_size=2000)
+
+
+@pytest.mark.parametrize("bad, match", [({"seed": -1}, "seed must be"), ({"metric": "cos"}, "metric must be"),
+                                        ({"holdout": 1.5}, "holdout must be")])
+def test_bad_arguments_fail_before_any_spark_job(demo_df, bad, match):
+    with pytest.raises(ValueError, match=match):
+        fit_codec(demo_df, "embedding", "PCA32,SQ8", sample_size=2000, **bad)
