@@ -62,7 +62,7 @@ def vectors_from_arrow(values, *, dim=None, column=None, nonzero_norm=False) -> 
     """Convert a vector column to a :class:`VectorBatch` without per-row Python.
 
     float32 columns whose rows are all present and of length ``dim`` become a zero-copy view.
-    Without ``dim``, the most common length among the present rows is the expected one.
+    Without ``dim``, the most common non-zero length among the present rows is the expected one.
     """
     arr = _as_array(values, column)
     _check_vector_type(arr, column)
@@ -76,9 +76,8 @@ def vectors_from_arrow(values, *, dim=None, column=None, nonzero_norm=False) -> 
         offsets = np.asarray(arr.offsets, dtype=np.int64)
     child = arr.values
     lengths = np.diff(offsets)
-    if dim is None:  # the most common length: a stray short row is the wrong one, not the others
-        present = lengths[~null]
-        dim = int(np.bincount(present).argmax()) if present.size else 0
+    if dim is None:
+        dim = _expected_length(lengths[~null])
     reasons = np.full(n, None, dtype=object)
     reasons[null] = v.NULL
     bad_len = ~null & (lengths != dim)
@@ -106,6 +105,17 @@ def vectors_from_arrow(values, *, dim=None, column=None, nonzero_norm=False) -> 
     mask &= ~structural
     reasons[mask] = value_reasons[mask]
     return VectorBatch(matrix, null, structural | mask, reasons)
+
+
+def _expected_length(lengths: np.ndarray) -> int:
+    """The most common non-zero length (ties: the earliest row's), so a stray short or empty row
+    is the one called wrong, not the rest; 0 if every row is empty."""
+    lengths = lengths[lengths > 0]
+    if not lengths.size:
+        return 0
+    values, first, counts = np.unique(lengths, return_index=True, return_counts=True)
+    best = np.flatnonzero(counts == counts.max())
+    return int(values[best[np.argmin(first[best])]])
 
 
 def _validity_buffer(null: np.ndarray | None):

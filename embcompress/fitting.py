@@ -1,6 +1,8 @@
 """Fit a codec on a sample: parse the spec, check the sample, train faiss, measure fit statistics."""
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
 from . import scoring
@@ -73,7 +75,7 @@ def check_fit_arguments(metric, seed, holdout) -> None:
         raise ValueError(f"metric must be one of {METRIC_NAMES}, got {metric!r}")
     if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or not 0 <= seed < 2**31:
         raise ValueError(f"seed must be an integer in [0, 2**31), got {seed!r}")
-    if not isinstance(holdout, (int, float)) or not 0 <= holdout < 1:
+    if not isinstance(holdout, numbers.Real) or isinstance(holdout, bool) or not 0 <= holdout < 1:
         raise ValueError(f"holdout must be in [0, 1), got {holdout!r}")
 
 

@@ -52,11 +52,15 @@ def fit_with_moments(src, read_col, column, spec, subsample, *, sample_size, see
         got = frame.mapInArrow(task, SCHEMA).toArrow().sort_by([("group", "ascending"), ("seq", "ascending")])
         return (fraction,) + _gather(got, column, nonzero)
 
+    def has_bad(sample):
+        return sample is not None and bool(vectors_from_arrow(sample, nonzero_norm=nonzero).invalid.any())
+
     fraction, moments, sample, drawn = draw(total)
     expected = fraction * total
-    bad = sample is not None and vectors_from_arrow(sample, nonzero_norm=nonzero).invalid.any()
+    bad = has_bad(sample)
     if not bad and fraction < 1.0 and drawn < expected - SAFETY_SIGMAS * math.sqrt(expected):
         fraction, moments, sample, drawn = draw(drawn / fraction)  # many nulls: rates from the non-null rows
+        bad = has_bad(sample)
     if sample is None:
         raise ValueError(f"column {column!r} has no non-null vectors to fit a codec on")
     if len(sample) > subsample and not bad:
@@ -92,21 +96,21 @@ def _gather(got: pa.Table, column, nonzero):
 
 
 def _merge(a, b, column):
-    try:
-        return a + b
-    except EmbeddingError as exc:
-        raise EmbeddingError(f"{exc.args[0]} (vectors of column {column!r} have different lengths)",
-                             column=column, hint="every vector of the column must have the same length") from None
+    if a.dim != b.dim:
+        raise EmbeddingError(f"vectors of {a.dim} and of {b.dim} values cannot share one codec", column=column,
+                             hint="every vector of the column must have the same length")
+    return a + b
 
 
 class _TaskDraws:
-    """One task's draws. It sums the moments of its drawn rows and sends its subsample rows;
-    while the drawn rows are fewer than 2*d (smaller than their float64 moments), it holds
-    them back and, if the task ends that small, sends them all instead of the moments."""
+    """One task's draws. It sums the moments of its drawn rows and sends its subsample rows.
+    While the drawn rows it would not send anyway are fewer than 2*d (smaller than their
+    float64 moments), it holds everything back; if the task ends that small, it sends all its
+    drawn rows instead of the moments."""
 
     def __init__(self, column, nonzero):
         self.column, self.nonzero = column, nonzero
-        self.key, self.moments, self.drawn, self.held = None, None, 0, []
+        self.key, self.moments, self.drawn, self.sent, self.held = None, None, 0, 0, []
 
     def add(self, key, seq, vectors, keep, sub):
         self.key = key if self.key is None else self.key
@@ -114,15 +118,17 @@ class _TaskDraws:
             return
         picked = vectors.filter(pa.array(keep))
         self.drawn += len(picked)
-        batch = vectors_from_arrow(picked, nonzero_norm=self.nonzero)
+        dim = self.moments.dim if self.moments is not None else None  # later batches: the task's length
+        batch = vectors_from_arrow(picked, dim=dim, nonzero_norm=self.nonzero)
         good = ~batch.invalid
         if good.any():
             part = ec.Moments.of(batch.matrix if good.all() else batch.matrix[good])
             self.moments = part if self.moments is None else _merge(self.moments, part, self.column)
         send = sub[keep] | batch.invalid
+        self.sent += int(send.sum())
         if self.held is not None:
             self.held.append((key, seq, picked, send))
-            if self.moments is None or self.drawn < 2 * self.moments.dim:
+            if self.moments is None or self.drawn - self.sent < 2 * self.moments.dim:
                 return
             held, self.held = self.held, None
             for k, s, rows, flags in held:  # large enough: moments from here on

@@ -133,3 +133,16 @@ def test_codes_to_arrow_is_zero_copy(codec, data64):
 def test_codec_encode_accepts_arrow_without_nulls(codec, data64):
     arr = _list_array(data64[:5], "list", pa.float64())
     np.testing.assert_array_equal(codec.encode(arr), codec.encode(data64[:5].astype(np.float64)))
+
+
+@pytest.mark.parametrize("rows, expected, flagged", [
+    ([[1.0] * 4, [1.0] * 3], 4, [1]),  # a tie: the earliest row's length
+    ([[1.0] * 3, [1.0] * 4, [1.0] * 4], 4, [0]),  # the stray short first row is the wrong one
+    ([[], [], [1.0] * 4], 4, [0, 1]),  # empty placeholders never set the length
+    ([None, [1.0] * 2, [1.0] * 5, [1.0] * 5], 5, [1]),
+    ([[], []], 0, [0, 1]),
+])
+def test_expected_length_without_dim_is_the_most_common_non_zero_one(rows, expected, flagged):
+    batch = arrow.vectors_from_arrow(pa.array(rows, pa.list_(pa.float32())))
+    assert batch.matrix.shape[1] == expected
+    assert list(np.flatnonzero(batch.rejected)) == flagged

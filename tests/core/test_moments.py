@@ -138,3 +138,8 @@ def test_moments_must_match_the_sample(data64):
 ])
 def test_subsample_rows_by_spec(spec, rows):
     assert subsample_rows(spec) == rows
+
+
+def test_numpy_scalars_are_valid_arguments(data64):
+    codec = ec.fit("PCA16,SQ8", data64, seed=np.int64(2), holdout=np.float32(0.1), moments=Moments.of(data64))
+    assert codec.fit_stats["holdout_rows"] == 120

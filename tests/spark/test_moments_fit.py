@@ -84,6 +84,10 @@ def test_a_task_keeps_rows_back_until_they_outweigh_their_moments(demo_table):
     assert not sent[-1]["whole"][0].as_py() and sent[-1]["drawn"][0].as_py() == 1400
     moments = ec.Moments.from_bytes(sent[-1]["moments"][0].as_py())
     assert moments.count == 1400 and moments.dim == 384
+    everything_sent = _TaskDraws("embedding", False)  # rows it sends anyway do not count towards 2*d
+    assert list(everything_sent.add(0, 0, vectors.slice(0, 1400), everything[:1400], everything[:1400])) == []
+    (record,) = everything_sent.finish()
+    assert record["whole"][0].as_py() and record["moments"].null_count == 1
 
 
 def test_whole_sample_on_request_equals_the_core_fit(spark, demo_dir):
