@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import EmbeddingError
+from .spec import parse_spec
 
 _HEADER = np.dtype("<i8")
 _VALUES = np.dtype("<f8")
@@ -137,8 +138,6 @@ def subsample_rows(spec) -> int | None:
     as many as faiss's 8-bit k-means would use. Codes of more than 8 bits per codebook can use
     more rows than any fixed subsample, so they take the whole sample (None).
     """
-    from .spec import parse_spec
-
     parsed = parse_spec(spec)
     if not parsed.transforms or parsed.transforms[0].kind not in ("PCA", "PCAW"):
         return None

@@ -50,10 +50,7 @@ def blobs(column: pa.ChunkedArray):
                 yield data.slice(int(start), int(end - start))
 
 
-def ipc_column(column: pa.ChunkedArray, field_type: pa.DataType | None = None) -> pa.Array:
-    """The first column of every IPC blob in ``column``, concatenated once."""
+def ipc_column(column: pa.ChunkedArray, field_type: pa.DataType) -> pa.Array:
+    """The first column of every IPC blob in ``column``, concatenated once, as ``field_type``."""
     parts = [pa.ipc.open_stream(blob).read_all().column(0) for blob in blobs(column)]
-    chunks = [c for part in parts for c in part.chunks]
-    if field_type is None and not chunks:
-        raise ValueError("no blobs to read")
-    return pa.chunked_array(chunks, field_type).combine_chunks()
+    return pa.chunked_array([c for part in parts for c in part.chunks], field_type).combine_chunks()

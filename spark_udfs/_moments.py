@@ -7,8 +7,8 @@ default 100k sample that is 20k rows instead of 100k (150 MB at 384-d), and the 
 sees every sampled row. Vectors that cannot be fitted on (NaN, Inf, wrong length) are kept
 out of the moments and always sent, so the core's fit reports them as it would otherwise.
 
-A task that draws fewer rows than its moments would weigh (2*d rows: a big table split into
-many tasks) sends those rows instead, so the driver never receives more than the whole sample.
+A task whose moments would outweigh its rows (fewer than 2*d drawn rows beyond those it sends
+anyway, as when a big table is split into many tasks) sends all its drawn rows instead.
 """
 from __future__ import annotations
 
@@ -33,8 +33,9 @@ SCHEMA = "group long, seq long, drawn long, whole boolean, rows binary, moments 
 def fit_with_moments(src, read_col, column, spec, subsample, *, sample_size, seed, metric, holdout, scan):
     """Fit ``spec`` (which starts with PCA/PCAW) on about ``sample_size`` rows, ``subsample`` of them sent whole.
 
-    The draw is Bernoulli at ``sample_size / non-null rows`` (nothing is cut afterwards: the
-    moments cannot be), so the PCA sees about ``sample_size`` rows; the subsample is cut to size.
+    The draw is Bernoulli at ``sample_size / rows`` (nothing is cut afterwards: the moments
+    cannot be), redrawn at a rate from the non-null rows when nulls leave it far short, so the
+    PCA sees about ``sample_size`` rows; the subsample is cut to size.
     """
     nonzero = ec.parse_spec(spec).needs_nonzero_norm
     total = scan.rows if scan is not None else src.count()
@@ -68,7 +69,7 @@ def fit_with_moments(src, read_col, column, spec, subsample, *, sample_size, see
         sample = sample.take(pa.array(keep))
     # with a bad vector among the rows, the core's fit raises naming it (moments or not)
     return ec.fit(spec, sample, metric=metric, seed=seed, holdout=holdout, column=column,
-                  moments=None if bad or moments is None else moments)
+                  moments=None if bad else moments)
 
 
 def _gather(got: pa.Table, column, nonzero):
