@@ -6,6 +6,7 @@ which the driver opens without copying.
 from __future__ import annotations
 
 import math
+import zlib
 
 import numpy as np
 import pyarrow as pa
@@ -38,16 +39,36 @@ def one_blob(buf: pa.Buffer) -> pa.BinaryArray:
     return pa.Array.from_buffers(pa.binary(), 1, [None, offsets, buf])
 
 
-def blobs(column: pa.ChunkedArray):
-    """Each non-null value of a binary (or large_binary) column as a zero-copy Buffer."""
+def buffers(column: pa.ChunkedArray):
+    """Each value of a binary (or large_binary) column as a zero-copy Buffer, None where null."""
     width = np.int64 if pa.types.is_large_binary(column.type) else np.int32
     for chunk in column.chunks:
         _, offsets, data = chunk.buffers()
         ends = np.frombuffer(offsets, dtype=width)[chunk.offset:chunk.offset + len(chunk) + 1]
         valid = chunk.is_valid().to_numpy(zero_copy_only=False) if chunk.null_count else np.ones(len(chunk), bool)
         for start, end, ok in zip(ends[:-1], ends[1:], valid):
-            if ok:
-                yield data.slice(int(start), int(end - start))
+            yield data.slice(int(start), int(end - start)) if ok else None
+
+
+def blobs(column: pa.ChunkedArray):
+    """Each non-null value of a binary (or large_binary) column as a zero-copy Buffer."""
+    return (buf for buf in buffers(column) if buf is not None)
+
+
+def row_group_draws(scan, batches, column, seed):
+    """Walk a task's row groups as ``(group index, batch seq, vectors, u, non-null)``.
+
+    ``u`` holds one uniform draw per row from a generator seeded by (seed, file name, row
+    group), so a rate compared with it picks the same rows whatever the task split or batch
+    size; both executor-side samplers draw from here.
+    """
+    for index, group in scan.task_groups(batches):
+        rng = np.random.default_rng([seed, zlib.crc32(group.name.encode()), group.index])
+        for seq, data in enumerate(scan.read(group, [column])):
+            vectors = data.column(0)
+            u = rng.random(len(vectors))
+            valid = vectors.is_valid().to_numpy(zero_copy_only=False) if vectors.null_count else None
+            yield index, seq, vectors, u, valid
 
 
 def ipc_column(column: pa.ChunkedArray, field_type: pa.DataType) -> pa.Array:

@@ -13,7 +13,6 @@ anyway, as when a big table is split into many tasks) sends all its drawn rows i
 from __future__ import annotations
 
 import math
-import zlib
 
 import numpy as np
 import pyarrow as pa
@@ -25,7 +24,7 @@ from embcompress.arrow import vectors_from_arrow
 from embcompress.errors import EmbeddingError
 
 from . import _scan
-from ._draws import SAFETY_SIGMAS, ipc_blob, one_blob, oversampled_fraction
+from ._draws import SAFETY_SIGMAS, buffers, ipc_blob, one_blob, oversampled_fraction, row_group_draws
 
 SCHEMA = "group long, seq long, drawn long, whole boolean, rows binary, moments binary"
 
@@ -73,16 +72,16 @@ def fit_with_moments(src, read_col, column, spec, subsample, *, sample_size, see
 
 
 def _gather(got: pa.Table, column, nonzero):
-    """``(moments, subsample, drawn)`` from the tasks' records, merged in (group, seq) order."""
+    """``(moments, subsample, drawn)`` from the tasks' records, merged in (group, seq) order.
+
+    The blobs are read as zero-copy buffers over the collected Arrow data."""
     moments, parts = None, []
-    whole, blobs_ = got.column("whole").to_pylist(), got.column("rows").to_pylist()
-    for i, blob in enumerate(got.column("moments").to_pylist()):
-        part = None
+    records = zip(got.column("whole").to_pylist(), buffers(got.column("rows")), buffers(got.column("moments")))
+    for whole, blob, moments_blob in records:
+        part = ec.Moments.from_bytes(moments_blob) if moments_blob is not None else None
         if blob is not None:
-            part = ec.Moments.from_bytes(blob)
-        if blobs_[i] is not None:
-            rows = pa.ipc.open_stream(blobs_[i]).read_all()
-            if whole[i]:  # a task that drew few rows sent them all, flagged by subsample membership
+            rows = pa.ipc.open_stream(blob).read_all()
+            if whole:  # a task that drew few rows sent them all, flagged by subsample membership
                 batch = vectors_from_arrow(rows.column("v"), nonzero_norm=nonzero)
                 if (~batch.invalid).any():
                     part = ec.Moments.of(batch.matrix[~batch.invalid])
@@ -97,10 +96,11 @@ def _gather(got: pa.Table, column, nonzero):
 
 
 def _merge(a, b, column):
-    if a.dim != b.dim:
-        raise EmbeddingError(f"vectors of {a.dim} and of {b.dim} values cannot share one codec", column=column,
-                             hint="every vector of the column must have the same length")
-    return a + b
+    """``a + b``, with the column named if their vector lengths differ."""
+    try:
+        return a + b
+    except EmbeddingError as exc:
+        raise EmbeddingError(exc.problem, column=column, hint=exc.hint) from None
 
 
 class _TaskDraws:
@@ -165,15 +165,11 @@ def _row_group_task(scan, column, fraction, sub_fraction, seed, nonzero):
     """Draw with the row-group sampler's generators (the same rows), nesting the subsample in them."""
     def run(batches):
         draws = _TaskDraws(column, nonzero)
-        for index, group in scan.task_groups(batches):
-            rng = np.random.default_rng([seed, zlib.crc32(group.name.encode()), group.index])
-            for seq, data in enumerate(scan.read(group, [column])):
-                vectors = data.column(0)
-                u = rng.random(len(vectors))
-                keep = u < fraction
-                if vectors.null_count:
-                    keep &= vectors.is_valid().to_numpy(zero_copy_only=False)
-                yield from draws.add(index, seq, vectors, keep, u < sub_fraction)
+        for index, seq, vectors, u, valid in row_group_draws(scan, batches, column, seed):
+            keep = u < fraction
+            if valid is not None:
+                keep &= valid
+            yield from draws.add(index, seq, vectors, keep, u < sub_fraction)
         yield from draws.finish()
     return run
 

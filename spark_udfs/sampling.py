@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import math
-import zlib
 
 import numpy as np
 import pyarrow as pa
@@ -12,7 +11,7 @@ import embcompress as ec
 from embcompress.fitting import check_fit_arguments
 
 from . import _columns, _moments, _scan
-from ._draws import SAFETY_SIGMAS, ipc_blob, ipc_column
+from ._draws import SAFETY_SIGMAS, ipc_blob, ipc_column, row_group_draws
 from ._draws import oversampled_fraction as _fraction
 
 ENGINES = ("auto", "spark")
@@ -70,18 +69,15 @@ def _row_group_sampler(scan, column, fraction, seed):
     the sample depends neither on how row groups are split into tasks nor on batch sizes.
     Each read batch's picks travel as one Arrow IPC blob (bounded by the batch size)."""
     def run(batches):
-        for index, group in scan.task_groups(batches):
-            rng = np.random.default_rng([seed, zlib.crc32(group.name.encode()), group.index])
-            for seq, data in enumerate(scan.read(group, [column])):
-                vectors = data.column(0)
-                keep = rng.random(len(vectors)) < fraction
-                if vectors.null_count:
-                    keep &= vectors.is_valid().to_numpy(zero_copy_only=False)
-                if not keep.any():
-                    continue
-                yield pa.RecordBatch.from_arrays([pa.array([index], pa.int64()), pa.array([seq], pa.int64()),
-                                                  ipc_blob(data.filter(pa.array(keep)))],
-                                                 names=["group", "seq", "rows"])
+        for index, seq, vectors, u, valid in row_group_draws(scan, batches, column, seed):
+            keep = u < fraction
+            if valid is not None:
+                keep &= valid
+            if not keep.any():
+                continue
+            picked = pa.record_batch([vectors.filter(pa.array(keep))], names=[column])
+            yield pa.RecordBatch.from_arrays([pa.array([index], pa.int64()), pa.array([seq], pa.int64()),
+                                              ipc_blob(picked)], names=["group", "seq", "rows"])
     return run
 
 
