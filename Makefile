@@ -3,8 +3,14 @@ PYTHON ?= python3
 VENV := .venv
 VPY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# A second environment on Spark's 3.5 LTS line, installed the way a managed runtime has it:
+# pyspark first, then our `spark` extra, which must leave that pyspark in place.
+VENV35 := .venv-spark35
+VPY35 := $(VENV35)/bin/python
+STAMP35 := $(VENV35)/.installed
+PYSPARK_LTS ?= pyspark==3.5.*
 
-.PHONY: demo test fuzz bench clean
+.PHONY: demo test test-core test-connect test-spark35 fuzz bench clean
 
 $(VPY):
 	$(PYTHON) -m venv $(VENV)
@@ -14,13 +20,30 @@ $(STAMP): $(VPY) pyproject.toml
 	$(VPY) -m pip install --quiet -e '.[all]'
 	touch $(STAMP)
 
+$(STAMP35): pyproject.toml
+	$(PYTHON) -m venv $(VENV35)
+	$(VPY35) -m pip install --quiet --upgrade pip
+	$(VPY35) -m pip install --quiet '$(PYSPARK_LTS)'
+	$(VPY35) -m pip install --quiet -e '.[spark,test]'
+	touch $(STAMP35)
+
 demo: $(STAMP)
 	$(VPY) -m embcompress.demo
 	$(VENV)/bin/embcompress evaluate embcompress/data/docstrings_minilm384_2k.parquet --column embedding \
 		--queries 200 --report report/
 
-test: $(STAMP)
+# The whole suite on classic Spark (newest pyspark), then the Spark suite on Spark Connect and on
+# classic pyspark 3.5.
+test: test-core test-connect test-spark35
+
+test-core: $(STAMP)
 	$(VPY) -m pytest -q
+
+test-connect: $(STAMP)
+	EMBCOMPRESS_SPARK=connect $(VPY) -m pytest -q tests/spark
+
+test-spark35: $(STAMP35)
+	EMBCOMPRESS_EXPECT_PYSPARK=3.5 $(VPY35) -m pytest -q tests/spark
 
 fuzz: $(STAMP)
 	EMBCOMPRESS_FUZZ_EXAMPLES=20000 $(VPY) -m pytest -q tests/core/test_fuzz.py
@@ -29,4 +52,4 @@ bench: $(STAMP)
 	$(VPY) benchmarks/run_all.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) $(VENV35) build *.egg-info

@@ -83,13 +83,16 @@ def _load_or_refit(path):
         sys.exit(f"{path}: {exc}; delete it and rerun to refit")
 
 
-def session(cores: int):
+def session(cores: int, mode: str = "classic"):
     from pyspark.sql import SparkSession
 
-    spark = (SparkSession.builder.master(f"local[{cores}]").appName("bench_spark")
+    builder = SparkSession.builder.remote(f"local[{cores}]") if mode == "connect" else \
+        SparkSession.builder.master(f"local[{cores}]")
+    spark = (builder.appName("bench_spark")
              .config("spark.sql.shuffle.partitions", str(2 * cores)).config("spark.ui.enabled", "false")
              .config("spark.driver.memory", "6g").getOrCreate())
-    spark.sparkContext.setLogLevel("ERROR")
+    if mode == "classic":
+        spark.sparkContext.setLogLevel("ERROR")
     return spark
 
 
@@ -101,7 +104,7 @@ def bench_encode(spark, path, big, codec, rows):
     import pandas as pd
     from pyspark.sql.functions import pandas_udf, udf
 
-    from spark_udfs import encode_column
+    from spark_udfs import encode_column, read_parquet
 
     print("encode PQ48:", flush=True)
     faiss.omp_set_num_threads(os.cpu_count())
@@ -112,7 +115,7 @@ def bench_encode(spark, path, big, codec, rows):
     one_s, _ = timed(lambda: codec.encode(big))
     report("raw faiss sa_encode, one process, 1 thread", one_s, rows)
     faiss.omp_set_num_threads(os.cpu_count())
-    df = spark.read.parquet(str(path))
+    df = read_parquet(spark, str(path))
     noop(df.selectExpr("id", "size(embedding)"))  # warm the JVM and the file cache
     scan_s, _ = timed(lambda: noop(df.selectExpr("id", "size(embedding)")))
     report("Spark scan of the table only (no Python)", scan_s, rows)
@@ -194,10 +197,10 @@ def bench_pca(spark, path, rows):
     from pyspark.ml.feature import PCA
     from pyspark.ml.functions import array_to_vector
 
-    from spark_udfs import encode_column, fit_codec
+    from spark_udfs import encode_column, fit_codec, read_parquet
 
     print("PCA128 end to end:", flush=True)
-    df = spark.read.parquet(str(path))
+    df = read_parquet(spark, str(path))
 
     def ours(n, pca_moments=True):
         codec = fit_codec(df, "embedding", "PCA128,SQ8", sample_size=n, pca_moments=pca_moments)
@@ -240,6 +243,98 @@ def bench_knn(spark, dev_codec, data):
         recall = ec.recall_at_k(got, truth, 10)
         label = f"rescore_factor={factor}" if factor else "no rescoring"
         report(f"knn_join 1,000 queries x 15,559 codes, {label}", s, len(query_ids), f"recall@10 = {recall:.3f}")
+    bench_nearest_by_join(spark, dev_codec, dev, corpus, query_ids, truth)
+
+
+def _recall(out, query_ids, truth, qcol="query_id", ccol="corpus_id", score="score"):
+    out = out[out[qcol] != out[ccol]].sort_values([qcol, score], ascending=[True, False])
+    got = np.stack(out.groupby(qcol)[ccol].apply(lambda v: v.to_numpy()[:10]).loc[query_ids])
+    return ec.recall_at_k(got, truth, 10)
+
+
+def bench_nearest_by_join(spark, codec, dev, corpus, query_ids, truth, n_queries=50):
+    """Spark 4.2's nearestByJoin with emb_score as the ranking expression, against knn_join on the
+    same queries. nearestByJoin scores the whole cross product through the UDF (50 x 15,559 rows)."""
+    from pyspark.sql import functions as F
+
+    from spark_udfs import knn_join, register_udfs
+
+    if not hasattr(dev, "nearestByJoin"):
+        print(f"  nearestByJoin: not in Spark {spark.version} (new in 4.2); skipped", flush=True)
+        return
+    pick = np.asarray(query_ids[:n_queries])
+    queries = dev.where(dev.id.isin([int(q) for q in pick])).select(F.col("id").alias("qid"), "embedding")
+    items = corpus.select(F.col("id").alias("cid"), "code")
+    udfs = register_udfs(spark, codec, prefix="bench")
+    rank = udfs["bench_score"](F.col("embedding"), F.col("code"))
+    s, out = timed(lambda: queries.nearestByJoin(items, rank, 11, "exact", "similarity")
+                   .select("qid", "cid", rank.alias("score")).toPandas())
+    report(f"nearestByJoin + emb_score, {n_queries} queries x 15,559 codes", s, n_queries,
+           f"recall@10 = {_recall(out, pick, truth[:n_queries], 'qid', 'cid'):.3f}")
+    s, out = timed(lambda: knn_join(queries, items, codec, query_col="embedding", code_col="code", k=11,
+                                    query_id_col="qid", corpus_id_col="cid").toPandas())
+    report(f"knn_join, the same {n_queries} queries", s, n_queries,
+           f"recall@10 = {_recall(out, pick, truth[:n_queries]):.3f}")
+
+
+def big_codec(workdir: Path, dim: int = 2240):
+    """A ~20 MB codec (a 2240 x 2240 PCA matrix), the size the shipping comparison is about; cached."""
+    path = workdir / f"pca_{dim}_sq8.emb"
+    if not path.exists():
+        print(f"fitting PCA{dim},SQ8 for a 20 MB artifact (a minute or two, cached) ...", flush=True)
+        x = np.random.default_rng(2).standard_normal((dim + 500, dim)).astype(np.float32)
+        ec.fit(f"PCA{dim},SQ8", x, seed=0, holdout=0.0).save(path)
+    return _load_or_refit(path)
+
+
+def bench_shipping(spark, workdir, mode, tasks=8):
+    """What shipping a 20 MB codec costs: one encode job of ``tasks`` tiny tasks, per way."""
+    from pyspark.sql import functions as F
+
+    from spark_udfs import encode_column
+
+    codec = big_codec(workdir)
+    df = spark.range(0, tasks * 4, 1, numPartitions=tasks).select(
+        "id", F.array_repeat(F.lit(0.5).cast("float"), codec.dim).alias("embedding"))
+    size = len(codec.to_bytes()) / 1e6
+    ways = ("closure",) if mode == "connect" else ("broadcast", "closure")
+    for way in ways:
+        from spark_udfs import _worker
+
+        def job():
+            handle = _worker.broadcast_codec(spark, codec, how=way)
+            noop(encode_column(df, codec, "embedding", engine="spark", _handle=handle))
+        s = best_of(3, job)
+        report(f"ship a {size:.0f} MB codec by {way} ({mode}), {tasks} tasks", s, tasks,
+               "best of 3; each run ships it anew")
+
+
+def bench_connect_ratio(args):
+    """encode_column on Spark Connect against classic, each in its own process (one session kind each)."""
+    import json
+    import subprocess
+
+    times = {}
+    for mode in ("classic", "connect"):
+        done = subprocess.run([sys.executable, __file__, "--mode", mode, "--only", "encode_only", "shipping",
+                               "--rows", str(args.rows), "--workdir", args.workdir, "--json"],
+                              capture_output=True, text=True, check=True)
+        line = [ln for ln in done.stdout.splitlines() if ln.startswith("JSON ")][-1]
+        got = json.loads(line[5:])
+        for name, s, rate, note in got:
+            report(name, s, rate * s, note)
+        times[mode] = [s for name, s, _, _ in got if name.startswith("encode_column")][0]
+    report("encode_column on Connect vs classic (goal >= 0.8x)", times["connect"], args.rows,
+           f"= {times['classic'] / times['connect']:.2f}x classic's speed")
+
+
+def bench_encode_only(spark, path, codec, rows, mode):
+    from spark_udfs import encode_column, read_parquet
+
+    df = read_parquet(spark, str(path))
+    noop(encode_column(df, codec, "embedding", drop_input=True))  # warm the Python workers
+    s = best_of(3, lambda: noop(encode_column(df, codec, "embedding", drop_input=True)))
+    report(f"encode_column PQ48 ({mode}, read_parquet)", s, rows, "best of 3")
 
 
 def main():
@@ -247,14 +342,22 @@ def main():
     ap.add_argument("--rows", type=int, default=200_000)
     ap.add_argument("--cores", type=int, default=2)
     ap.add_argument("--workdir", default="/tmp/embcompress_bench")
-    ap.add_argument("--only", nargs="*", default=["baseline", "encode", "parquet", "pca", "knn"])
+    ap.add_argument("--only", nargs="*", default=["baseline", "encode", "parquet", "pca", "knn", "connect"])
+    ap.add_argument("--mode", choices=("classic", "connect"), default="classic")
+    ap.add_argument("--json", action="store_true", help="also print the rows as one JSON line (for run_all)")
     args = ap.parse_args()
     workdir = Path(args.workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     path, big, codec, dev_codec, data = prepare(workdir, args.rows)
     if "baseline" in args.only:
         bench_issue_baseline()
-    spark = session(args.cores)
+    if "connect" in args.only:
+        bench_connect_ratio(args)
+    spark = session(args.cores, args.mode)
+    if "encode_only" in args.only:
+        bench_encode_only(spark, path, codec, args.rows, args.mode)
+    if "shipping" in args.only:
+        bench_shipping(spark, workdir, args.mode)
     if "encode" in args.only:
         bench_encode(spark, path, big, codec, args.rows)
     if "parquet" in args.only:
@@ -264,6 +367,10 @@ def main():
     if "knn" in args.only:
         bench_knn(spark, dev_codec, data)
     spark.stop()
+    if args.json:
+        import json
+
+        print("JSON " + json.dumps(ROWS))
     print(f"\n{args.rows:,} rows x 384, local[{args.cores}], faiss {faiss.__version__}")
     print(f"| {'step':<62} | {'seconds':>8} | {'rows/s':>10} | note")
     print(f"|{'-' * 64}|{'-' * 10}|{'-' * 12}|------")

@@ -9,9 +9,9 @@ from .encode import decode_column, encode_column
 from .knn import knn_join
 from .ml import EmbeddingCompressor, EmbeddingCompressorModel
 from .nightly import read_compressed, recompress
-from .parquet import compress_parquet
+from .parquet import compress_parquet, read_parquet
 from .sampling import fit_codec, sample_vectors
 from .sql import register_udfs
 
-__all__ = ["fit_codec", "sample_vectors", "encode_column", "decode_column", "compress_parquet", "register_udfs",
+__all__ = ["fit_codec", "sample_vectors", "encode_column", "decode_column", "compress_parquet", "read_parquet", "register_udfs",
            "EmbeddingCompressor", "EmbeddingCompressorModel", "knn_join", "recompress", "read_compressed"]

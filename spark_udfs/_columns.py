@@ -73,3 +73,44 @@ def to_list(vectors) -> pa.ListArray:
     return pa.ListArray.from_arrays(
         pa.array(np.arange(len(vectors) + 1, dtype=np.int32) * vectors.type.list_size),
         vectors.values, mask=vectors.is_null() if vectors.null_count else None)
+
+
+
+def dense(values) -> pa.Array:
+    """Vectors as an Arrow list array: lists pass as they are; a Spark ML vector (``VectorUDT``,
+    which reaches vectorized UDFs as ``struct<type, size, indices, values>``) becomes its dense
+    values, sparse ones scattered into zeros, with no Python loop over rows."""
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    if not pa.types.is_struct(values.type):
+        return values
+    n = len(values)
+    kind, size, indices, vals = values.flatten()
+    valid = values.is_valid().to_numpy(zero_copy_only=False)
+    sparse = (kind.fill_null(1).to_numpy(zero_copy_only=False) == 0) & valid
+    v_off = vals.offsets.to_numpy().astype(np.int64)
+    counts = np.where(valid, np.diff(v_off), 0)
+    lengths = np.where(sparse, size.fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64), counts)
+    out_off = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(lengths, out=out_off[1:])
+    rows = np.repeat(np.arange(n), counts)
+    within = np.arange(len(rows)) - np.repeat(np.cumsum(counts) - counts, counts)
+    picked = vals.values.to_numpy(zero_copy_only=False)[v_off[rows] + within] if len(rows) else np.zeros(0)
+    pos = within
+    if sparse.any():
+        i_off = indices.offsets.to_numpy().astype(np.int64)
+        if np.any(np.diff(i_off)[sparse] != counts[sparse]):
+            raise ValueError("a sparse Spark ML vector has different numbers of indices and values")
+        at_sparse = sparse[rows]
+        pos = within.copy()
+        pos[at_sparse] = indices.values.to_numpy(zero_copy_only=False)[i_off[rows[at_sparse]] + within[at_sparse]]
+    keep = (pos >= 0) & (pos < lengths[rows])  # Spark's SparseVector keeps indices below its size
+    out = np.zeros(out_off[-1], dtype=np.float64)
+    out[out_off[rows[keep]] + pos[keep]] = picked[keep]
+    return pa.ListArray.from_arrays(pa.array(out_off.astype(np.int32)), pa.array(out, pa.float64()),
+                                    mask=pa.array(~valid) if not valid.all() else None)
+
+
+def from_pandas(series) -> pa.Array:
+    """A pandas_udf argument as the Arrow array the Arrow-native UDFs receive (pyspark < 4.1)."""
+    return pa.array(series, from_pandas=True)

@@ -23,7 +23,7 @@ import embcompress as ec
 from embcompress.arrow import vectors_from_arrow
 from embcompress.errors import EmbeddingError
 
-from . import _scan
+from . import _scan, _session
 from ._draws import SAFETY_SIGMAS, buffers, ipc_blob, one_blob, oversampled_fraction, row_group_draws
 
 SCHEMA = "group long, seq long, drawn long, whole boolean, rows binary, moments binary"
@@ -49,7 +49,7 @@ def fit_with_moments(src, read_col, column, spec, subsample, *, sample_size, see
             frame = src.select(F.col(read_col).alias(column))
             frame = frame.sample(False, fraction, seed) if fraction < 1 else frame
             task = _sampled_task(column, sub_fraction / fraction, seed, nonzero)
-        got = frame.mapInArrow(task, SCHEMA).toArrow().sort_by([("group", "ascending"), ("seq", "ascending")])
+        got = _session.to_arrow(frame.mapInArrow(task, SCHEMA)).sort_by([("group", "ascending"), ("seq", "ascending")])
         return (fraction,) + _gather(got, column, nonzero)
 
     def has_bad(sample):

@@ -17,27 +17,19 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 from pyspark.sql import types as T
 
+from embcompress import storage
 from embcompress.arrow import encode_arrow
 from embcompress.errors import EmbeddingError
 
-from . import _columns
+from . import _columns, _session
 from ._worker import broadcast_codec
 
 KV_KEY = b"embcompress"
 
 
-def filesystem(path: str):
-    """``(pyarrow FileSystem, path inside it)`` for a local path or a URI pyarrow understands."""
-    if "://" in path:
-        return pafs.FileSystem.from_uri(path)
-    if path.startswith("file:"):
-        path = path[len("file:"):]
-    return pafs.LocalFileSystem(), posixpath.abspath(path)
-
-
 def plan(input_path: str):
     """One task per row group: ``(file, row_group, {partition column: value})``."""
-    fs, root = filesystem(input_path)
+    fs, root = storage.resolve(input_path)
     dataset = pads.dataset(root, filesystem=fs, format="parquet", partitioning="hive")
     tasks = []
     for frag in dataset.get_fragments():
@@ -52,8 +44,8 @@ def _writer_task(handle, in_loc, tasks, column, output_col, keep_input, on_inval
         from pyspark import TaskContext
 
         codec = handle.get()
-        fs, _ = filesystem(in_loc)
-        out_fs, out_root = filesystem(out_loc)
+        fs, _ = storage.resolve(in_loc)
+        out_fs, out_root = storage.resolve(out_loc)
         attempt = TaskContext.get().attemptNumber()
         for batch in batches:
             done = []
@@ -89,7 +81,7 @@ def compress_row_groups(spark, input_path, output_path, column, codec, *, output
     fs, root, dataset, tasks = plan(input_path)
     if column not in dataset.schema.names:
         raise KeyError(f"column {column!r} not found in {input_path}; it has columns {dataset.schema.names}")
-    out_fs, out_root = filesystem(output_path)
+    out_fs, out_root = storage.resolve(output_path)
     if overwrite:
         info = out_fs.get_file_info(out_root)
         if info.type != pafs.FileType.NotFound:
@@ -102,7 +94,7 @@ def compress_row_groups(spark, input_path, output_path, column, codec, *, output
     n_tasks = max(1, len(tasks))
     jobs = spark.range(0, len(tasks), 1, numPartitions=n_tasks)
     schema = T.StructType([T.StructField("task", T.LongType()), T.StructField("rows", T.LongType())])
-    written = jobs.mapInArrow(run, schema).toArrow()
+    written = _session.to_arrow(jobs.mapInArrow(run, schema))
     expected = dataset.count_rows()
     got = int(pa.compute.sum(written["rows"]).as_py() or 0)
     if got != expected or written.num_rows != len(tasks):

@@ -1,19 +1,22 @@
-"""Recognise a DataFrame that is a plain Parquet scan, so the executors can read its row groups
-with pyarrow instead of receiving the vectors through Spark's row-to-Arrow conversion.
+"""Read the row groups behind a plain Parquet read with pyarrow on the executors, instead of
+receiving the vectors through Spark's row-to-Arrow conversion.
 
 Spark hands an ``array<float>`` column to Python one element at a time; for a 384-d column
-that transfer alone costs more CPU than PQ-encoding it (see docs/spark.md). When the
-DataFrame is nothing but ``spark.read.parquet(...)``, optionally narrowed to some of its
-columns, every row it holds is in the files, so reading the files directly gives the same
-rows. Anything else (filters, computed columns, caches, joins, partition columns, column
-types that pyarrow would read differently from Spark, files pyarrow cannot open) gives
-``None`` and the caller keeps Spark's own path.
+that transfer alone costs more CPU than PQ-encoding it (see docs/spark.md). A DataFrame from
+:func:`spark_udfs.read_parquet` (``spark.read.parquet`` with no options), optionally narrowed
+to some of its columns, holds exactly the rows in its files, so reading the files directly
+gives the same rows. Only public information decides this (the DataFrame's identity or
+``sameSemantics``, ``inputFiles()``, the schema, session settings), so it works on classic
+sessions and Spark Connect alike. Anything else (filters, computed columns, caches, joins,
+partition columns, column types that pyarrow would read differently from Spark, files
+pyarrow cannot open) gives ``None`` and the caller keeps Spark's own path.
 """
 from __future__ import annotations
 
 import functools
 import math
 import posixpath
+import weakref
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from urllib.parse import unquote, urlparse
@@ -22,15 +25,17 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from . import _rowgroups
+from embcompress import storage
+
+from . import _session
 
 PARTITION_BYTES = 512 << 20  # uncompressed row-group bytes per Spark task: a few seconds of encoding
 FOOTER_THREADS = 16  # footers read at once on the driver when planning
 READ_BATCH_ROWS = 32_768  # rows decoded at a time when Spark's maxRecordsPerBatch does not say
-# Reader options whose effect pyarrow would not reproduce (rebasing old dates, skipping bad files).
-SPARK_ONLY_OPTIONS = ("rebasemode", "ignorecorruptfiles", "ignoremissingfiles")
 SPARK_ONLY_CONFS = {"spark.sql.files.ignoreCorruptFiles": "false", "spark.sql.files.ignoreMissingFiles": "false",
                     "spark.sql.parquet.int96TimestampConversion": "false"}
+MAX_SOURCES = 16  # plain reads remembered, newest first: each costs one plan comparison
+_SOURCES: list = []
 REBASE_CONFS = ("spark.sql.parquet.datetimeRebaseModeInRead", "spark.sql.parquet.int96RebaseModeInRead")
 
 
@@ -96,7 +101,7 @@ def _open(fs, path: str) -> pq.ParquetFile:
 @functools.lru_cache(maxsize=8)
 def _filesystem(location: str):
     """The pyarrow filesystem for ``location``, built once per process (remote ones connect)."""
-    return _rowgroups.filesystem(location)[0]
+    return storage.resolve(location)[0]
 
 
 def _paths(uris):
@@ -106,7 +111,7 @@ def _paths(uris):
         if not all(u.startswith("file:") for u in uris):
             raise ValueError("files on several filesystems")
         return first, [unquote(urlparse(u).path) for u in uris]
-    fs, path = _rowgroups.filesystem(first)
+    fs, path = storage.resolve(first)
     prefix = first[: len(first) - len(path)] if first.endswith(path) else None
     if prefix is None or not all(u.startswith(prefix) for u in uris):
         raise ValueError("files on several filesystems")
@@ -125,32 +130,37 @@ def _footers(fs, paths):
         return list(pool.map(footer, paths))
 
 
-def _node(plan) -> str:
-    return plan.getClass().getSimpleName()
+def register(df, paths) -> None:
+    """Remember ``df`` as a plain ``spark.read.parquet(*paths)`` with no options (see read_parquet).
+
+    Paths that overlap (one listed twice, or a file inside a listed directory) are not
+    remembered: Spark reads such a file twice, the file listing names it once."""
+    names = [str(p).rstrip("/") for p in paths]
+    if any(a == b or b.startswith(a + "/") for i, a in enumerate(names) for b in names[i + 1:] + names[:i]):
+        return
+    _SOURCES.append((weakref.ref(df), tuple(paths)))
+    del _SOURCES[:-MAX_SOURCES]
 
 
-def _relation(df):
-    """The HadoopFsRelation under a projection of plain columns, or None."""
-    try:
-        plan = df._jdf.queryExecution().optimizedPlan()
-    except Exception:  # Spark Connect, or no JVM plan to inspect
-        return None
-    if _node(plan) == "Project":
-        exprs = plan.projectList()
-        if any(_node(exprs.apply(i)) != "AttributeReference" for i in range(exprs.size())):
-            return None
-        plan = plan.child()
-    if _node(plan) != "LogicalRelation" or plan.isStreaming():
-        return None
-    if plan.catalogTable().isDefined():
-        return None  # a catalog table: Spark must see that a write back to it reads from it
-    relation = plan.relation()
-    if _node(relation) != "HadoopFsRelation" or _node(relation.fileFormat()) != "ParquetFileFormat":
-        return None
-    options = str(relation.options()).lower()
-    if any(word in options for word in SPARK_ONLY_OPTIONS):
-        return None
-    return relation
+def _source(df):
+    """True when ``df`` is a registered plain read, or a select of plain columns of one.
+
+    A select is recognised with ``sameSemantics`` (public on classic and Connect), which
+    compares the analysed plans: any filter, computed column, join or cache makes them differ.
+    """
+    live = [(ref(), paths) for ref, paths in reversed(_SOURCES)]
+    for src, _ in live:
+        if src is df:
+            return True
+    for src, _ in live:
+        if src is None or not set(df.columns) <= set(src.columns):
+            continue
+        try:
+            if src.select(*df.columns).sameSemantics(df):
+                return True
+        except Exception:  # a plan Spark cannot compare: take Spark's own path
+            continue
+    return False
 
 
 def _integer_widening(src: pa.DataType, dst: pa.DataType) -> bool:
@@ -260,23 +270,22 @@ def _conf(spark, key: str, fallback: str) -> str:
         return fallback
 
 
-def parquet_scan(df) -> ParquetScan | None:
-    """The row groups to read for ``df``, or None when ``df`` is not a plain Parquet scan pyarrow can read."""
-    relation = _relation(df)
-    if relation is None:
+def parquet_scan(df, columns=None) -> ParquetScan | None:
+    """The row groups to read for ``df`` (narrowed to ``columns``), or None when ``df`` is not a
+    plain read from :func:`spark_udfs.read_parquet` that pyarrow can read as Spark would."""
+    if not _source(df):
         return None
-    if set(relation.partitionSchema().fieldNames()) & set(df.columns):
-        return None  # partition values live in directory names, typed by Spark's inference
     spark = df.sparkSession
     if any(_conf(spark, key, default).lower() != default for key, default in SPARK_ONLY_CONFS.items()):
         return None
-    files = list(relation.location().inputFiles())  # as Spark reads them: a file listed twice is read twice
+    files = list(df.inputFiles())  # as Spark reads them: a file listed twice is read twice
     if not files or len(set(files)) != len(files):
         return None
+    struct = df.schema if columns is None else df.select(*columns).schema
     from pyspark.sql.pandas.types import to_arrow_schema
 
     try:
-        schema = to_arrow_schema(df.schema, timezone=spark.conf.get("spark.sql.session.timeZone"))
+        schema = to_arrow_schema(struct, timezone=spark.conf.get("spark.sql.session.timeZone"))
     except Exception:  # a type Arrow cannot carry: Spark's own path reports it
         return None
     check_dates = any(_has_dates(f.type) for f in schema)
@@ -303,7 +312,7 @@ def parquet_scan(df) -> ParquetScan | None:
         return None
     batch_rows = int(_conf(spark, "spark.sql.execution.arrow.maxRecordsPerBatch", "10000"))
     return ParquetScan(location, tuple(g for g, _ in groups),
-                       _partitions(groups, spark.sparkContext.defaultParallelism), schema,
+                       _partitions(groups, _session.parallelism(spark)), schema,
                        sum(g.rows for g, _ in groups), batch_rows if batch_rows > 0 else READ_BATCH_ROWS)
 
 

@@ -116,7 +116,7 @@ def _plain_scan(df, src, engine, on_invalid):
                          "with on_invalid='dead_letter'")
     scan = _scan.parquet_scan(df) if src is df and on_invalid != "dead_letter" else None
     if scan is None and engine == "pyarrow":
-        raise ValueError("engine='pyarrow' needs a DataFrame that is a plain spark.read.parquet(...) scan "
+        raise ValueError("engine='pyarrow' needs a DataFrame from spark_udfs.read_parquet(spark, path) "
                          "(optionally a select of its columns) of array<float|double> vectors that pyarrow "
                          "can open; use engine='auto' to fall back to Spark's path")
     return scan
@@ -132,8 +132,8 @@ def encode_column(df, codec, input_col, output_col=None, *, on_invalid="raise", 
     ``"dead_letter"`` returns ``(encoded_df, bad_df)``, where ``bad_df`` holds the bad rows
     unchanged plus ``reason_col``. Rows in = rows in ``encoded_df`` + rows in ``bad_df``.
 
-    ``engine="auto"`` reads the row groups with pyarrow on the executors when ``df`` is a plain
-    ``spark.read.parquet(...)`` (or a select of its columns), skipping Spark's element-by-element
+    ``engine="auto"`` reads the row groups with pyarrow on the executors when ``df`` comes from
+    :func:`spark_udfs.read_parquet` (or is a select of its columns), skipping Spark's element-by-element
     conversion of the vectors; any other DataFrame goes through ``mapInArrow``. ``"spark"``
     always uses ``mapInArrow`` (for files only the JVM can open, e.g. through Hadoop
     credentials); ``"pyarrow"`` fails unless the direct read is possible.

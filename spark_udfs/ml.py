@@ -12,7 +12,7 @@ from pyspark.ml.util import (DefaultParamsReadable, DefaultParamsReader, Default
 
 import embcompress as ec
 
-from . import _fs
+from . import _fs, _session
 from .encode import encode_column
 from .sampling import fit_codec
 
@@ -117,6 +117,12 @@ class EmbeddingCompressorModel(Model, _CodecParams, MLReadable, MLWritable):
         return _ModelReader(cls)
 
 
+def _context(io):
+    """What pyspark's metadata helpers take: the session from Spark 4 on (classic or Connect),
+    the SparkContext before."""
+    return io.sparkSession if _session.pyspark_version() >= (4, 0) else io.sc
+
+
 class _ModelWriter(MLWriter):
     """``path/metadata`` (params and codec fingerprint, Spark's JSON layout) and ``path/data/codec.emb``."""
 
@@ -127,8 +133,8 @@ class _ModelWriter(MLWriter):
     def saveImpl(self, path):
         codec = self.instance.codec
         extra = {"fingerprint": codec.fingerprint, "spec": codec.spec, "codeSize": codec.code_size}
-        DefaultParamsWriter.saveMetadata(self.instance, path, self.sparkSession, extraMetadata=extra)
-        _fs.write_bytes(self.sparkSession, _fs.join(path, ARTIFACT), codec.to_bytes(), overwrite=True)
+        DefaultParamsWriter.saveMetadata(self.instance, path, _context(self), extraMetadata=extra)
+        _fs.write_bytes(_fs.join(path, ARTIFACT), codec.to_bytes(), overwrite=True)
 
 
 class _ModelReader(MLReader):
@@ -137,8 +143,8 @@ class _ModelReader(MLReader):
         self.cls = cls
 
     def load(self, path):
-        meta = DefaultParamsReader.loadMetadata(path, self.sparkSession)
-        codec = ec.Codec.from_bytes(_fs.read_bytes(self.sparkSession, _fs.join(path, ARTIFACT)))
+        meta = DefaultParamsReader.loadMetadata(path, _context(self))
+        codec = ec.Codec.from_bytes(_fs.read_bytes(_fs.join(path, ARTIFACT)))
         if codec.fingerprint != meta.get("fingerprint"):
             raise ec.ArtifactError(f"{path}: codec artifact fingerprint does not match the saved metadata")
         model = self.cls(codec)

@@ -13,6 +13,7 @@ from pyspark.sql import types as T
 from embcompress import nightly
 from embcompress.reader import CompressedTable
 
+from . import _session
 from ._worker import broadcast_codec
 from .sampling import sample_vectors
 
@@ -43,7 +44,7 @@ def _write(spark, plan, decision, todo, fail_after):
     run = _encode_tasks(broadcast_codec(spark, decision.codec), indexed, fail_after, plan.output_path, plan.column,
                         plan.code_column)
     jobs = spark.range(0, len(todo), 1, numPartitions=max(1, len(todo)))
-    result = jobs.mapInArrow(run, _RESULT).toArrow()
+    result = _session.to_arrow(jobs.mapInArrow(run, _RESULT))
     rows = dict(zip(result["task"].to_pylist(), result["rows"].to_pylist()))
     if sorted(rows) != list(range(len(todo))):
         raise RuntimeError(f"{len(todo) - len(rows)} of {len(todo)} encode tasks reported nothing; nothing was "

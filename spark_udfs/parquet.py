@@ -6,7 +6,7 @@ import json
 
 import embcompress as ec
 
-from . import _fs, _rowgroups
+from . import _fs, _rowgroups, _scan
 from .encode import encode_column
 from .sampling import fit_codec
 
@@ -14,6 +14,22 @@ SIDECAR = "_embcompress.json"
 ARTIFACT = "_embcompress.codec"
 MODES = ("errorifexists", "error", "overwrite", "append", "ignore")
 ENGINES = ("auto", "pyarrow", "spark")
+
+
+def read_parquet(spark, *paths: str):
+    """``spark.read.parquet(*paths)``, marked as a plain read: :func:`encode_column`,
+    :func:`fit_codec` and :func:`sample_vectors` then read its row groups with pyarrow on the
+    executors, skipping Spark's element-by-element conversion of the vectors (docs/spark.md).
+
+    The mark survives a ``select`` of plain columns; any other change (a filter, a computed
+    column, a join) gives an ordinary DataFrame that goes through ``mapInArrow``. Works the
+    same on classic sessions and Spark Connect.
+    """
+    if not paths:
+        raise ValueError("read_parquet needs at least one path")
+    df = spark.read.parquet(*paths)
+    _scan.register(df, paths)
+    return df
 
 
 def sidecar(codec, column: str, output_col: str) -> dict:
@@ -24,20 +40,20 @@ def sidecar(codec, column: str, output_col: str) -> dict:
 
 
 def read_sidecar(spark, path: str) -> dict:
-    return json.loads(_fs.read_bytes(spark, _fs.join(path, SIDECAR)).decode("utf-8"))
+    return json.loads(_fs.read_bytes(_fs.join(path, SIDECAR)).decode("utf-8"))
 
 
 def load_codec(spark, path: str):
     """The codec stored next to a ``compress_parquet`` output, checked against the sidecar fingerprint."""
     meta = read_sidecar(spark, path)
-    codec = ec.Codec.from_bytes(_fs.read_bytes(spark, _fs.join(path, meta["artifact"])))
+    codec = ec.Codec.from_bytes(_fs.read_bytes(_fs.join(path, meta["artifact"])))
     if codec.fingerprint != meta["fingerprint"]:
         raise ec.ArtifactError(f"{path}: the artifact's fingerprint does not match {SIDECAR}")
     return codec
 
 
 def _check_append(spark, output_path, codec):
-    if _fs.exists(spark, _fs.join(output_path, SIDECAR)):
+    if _fs.exists(_fs.join(output_path, SIDECAR)):
         old = read_sidecar(spark, output_path)["fingerprint"]
         if old != codec.fingerprint:
             raise ValueError(f"{output_path} holds codes of codec {old[:12]}; appending codes of codec "
@@ -71,19 +87,19 @@ def compress_parquet(spark, input_path, output_path, column, spec, *, sample_siz
     if on_invalid not in ("raise", "null"):
         raise ValueError(f"on_invalid must be 'raise' or 'null' here, got {on_invalid!r}; "
                          f"use encode_column(..., on_invalid='dead_letter') to route bad rows")
-    exists = _fs.exists(spark, output_path)
+    exists = _fs.exists(output_path)
     if exists and mode == "ignore":
         return load_codec(spark, output_path)
     if exists and mode in ("errorifexists", "error"):
         raise FileExistsError(f"{output_path} already exists; pass mode='overwrite' or mode='append'")
-    df = spark.read.parquet(input_path)
+    df = read_parquet(spark, input_path)
     read_engine = "spark" if engine == "spark" else "auto"  # how fit_codec/encode_column read the vectors
     codec = spec if isinstance(spec, ec.Codec) else fit_codec(df, column, spec, sample_size=sample_size, seed=seed,
                                                              metric=metric, engine=read_engine)
     if exists and mode == "append":
         _check_append(spark, output_path, codec)
     output_col = output_col or f"{column}_code"
-    parts = _fs.partition_columns(spark, input_path) if partition_by is None else list(partition_by)
+    parts = _fs.partition_columns(input_path) if partition_by is None else list(partition_by)
     meta = dict(sidecar(codec, column, output_col), partition_by=parts)
     if engine == "spark" or (engine == "auto" and partition_by is not None):
         encoded = encode_column(df, codec, column, output_col, on_invalid=on_invalid, drop_input=not keep_input,
@@ -96,6 +112,6 @@ def compress_parquet(spark, input_path, output_path, column, spec, *, sample_siz
         _rowgroups.compress_row_groups(spark, input_path, output_path, column, codec, output_col=output_col,
                                        keep_input=keep_input, on_invalid=on_invalid, sidecar=meta,
                                        overwrite=mode == "overwrite")
-    _fs.write_bytes(spark, _fs.join(output_path, ARTIFACT), codec.to_bytes(), overwrite=True)
-    _fs.write_bytes(spark, _fs.join(output_path, SIDECAR), json.dumps(meta, indent=1).encode(), overwrite=True)
+    _fs.write_bytes(_fs.join(output_path, ARTIFACT), codec.to_bytes(), overwrite=True)
+    _fs.write_bytes(_fs.join(output_path, SIDECAR), json.dumps(meta, indent=1).encode(), overwrite=True)
     return codec

@@ -10,7 +10,7 @@ from pyspark.sql import functions as F
 import embcompress as ec
 from embcompress.fitting import check_fit_arguments
 
-from . import _columns, _moments, _scan
+from . import _columns, _moments, _scan, _session
 from ._draws import SAFETY_SIGMAS, ipc_blob, ipc_column, row_group_draws
 from ._draws import oversampled_fraction as _fraction
 
@@ -61,7 +61,7 @@ def _check_sampling(sample_size, engine) -> None:
 
 def _plain_scan(df, column, read_col, engine):
     """The ParquetScan to read ``column`` from directly, or None to sample through Spark."""
-    return _scan.parquet_scan(df.select(column)) if read_col == column and engine == "auto" else None
+    return _scan.parquet_scan(df, [column]) if read_col == column and engine == "auto" else None
 
 
 def _row_group_sampler(scan, column, fraction, seed):
@@ -86,9 +86,9 @@ def _bernoulli_row_groups(spark, scan, column, fraction, seed):
 
     Each task sends its picks as Arrow IPC blobs; the driver reads them without copying and
     concatenates them once."""
-    got = (_scan.task_frame(spark, scan).mapInArrow(_row_group_sampler(scan, column, fraction, seed),
-                                                   "group long, seq long, rows binary").toArrow()
-           .sort_by([("group", "ascending"), ("seq", "ascending")]))
+    frame = _scan.task_frame(spark, scan).mapInArrow(_row_group_sampler(scan, column, fraction, seed),
+                                                     "group long, seq long, rows binary")
+    got = _session.to_arrow(frame).sort_by([("group", "ascending"), ("seq", "ascending")])
     return ipc_column(got.column("rows"), scan.schema.field(column).type)
 
 
@@ -96,7 +96,7 @@ def _bernoulli(src, read_col, column, fraction, seed):
     picked = src.select(F.col(read_col).alias(column))
     if fraction < 1.0:
         picked = picked.sample(withReplacement=False, fraction=fraction, seed=seed)
-    return picked.where(F.col(column).isNotNull()).toArrow().column(column).combine_chunks()
+    return _session.to_arrow(picked.where(F.col(column).isNotNull())).column(column).combine_chunks()
 
 
 def fit_codec(df, column: str, spec: str, *, sample_size: int = 100_000, seed: int = 0, metric: str = "ip",

@@ -1,43 +1,69 @@
-"""Register a codec's vectorized (Arrow) UDFs for Spark SQL under a name prefix."""
+"""Register a codec's vectorized UDFs for Spark SQL under a name prefix.
+
+On pyspark 4.1+ they are Arrow-native (``arrow_udf``: Arrow arrays in and out); before that
+they are ``pandas_udf`` functions that hand the same Arrow arrays to the same code. The choice
+is made when the UDFs are built, never at import.
+"""
 from __future__ import annotations
 
 import pyarrow as pa
-from pyspark.sql.functions import arrow_udf
 
 from embcompress.arrow import decode_arrow, encode_arrow
 
-from . import _columns
+from . import _columns, _session
 from ._pairs import score_pairs, sim_pairs
 from ._worker import broadcast_codec
+
+ARROW_UDF_SINCE = (4, 1)
 
 
 def _floats(values, null) -> pa.Array:
     return pa.array(values, pa.float32(), mask=null if null.any() else None)
 
 
+def _vectorized(return_type: str):
+    """A decorator that makes ``f(*pa.Array) -> pa.Array`` a Spark UDF on this pyspark line."""
+    if _session.pyspark_version() >= ARROW_UDF_SINCE:
+        from pyspark.sql.functions import arrow_udf
+
+        return arrow_udf(return_type)
+    from pyspark.sql.functions import pandas_udf
+
+    def wrap(f):
+        def on_series(*series):
+            out = f(*[_columns.from_pandas(s) for s in series])
+            return out.to_pandas()
+        on_series.__name__ = f.__name__
+        return pandas_udf(return_type)(on_series)
+    return wrap
+
+
 def make_udfs(spark, codec, prefix: str = "emb", *, on_invalid: str = "raise") -> dict:
-    """The four Arrow UDFs of ``codec`` by SQL name, sharing one broadcast of the artifact."""
+    """The four vectorized UDFs of ``codec`` by SQL name, sharing one shipped artifact."""
     if on_invalid not in ("raise", "null"):
         raise ValueError(f"on_invalid must be 'raise' or 'null' for SQL UDFs, got {on_invalid!r}")
+    _session.check_supported()
     handle = broadcast_codec(spark, codec)
     names = {k: f"{prefix}_{k}" for k in ("encode", "decode", "score", "sim")}
+    udf = _vectorized
 
-    @arrow_udf("binary")
+    @udf("binary")
     def encode(v: pa.Array) -> pa.Array:
-        enc = encode_arrow(handle.get(), v, column=f"{names['encode']} argument 1", on_invalid=on_invalid)
+        enc = encode_arrow(handle.get(), _columns.dense(v), column=f"{names['encode']} argument 1",
+                           on_invalid=on_invalid)
         return _columns.to_binary(enc.codes)
 
-    @arrow_udf("array<float>")
+    @udf("array<float>")
     def decode(c: pa.Array) -> pa.Array:
         return _columns.to_list(decode_arrow(handle.get(), c, column=f"{names['decode']} argument 1"))
 
-    @arrow_udf("float")
+    @udf("float")
     def score(q: pa.Array, c: pa.Array) -> pa.Array:
-        s, null = score_pairs(handle.get(), q, c, query_col=f"{names['score']} argument 1 (query)",
+        s, null = score_pairs(handle.get(), _columns.dense(q), c, query_col=f"{names['score']} argument 1 (query)",
                               code_col=f"{names['score']} argument 2 (code)")
         return _floats(s, null)
 
-    @arrow_udf("float")
+    @udf("float")
     def sim(a: pa.Array, b: pa.Array) -> pa.Array:
         s, null = sim_pairs(handle.get(), a, b, left_col=f"{names['sim']} argument 1",
                             right_col=f"{names['sim']} argument 2")
@@ -50,11 +76,13 @@ def make_udfs(spark, codec, prefix: str = "emb", *, on_invalid: str = "raise") -
 def register_udfs(spark, codec, prefix: str = "emb", *, on_invalid: str = "raise") -> dict:
     """Register ``{prefix}_encode``, ``_decode``, ``_score`` and ``_sim`` for ``spark.sql``.
 
-    ``{prefix}_encode(array<float>) -> binary``; ``{prefix}_decode(binary) -> array<float>``;
-    ``{prefix}_score(array<float> query, binary code) -> float`` is the core's asymmetric
-    score; ``{prefix}_sim(binary, binary) -> float`` scores a decoded code against a code.
+    ``{prefix}_encode(vector) -> binary``; ``{prefix}_decode(binary) -> array<float>``;
+    ``{prefix}_score(vector query, binary code) -> float`` is the core's asymmetric score;
+    ``{prefix}_sim(binary, binary) -> float`` scores a decoded code against a code. A vector
+    is ``array<float>``, ``array<double>`` or a Spark ML vector (``VectorUDT``, dense or sparse).
     Register several codecs under different prefixes; one codec serves any number of columns.
-    Returns the UDFs by name, for DataFrame use too.
+    Returns the UDFs by name, for DataFrame use too (``emb_score`` is also a ranking expression
+    for Spark 4.2's ``DataFrame.nearestByJoin``).
     """
     if not isinstance(prefix, str) or not prefix.isidentifier():
         raise ValueError(f"prefix must be a SQL identifier such as 'emb', got {prefix!r}")

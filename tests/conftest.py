@@ -1,4 +1,7 @@
 """Shared fixtures: seeded low-rank data, the shipped demo set, and the project's real dev set."""
+import os
+import sys
+
 import numpy as np
 import pytest
 
@@ -40,29 +43,45 @@ def shared_dev():
     return datasets.load_dev(root)
 
 
+SPARK_MODES = ("classic", "connect")
+
+
+def spark_mode() -> str:
+    """Which session the Spark tests use: ``EMBCOMPRESS_SPARK=classic`` (default) or ``connect``."""
+    mode = os.environ.get("EMBCOMPRESS_SPARK", "classic")
+    if mode not in SPARK_MODES:
+        raise ValueError(f"EMBCOMPRESS_SPARK must be one of {SPARK_MODES}, got {mode!r}")
+    return mode
+
+
 @pytest.fixture(scope="session")
 def spark_session(tmp_path_factory):
     """The one SparkSession of the whole run, shared by every suite that needs Spark.
 
-    ``local[2,3]``: two task threads and up to three attempts per task, so retry tests can fail
-    a first attempt on purpose. One session for all suites also means no suite inherits another's
-    differently configured session through ``getOrCreate``.
+    Classic: ``local[2,3]``, two task threads and up to three attempts per task, so retry
+    tests can fail a first attempt on purpose. Connect (``EMBCOMPRESS_SPARK=connect``): a
+    local Spark Connect server that pyspark starts, ``remote("local[2]")``. One session for
+    all suites also means no suite inherits another's differently configured session.
     """
     pytest.importorskip("pyspark", reason="the Spark tests need pyspark (pip install -e '.[spark]')")
-    import os
-    import sys
-
     os.environ["PYSPARK_PYTHON"] = sys.executable
     os.environ["PYSPARK_DRIVER_PYTHON"] = sys.executable
     from pyspark.sql import SparkSession
 
-    session = (SparkSession.builder.master("local[2,3]").appName("embcompress-tests")
+    builder = SparkSession.builder
+    if spark_mode() == "connect":
+        pytest.importorskip("grpc", reason="Spark Connect needs pyspark's connect extra (pip install -e '.[connect]')")
+        builder = builder.remote("local[2]")
+    else:
+        builder = builder.master("local[2,3]")
+    session = (builder.appName("embcompress-tests")
                .config("spark.sql.shuffle.partitions", "4")
                .config("spark.default.parallelism", "4")
                .config("spark.ui.enabled", "false")
                .config("spark.sql.warehouse.dir", str(tmp_path_factory.mktemp("warehouse")))
                .config("spark.driver.memory", "2g")
                .getOrCreate())
-    session.sparkContext.setLogLevel("ERROR")
+    if spark_mode() == "classic":
+        session.sparkContext.setLogLevel("ERROR")
     yield session
     session.stop()

@@ -1,6 +1,6 @@
-"""Plain Parquet scans: encode_column and sample_vectors read the row groups with pyarrow on the
-executors. Rows, codes and column types equal Spark's own path; anything that is not a plain
-scan falls back to it."""
+"""Plain Parquet reads (spark_udfs.read_parquet): encode_column and sample_vectors read the row
+groups with pyarrow on the executors. Rows, codes and column types equal Spark's own path;
+anything that is not a plain read falls back to it, decided from public information only."""
 import datetime
 import decimal
 
@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 from pyspark.sql import functions as F
 
-from spark_udfs import _scan, encode_column, sample_vectors
+from spark_udfs import _scan, _session, encode_column, read_parquet, sample_vectors
 
 
 @pytest.fixture(scope="module")
@@ -47,11 +47,11 @@ def corrected_dates(spark):
 
 @pytest.fixture
 def typed_df(spark, typed_dir, corrected_dates):
-    return spark.read.parquet(str(typed_dir))
+    return read_parquet(spark, str(typed_dir))
 
 
 def sorted_arrow(df):
-    return df.toArrow().sort_by("id")
+    return _session.to_arrow(df).sort_by("id")
 
 
 @pytest.mark.parametrize("shape, plain", [
@@ -69,11 +69,11 @@ def test_only_plain_scans_are_read_directly(typed_df, shape, plain):
 def test_cached_and_partition_columns_fall_back(spark, demo_table, tmp_path):
     table = demo_table.append_column("part", pa.array(demo_table["id"].to_numpy() % 3))
     pq.write_to_dataset(table, str(tmp_path / "src"), partition_cols=["part"])
-    df = spark.read.parquet(str(tmp_path / "src"))
+    df = read_parquet(spark, str(tmp_path / "src"))
     assert _scan.parquet_scan(df) is None  # 'part' lives in directory names, typed by Spark's inference
     scan = _scan.parquet_scan(df.select("id", "embedding"))
     assert scan is not None and scan.rows == demo_table.num_rows
-    cached = spark.read.parquet(str(tmp_path / "src")).select("id", "embedding").cache()
+    cached = read_parquet(spark, str(tmp_path / "src")).select("id", "embedding").cache()
     try:
         assert _scan.parquet_scan(cached) is None  # the cache holds the rows now, not the files
     finally:
@@ -120,7 +120,7 @@ def bad_file(tmp_path_factory, demo_table):
 
 
 def test_bad_row_is_named_by_row_group_and_file(spark, bad_file, sq8):
-    df = spark.read.parquet(str(bad_file))
+    df = read_parquet(spark, str(bad_file))
     with pytest.raises(Exception, match=r"column 'embedding', row 150 of row group 1 in .*bad.parquet: NaN"):
         encode_column(df, sq8, "embedding", engine="pyarrow").collect()
     out = sorted_arrow(encode_column(df, sq8, "embedding", "code", on_invalid="null"))
@@ -131,7 +131,7 @@ def test_bad_row_is_named_by_row_group_and_file(spark, bad_file, sq8):
 
 
 def test_dead_letters_fall_back_and_keep_every_row(spark, bad_file, sq8):
-    df = spark.read.parquet(str(bad_file))
+    df = read_parquet(spark, str(bad_file))
     good, bad = encode_column(df, sq8, "embedding", on_invalid="dead_letter")
     assert good.count() + bad.count() == 2000
     assert bad.select("embcompress_reason").first()[0].startswith("NaN")
@@ -140,7 +140,7 @@ def test_dead_letters_fall_back_and_keep_every_row(spark, bad_file, sq8):
 
 
 def test_engine_pyarrow_refuses_what_it_cannot_read(typed_df, sq8):
-    with pytest.raises(ValueError, match="needs a DataFrame that is a plain spark.read.parquet"):
+    with pytest.raises(ValueError, match="needs a DataFrame from spark_udfs.read_parquet"):
         encode_column(typed_df.where("id > 3"), sq8, "embedding", engine="pyarrow")
     with pytest.raises(ValueError, match="engine must be one of"):
         encode_column(typed_df, sq8, "embedding", engine="arrow")
@@ -158,7 +158,7 @@ def test_direct_sample_is_seeded_real_and_split_independent(typed_df, demo_matri
 
 
 def test_direct_sample_skips_nulls(spark, bad_file):
-    df = spark.read.parquet(str(bad_file))
+    df = read_parquet(spark, str(bad_file))
     assert _scan.parquet_scan(df.select("embedding")) is not None
     everything = sample_vectors(df, "embedding", sample_size=5000)
     assert len(everything) == 1999 and everything.null_count == 0  # the null row is left out, NaN kept
@@ -169,19 +169,19 @@ def test_dates_that_spark_would_rebase_fall_back(spark, typed_dir, tmp_path):
     before = spark.conf.get(key)
     spark.conf.set(key, "EXCEPTION")  # pyarrow's files carry no Spark version: Spark checks their dates
     try:
-        assert _scan.parquet_scan(spark.read.parquet(str(typed_dir))) is None
-        assert _scan.parquet_scan(spark.read.parquet(str(typed_dir)).select("id", "embedding")) is not None
+        assert _scan.parquet_scan(read_parquet(spark, str(typed_dir))) is None
+        assert _scan.parquet_scan(read_parquet(spark, str(typed_dir)).select("id", "embedding")) is not None
     finally:
         spark.conf.set(key, before)
     days = spark.sql("SELECT id, DATE'2026-11-27' AS day, array(CAST(id AS FLOAT), 1.0F) AS v FROM range(10)")
     days.write.parquet(str(tmp_path / "spark3"))  # written by Spark 3+: proleptic dates, read as written
-    assert _scan.parquet_scan(spark.read.parquet(str(tmp_path / "spark3"))) is not None
+    assert _scan.parquet_scan(read_parquet(spark, str(tmp_path / "spark3"))) is not None
     spark.conf.set("spark.sql.parquet.datetimeRebaseModeInWrite", "LEGACY")
     try:
         spark.sql("SELECT 1L AS id, DATE'1000-01-01' AS day").write.parquet(str(tmp_path / "legacy"))
     finally:
         spark.conf.unset("spark.sql.parquet.datetimeRebaseModeInWrite")
-    assert _scan.parquet_scan(spark.read.parquet(str(tmp_path / "legacy"))) is None  # rebased in any read mode
+    assert _scan.parquet_scan(read_parquet(spark, str(tmp_path / "legacy"))) is None  # rebased in any read mode
 
 
 def test_spark_written_int96_timestamps_are_read_directly(spark, sq8, tmp_path):
@@ -189,7 +189,7 @@ def test_spark_written_int96_timestamps_are_read_directly(spark, sq8, tmp_path):
                      "transform(sequence(1, 384), i -> CAST((id + i) % 7 AS FLOAT) + 0.5F) AS embedding "
                      "FROM range(300)")
     rows.write.parquet(str(tmp_path / "int96"))  # Spark's default outputTimestampType is INT96
-    df = spark.read.parquet(str(tmp_path / "int96"))
+    df = read_parquet(spark, str(tmp_path / "int96"))
     meta = pq.read_metadata(next((tmp_path / "int96").glob("*.parquet")))
     assert _scan._int96_columns(meta, ["id", "ts", "embedding"]) == {"ts"}
     direct = sorted_arrow(encode_column(df, sq8, "embedding", "code", engine="pyarrow"))
@@ -212,18 +212,18 @@ def test_which_spark_files_hold_dates_as_written(version, int96, as_written):
 
 def test_repeated_paths_tables_and_spark_only_settings_fall_back(spark, typed_dir, tmp_path):
     one = str(typed_dir / "a.parquet")
-    twice = spark.read.parquet(one, one)  # Spark reads a file listed twice twice
+    twice = read_parquet(spark, one, one)  # Spark reads a file listed twice twice
     assert _scan.parquet_scan(twice.select("id", "embedding")) is None
     assert encode_column(twice.select("id", "embedding"), _codec(), "embedding").count() == 2 * pq.read_metadata(
         one).num_rows
-    spark.read.parquet(one).select("id", "embedding").write.saveAsTable("scan_path_t")
+    read_parquet(spark, one).select("id", "embedding").write.saveAsTable("scan_path_t")
     try:  # an overwrite of a catalog table must see that it reads from the table
         assert _scan.parquet_scan(spark.table("scan_path_t")) is None
     finally:
         spark.sql("DROP TABLE scan_path_t")
     spark.conf.set("spark.sql.files.ignoreCorruptFiles", "true")
     try:
-        assert _scan.parquet_scan(spark.read.parquet(one).select("id", "embedding")) is None
+        assert _scan.parquet_scan(read_parquet(spark, one).select("id", "embedding")) is None
     finally:
         spark.conf.unset("spark.sql.files.ignoreCorruptFiles")
     assert _scan.parquet_scan(spark.read.option("datetimeRebaseMode", "LEGACY").parquet(one)
@@ -241,7 +241,7 @@ def test_fixed_size_list_vectors_are_read_directly(spark, demo_table, demo_matri
     fixed = pa.FixedSizeListArray.from_arrays(pa.array(demo_matrix.ravel()), demo_matrix.shape[1])
     pq.write_table(pa.table({"id": demo_table["id"], "embedding": fixed}), tmp_path / "fixed.parquet",
                    row_group_size=700)
-    df = spark.read.parquet(str(tmp_path / "fixed.parquet"))
+    df = read_parquet(spark, str(tmp_path / "fixed.parquet"))
     direct = sorted_arrow(encode_column(df, sq8, "embedding", "code", engine="pyarrow"))
     assert direct.equals(sorted_arrow(encode_column(df, sq8, "embedding", "code", engine="spark")))
     sample = sample_vectors(df, "embedding", sample_size=100)
@@ -308,3 +308,13 @@ def test_ml_estimator_and_model_read_plain_scans_directly(typed_df):
     assert model.codec.fit_stats["sample_rows"] == 500
     want = sorted_arrow(encode_column(typed_df, model.codec, "embedding", "code", engine="spark"))
     assert sorted_arrow(model.transform(typed_df)).equals(want)
+
+
+def test_only_reads_from_read_parquet_are_direct(spark, typed_dir, corrected_dates):
+    """spark.read.parquet gives no plan we may inspect on Connect: it takes Spark's own path."""
+    assert _scan.parquet_scan(spark.read.parquet(str(typed_dir))) is None
+    plain = read_parquet(spark, str(typed_dir))
+    assert _scan.parquet_scan(plain) is not None
+    assert _scan.parquet_scan(plain.select("embedding", "id")) is not None  # a select, by sameSemantics
+    assert _scan.parquet_scan(plain.select("id", (F.col("small") + 1).alias("small"))) is None
+    assert _scan.parquet_scan(read_parquet(spark, str(typed_dir), str(typed_dir / "a.parquet"))) is None
