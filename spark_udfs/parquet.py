@@ -104,7 +104,7 @@ def compress_parquet(spark, input_path, output_path, column, spec, *, sample_siz
     if engine == "spark" or (engine == "auto" and partition_by is not None):
         encoded = encode_column(df, codec, column, output_col, on_invalid=on_invalid, drop_input=not keep_input,
                                 engine=read_engine)
-        writer = encoded.write.mode(mode)
+        writer = encoded.write.mode("error" if mode == "errorifexists" else mode)  # Connect knows only 'error'
         if parts:
             writer = writer.partitionBy(*parts)
         writer.parquet(output_path)

@@ -60,7 +60,7 @@ def spark_session(tmp_path_factory):
 
     Classic: ``local[2,3]``, two task threads and up to three attempts per task, so retry
     tests can fail a first attempt on purpose. Connect (``EMBCOMPRESS_SPARK=connect``): a
-    local Spark Connect server that pyspark starts, ``remote("local[2]")``. One session for
+    local Spark Connect server that pyspark starts, ``remote("local[2,3]")``. One session for
     all suites also means no suite inherits another's differently configured session.
     """
     pytest.importorskip("pyspark", reason="the Spark tests need pyspark (pip install -e '.[spark]')")
@@ -71,16 +71,15 @@ def spark_session(tmp_path_factory):
     builder = SparkSession.builder
     if spark_mode() == "connect":
         pytest.importorskip("grpc", reason="Spark Connect needs pyspark's connect extra (pip install -e '.[connect]')")
-        builder = builder.remote("local[2]")
+        builder = builder.remote("local[2,3]")
     else:
         builder = builder.master("local[2,3]")
-    session = (builder.appName("embcompress-tests")
-               .config("spark.sql.shuffle.partitions", "4")
-               .config("spark.default.parallelism", "4")
-               .config("spark.ui.enabled", "false")
-               .config("spark.sql.warehouse.dir", str(tmp_path_factory.mktemp("warehouse")))
-               .config("spark.driver.memory", "2g")
-               .getOrCreate())
+    builder = builder.appName("embcompress-tests").config("spark.sql.shuffle.partitions", "4")
+    if spark_mode() == "classic":  # settings of the JVM itself: a Connect client cannot change them
+        builder = (builder.config("spark.default.parallelism", "4").config("spark.ui.enabled", "false")
+                   .config("spark.sql.warehouse.dir", str(tmp_path_factory.mktemp("warehouse")))
+                   .config("spark.driver.memory", "2g"))
+    session = builder.getOrCreate()
     if spark_mode() == "classic":
         session.sparkContext.setLogLevel("ERROR")
     yield session
