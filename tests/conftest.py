@@ -74,7 +74,9 @@ def spark_session(tmp_path_factory):
         builder = builder.remote("local[2,3]")
     else:
         builder = builder.master("local[2,3]")
-    builder = builder.appName("embcompress-tests").config("spark.sql.shuffle.partitions", "4")
+    builder = (builder.appName("embcompress-tests").config("spark.sql.shuffle.partitions", "4")
+               # Spark 4's default (3.5's is off): the fixtures build DataFrames from pandas with arrays
+               .config("spark.sql.execution.arrow.pyspark.enabled", "true"))
     if spark_mode() == "classic":  # settings of the JVM itself: a Connect client cannot change them
         builder = (builder.config("spark.default.parallelism", "4").config("spark.ui.enabled", "false")
                    .config("spark.sql.warehouse.dir", str(tmp_path_factory.mktemp("warehouse")))
