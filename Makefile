@@ -32,18 +32,19 @@ demo: $(STAMP)
 	$(VENV)/bin/embcompress evaluate embcompress/data/docstrings_minilm384_2k.parquet --column embedding \
 		--queries 200 --report report/
 
-# The whole suite on classic Spark (newest pyspark), then the Spark suite on Spark Connect and on
-# classic pyspark 3.5.
+# The whole suite on classic Spark (newest pyspark), then the Spark suite (and the nightly job's
+# Spark engine) on Spark Connect and on classic pyspark 3.5.
+SPARK_SUITE := tests/spark tests/nightly -k spark
 test: test-core test-connect test-spark35
 
 test-core: $(STAMP)
 	$(VPY) -m pytest -q
 
 test-connect: $(STAMP)
-	EMBCOMPRESS_SPARK=connect $(VPY) -m pytest -q tests/spark
+	EMBCOMPRESS_SPARK=connect $(VPY) -m pytest -q $(SPARK_SUITE)
 
 test-spark35: $(STAMP35)
-	EMBCOMPRESS_EXPECT_PYSPARK=3.5 $(VPY35) -m pytest -q tests/spark
+	EMBCOMPRESS_EXPECT_PYSPARK=3.5 $(VPY35) -m pytest -q $(SPARK_SUITE)
 
 fuzz: $(STAMP)
 	EMBCOMPRESS_FUZZ_EXAMPLES=20000 $(VPY) -m pytest -q tests/core/test_fuzz.py

@@ -111,6 +111,29 @@ def dense(values) -> pa.Array:
                                     mask=pa.array(~valid) if not valid.all() else None)
 
 
-def from_pandas(series) -> pa.Array:
-    """A pandas_udf argument as the Arrow array the Arrow-native UDFs receive (pyspark < 4.1)."""
-    return pa.array(series, from_pandas=True)
+def from_pandas(series, kind: str) -> pa.Array:
+    """A pandas_udf argument (pyspark < 4.1) as the Arrow array an Arrow-native UDF receives.
+
+    ``kind`` is ``"vector"`` or ``"code"``: it types a batch that holds only nulls. A Spark ML
+    vector arrives as a DataFrame of its struct fields and becomes that struct. NaN elements stay
+    NaN (``from_pandas=False``), so validation names them as the Arrow path does."""
+    if hasattr(series, "columns"):
+        return _udt_struct(series)
+    values = pa.array(series.to_numpy(dtype=object) if series.dtype == object else series.to_numpy())
+    if pa.types.is_null(values.type):
+        return pa.nulls(len(values), pa.list_(pa.float32()) if kind == "vector" else pa.binary())
+    return values
+
+
+UDT_FIELDS = (("type", pa.int8()), ("size", pa.int32()), ("indices", pa.list_(pa.int32())),
+              ("values", pa.list_(pa.float64())))
+
+
+def _udt_struct(frame) -> pa.StructArray:
+    """The ``struct<type, size, indices, values>`` of Spark ML vectors from pandas_udf's DataFrame."""
+    kind = pa.array(frame["type"].to_numpy(dtype=object), from_pandas=True)
+    arrays = [kind.cast(pa.int8())]
+    for name, dtype in UDT_FIELDS[1:]:
+        arrays.append(pa.array(frame[name].to_numpy(dtype=object), from_pandas=name == "size").cast(dtype))
+    return pa.StructArray.from_arrays(arrays, fields=[pa.field(n, t) for n, t in UDT_FIELDS],
+                                      mask=kind.is_null())

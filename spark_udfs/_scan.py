@@ -36,7 +36,8 @@ SPARK_ONLY_CONFS = {"spark.sql.files.ignoreCorruptFiles": "false", "spark.sql.fi
                     "spark.sql.parquet.int96TimestampConversion": "false"}
 MAX_SOURCES = 16  # plain reads remembered, newest first: each costs one plan comparison
 _SOURCES: list = []
-REBASE_CONFS = ("spark.sql.parquet.datetimeRebaseModeInRead", "spark.sql.parquet.int96RebaseModeInRead")
+REBASE_CONFS = {"datetime": "spark.sql.parquet.datetimeRebaseModeInRead",
+                "int96": "spark.sql.parquet.int96RebaseModeInRead"}
 
 
 @dataclass(frozen=True)
@@ -210,18 +211,18 @@ def _version(text: str) -> tuple:
     return tuple(parts)
 
 
-def _dates_as_written(meta, read_mode: str, int96: bool) -> bool:
+def _dates_as_written(meta, modes: dict, int96: bool) -> bool:
     """True when Spark reads this file's dates and timestamps as written, as pyarrow does.
 
     Files from Spark 2 or written in LEGACY mode hold hybrid-calendar values that Spark
     rebases on read whatever the session says, and so are INT96 values from Spark before
-    3.1; files from other writers follow the session's read mode, and only CORRECTED leaves
-    them alone.
+    3.1; files from other writers follow the session's read modes (``modes``: "datetime" and,
+    for files with INT96 columns, "int96"), and only CORRECTED leaves them alone.
     """
     kv = meta.metadata or {}
     version = kv.get(b"org.apache.spark.version")
     if version is None:
-        return read_mode == "CORRECTED"
+        return modes["datetime"] == "CORRECTED" and (not int96 or modes["int96"] == "CORRECTED")
     written_by = _version(version.decode(errors="replace"))
     legacy = (b"org.apache.spark.legacyDateTime", b"org.apache.spark.legacyINT96")
     return written_by >= ((3, 1, 0) if int96 else (3, 0, 0)) and not any(flag in kv for flag in legacy)
@@ -282,22 +283,19 @@ def parquet_scan(df, columns=None) -> ParquetScan | None:
     if not files or len(set(files)) != len(files):
         return None
     struct = df.schema if columns is None else df.select(*columns).schema
-    from pyspark.sql.pandas.types import to_arrow_schema
-
     try:
-        schema = to_arrow_schema(struct, timezone=spark.conf.get("spark.sql.session.timeZone"))
+        schema = _session.arrow_schema(struct, timezone=spark.conf.get("spark.sql.session.timeZone"))
     except Exception:  # a type Arrow cannot carry: Spark's own path reports it
         return None
     check_dates = any(_has_dates(f.type) for f in schema)
-    corrected = all(_conf(spark, key, "EXCEPTION").upper() == "CORRECTED" for key in REBASE_CONFS)
-    read_mode = "CORRECTED" if corrected else "REBASE_OR_CHECK"
+    modes = {name: _conf(spark, key, "EXCEPTION").upper() for name, key in REBASE_CONFS.items()}
     groups = []
     try:
         location, paths = _paths(sorted(files))
         root = posixpath.commonpath(paths) if len(paths) > 1 else posixpath.dirname(paths[0])
         for path, (meta, file_schema) in zip(paths, _footers(_filesystem(location), paths)):
             int96 = _int96_columns(meta, schema.names)
-            if _ambiguous(file_schema) or (check_dates and not _dates_as_written(meta, read_mode, bool(int96))):
+            if _ambiguous(file_schema) or (check_dates and not _dates_as_written(meta, modes, bool(int96))):
                 return None
             for field in schema:
                 i = file_schema.get_field_index(field.name)

@@ -78,6 +78,16 @@ def _pack_batches(batches):
         yield pa.RecordBatch.from_arrays([pa.array([sink.getvalue().to_pybytes()], pa.binary())], names=["blob"])
 
 
+def arrow_schema(struct, timezone: str | None = None) -> pa.Schema:
+    """Spark's Arrow schema for ``struct``: timestamps in ``timezone`` on Spark 4, UTC on 3.5."""
+    from pyspark.sql.pandas.types import to_arrow_schema
+
+    try:
+        return to_arrow_schema(struct, timezone=timezone)
+    except TypeError:  # pyspark 3.5 takes the schema only
+        return to_arrow_schema(struct)
+
+
 def _conf(spark, key: str):
     try:
         value = spark.conf.get(key)

@@ -21,8 +21,9 @@ def _floats(values, null) -> pa.Array:
     return pa.array(values, pa.float32(), mask=null if null.any() else None)
 
 
-def _vectorized(return_type: str):
-    """A decorator that makes ``f(*pa.Array) -> pa.Array`` a Spark UDF on this pyspark line."""
+def _vectorized(return_type: str, *kinds: str):
+    """A decorator that makes ``f(*pa.Array) -> pa.Array`` a Spark UDF on this pyspark line;
+    ``kinds`` says which arguments are vectors and which are codes."""
     if _session.pyspark_version() >= ARROW_UDF_SINCE:
         from pyspark.sql.functions import arrow_udf
 
@@ -31,7 +32,7 @@ def _vectorized(return_type: str):
 
     def wrap(f):
         def on_series(*series):
-            out = f(*[_columns.from_pandas(s) for s in series])
+            out = f(*[_columns.from_pandas(s, kind) for s, kind in zip(series, kinds)])
             return out.to_pandas()
         on_series.__name__ = f.__name__
         return pandas_udf(return_type)(on_series)
@@ -47,23 +48,23 @@ def make_udfs(spark, codec, prefix: str = "emb", *, on_invalid: str = "raise") -
     names = {k: f"{prefix}_{k}" for k in ("encode", "decode", "score", "sim")}
     udf = _vectorized
 
-    @udf("binary")
+    @udf("binary", "vector")
     def encode(v: pa.Array) -> pa.Array:
         enc = encode_arrow(handle.get(), _columns.dense(v), column=f"{names['encode']} argument 1",
                            on_invalid=on_invalid)
         return _columns.to_binary(enc.codes)
 
-    @udf("array<float>")
+    @udf("array<float>", "code")
     def decode(c: pa.Array) -> pa.Array:
         return _columns.to_list(decode_arrow(handle.get(), c, column=f"{names['decode']} argument 1"))
 
-    @udf("float")
+    @udf("float", "vector", "code")
     def score(q: pa.Array, c: pa.Array) -> pa.Array:
         s, null = score_pairs(handle.get(), _columns.dense(q), c, query_col=f"{names['score']} argument 1 (query)",
                               code_col=f"{names['score']} argument 2 (code)")
         return _floats(s, null)
 
-    @udf("float")
+    @udf("float", "code", "code")
     def sim(a: pa.Array, b: pa.Array) -> pa.Array:
         s, null = sim_pairs(handle.get(), a, b, left_col=f"{names['sim']} argument 1",
                             right_col=f"{names['sim']} argument 2")

@@ -207,7 +207,7 @@ def test_which_spark_files_hold_dates_as_written(version, int96, as_written):
     class Meta:
         metadata = {b"org.apache.spark.version": version}
 
-    assert _scan._dates_as_written(Meta(), "CORRECTED", int96) == as_written
+    assert _scan._dates_as_written(Meta(), {"datetime": "CORRECTED", "int96": "CORRECTED"}, int96) == as_written
 
 
 def test_repeated_paths_tables_and_spark_only_settings_fall_back(spark, typed_dir, tmp_path):

@@ -27,9 +27,11 @@ def test_encode_and_decode_udfs_equal_core(tables, demo_matrix, demo_table, sq8)
 
 def test_sql_join_ranked_by_score_equals_core_search(tables, demo_matrix, demo_table, sq8):
     top = tables.sql("""
-        SELECT q.id AS qid, c.id AS cid, emb_score(q.embedding, c.code) AS score
-        FROM queries q CROSS JOIN corpus c
-        QUALIFY row_number() OVER (PARTITION BY q.id ORDER BY emb_score(q.embedding, c.code) DESC, c.id) <= 5
+        SELECT qid, cid, score FROM (
+            SELECT qid, cid, score, row_number() OVER (PARTITION BY qid ORDER BY score DESC, cid) AS rank
+            FROM (SELECT q.id AS qid, c.id AS cid, emb_score(q.embedding, c.code) AS score
+                  FROM queries q CROSS JOIN corpus c) AS scored) AS ranked
+        WHERE rank <= 5
     """).toPandas().sort_values(["qid", "score", "cid"], ascending=[True, False, True])
     ids = demo_table["id"].to_numpy()
     order = np.argsort(ids)
