@@ -9,16 +9,16 @@ from hashlib import sha256
 import faiss
 import numpy as np
 
-from . import artifact, binary
+from . import artifact, binary, files, layout
 from . import scoring
 from .pipeline import Pipeline
 from .errors import ArtifactError, EmbeddingError
-from .spec import parse_spec
+from .spec import MAX_DIM, parse_spec
 from .validation import as_float_matrix, find_invalid, raise_on_invalid
 
 METRIC_NAMES = ("ip", "l2")
 SCORE_MODES = ("asymmetric", "hamming")
-MAX_ARTIFACT_BYTES = artifact.MAX_PAYLOAD_BYTES + artifact.MAX_HEADER_BYTES + 64
+MAX_ARTIFACT_BYTES = artifact.MAX_PAYLOAD_BYTES + artifact.MAX_HEADER_BYTES + 64 + artifact.MAC_BYTES
 ENCODE_BLOCK = 65536
 
 
@@ -200,32 +200,51 @@ class Codec:
         return ids[:, :k], sims[:, :k]
 
     # ----- artifact ---------------------------------------------------------------------------
-    def to_bytes(self) -> bytes:
-        """The artifact: versioned header, named arrays, sha256 (layout in :mod:`embcompress.artifact`)."""
+    def to_bytes(self, *, key: bytes | None = None) -> bytes:
+        """The artifact: versioned header, named arrays, sha256 (layout in :mod:`embcompress.artifact`).
+
+        With ``key`` (at least 16 bytes), an HMAC-SHA256 trailer follows, which
+        ``load(path, key=...)`` requires: proof that whoever wrote the codec held the key.
+        """
         if self._blob is None:
             self._blob = artifact.pack(self._header, self._arrays)
-        return self._blob
+        return self._blob if key is None else artifact.sign(self._blob, key)
 
     @classmethod
-    def from_bytes(cls, blob) -> "Codec":
+    def from_bytes(cls, blob, *, key: bytes | None = None, max_memory: int | None = None) -> "Codec":
+        """Verify and rebuild a codec from artifact bytes, trusting nothing in them.
+
+        In order, before faiss sees anything: the HMAC when ``key`` is given, sizes and
+        checksum, header fields, the spec's limits, the memory the codec would take against
+        ``max_memory`` (default ``layout.DEFAULT_MAX_MEMORY``), and every array's name, dtype and
+        shape against what the spec and dim require. Any defect raises ArtifactError.
+        """
+        if not isinstance(blob, (bytes, bytearray, memoryview)):
+            raise ArtifactError(f"artifact must be bytes, got {type(blob).__name__}")
+        blob = artifact.verify_mac(blob, key) if key is not None else artifact.strip_mac(blob)
         header, arrays = artifact.unpack(blob)
-        _check_header(header)
+        spec = _check_header(header)
+        try:
+            layout.check_memory(spec, header["dim"], max_memory)
+        except ValueError as exc:
+            raise ArtifactError(f"artifact refused: {exc}") from None
+        layout.check_arrays(spec, header["dim"], arrays)
         try:
             codec = cls(header, arrays)
         except (ValueError, RuntimeError) as exc:
             if isinstance(exc, ArtifactError):
                 raise
             raise ArtifactError(f"artifact does not describe a valid codec: {exc}") from None
-        codec._blob = bytes(blob)
+        codec._blob = blob
         return codec
 
-    def save(self, path, *, overwrite: bool = False) -> str:
-        """Write the artifact atomically (temporary file, then rename).
+    def save(self, path, *, overwrite: bool = False, key: bytes | None = None) -> str:
+        """Write the artifact atomically (temporary file, then rename); signed when ``key`` is given.
 
         An existing file with different bytes is an error unless ``overwrite=True``.
         """
         path = os.fspath(path)
-        blob = self.to_bytes()
+        blob = self.to_bytes(key=key)
         if os.path.exists(path) and not overwrite:
             with open(path, "rb") as f:
                 if f.read(len(blob) + 1) == blob:
@@ -260,26 +279,39 @@ def _minus_hamming(q_pm1, x_pm1, metric):
     return (q_pm1 @ x_pm1.T - q_pm1.shape[1]) / 2
 
 
-def _check_header(header: dict) -> None:
+def _check_header(header: dict):
+    """The parsed spec of a header whose fields have the right types and ranges; ArtifactError if not."""
     for key, kind in (("spec", str), ("dim", int), ("metric", str), ("seed", int)):
-        if not isinstance(header.get(key), kind):
+        if type(header.get(key)) is not kind:  # not isinstance: JSON true would pass as the int 1
             raise ArtifactError(f"artifact header field {key!r} is missing or not a {kind.__name__}")
     if header["metric"] not in METRIC_NAMES:
-        raise ArtifactError(f"artifact metric {header['metric']!r} is not one of {METRIC_NAMES}")
-    if not 1 <= header["dim"] <= 65536:
-        raise ArtifactError(f"artifact dim {header['dim']} is out of range")
+        raise ArtifactError(f"artifact metric {header['metric']!r:.40} is not one of {METRIC_NAMES}")
+    if not 1 <= header["dim"] <= MAX_DIM:
+        raise ArtifactError(f"artifact dim {header['dim']} is out of range 1..{MAX_DIM}")
+    if not 0 <= header["seed"] < 2**31:
+        raise ArtifactError(f"artifact seed {header['seed']} is out of range [0, 2**31)")
+    for key, kind in (("columns", list), ("fit", dict), ("versions", dict)):
+        if key in header and not isinstance(header[key], kind):
+            raise ArtifactError(f"artifact header field {key!r} is not a {kind.__name__}")
     try:
         spec = parse_spec(header["spec"])
         spec.check_dim(header["dim"])
     except ValueError as exc:
-        raise ArtifactError(f"artifact spec is invalid: {exc}") from None
+        raise ArtifactError(f"artifact spec is invalid: {str(exc).splitlines()[0]}") from None
+    return spec
 
 
-def load(path) -> Codec:
-    """Load and verify a codec artifact written by :meth:`Codec.save`."""
+def load(path, *, key: bytes | None = None, max_memory: int | None = None) -> Codec:
+    """Load and verify a codec artifact written by :meth:`Codec.save`.
+
+    Only a regular file is read (a FIFO or device is refused without blocking), and only when
+    it is no larger than ``max_memory``; ``key`` requires and checks an HMAC signature. See
+    :meth:`Codec.from_bytes` for what is verified.
+    """
     path = os.fspath(path)
-    size = os.path.getsize(path)
-    if size > MAX_ARTIFACT_BYTES:
-        raise ArtifactError(f"{path} is {size} bytes, larger than any valid artifact")
-    with open(path, "rb") as f:
-        return Codec.from_bytes(f.read())
+    cap = min(MAX_ARTIFACT_BYTES, layout.DEFAULT_MAX_MEMORY if max_memory is None else max_memory)
+    try:
+        blob = files.read_regular_file(path, cap, "codec artifact")
+    except files.UnsafeFileError as exc:
+        raise ArtifactError(str(exc)) from None
+    return Codec.from_bytes(blob, key=key, max_memory=max_memory)

@@ -5,7 +5,7 @@ import numbers
 
 import numpy as np
 
-from . import scoring
+from . import layout, scoring
 from .codec import METRIC_NAMES, Codec, library_versions
 from .errors import EmbeddingError
 from .moments import Moments
@@ -80,7 +80,7 @@ def check_fit_arguments(metric, seed, holdout) -> None:
 
 
 def fit(spec, sample, metric: str = "ip", seed: int = 0, *, holdout: float = 0.1, column=None,
-        moments: Moments | None = None) -> Codec:
+        moments: Moments | None = None, max_memory: int | None = None) -> Codec:
     """Fit ``spec`` on ``sample`` ((n, d) array, or a pyarrow list/fixed_size_list array).
 
     ``sample`` may also be a pyarrow Table with ``column`` naming one embedding column, or a
@@ -104,6 +104,7 @@ def fit(spec, sample, metric: str = "ip", seed: int = 0, *, holdout: float = 0.1
     column = ", ".join(columns) if columns else None
     n, dim = x.shape
     parsed.check_dim(dim)
+    layout.check_memory(parsed, dim, max_memory)
     need = parsed.min_training_rows(dim)
     if parsed.needs_nonzero_norm:
         zero = np.flatnonzero(~np.any(x != 0, axis=1))
