@@ -13,6 +13,8 @@ import pyarrow as pa
 
 from embcompress.validation import wrong_type
 
+from ._tables import refuse_existing
+
 MISSING = "missing column"
 _VECTOR_TYPE = pa.list_(pa.float64())
 
@@ -80,8 +82,10 @@ def code_column(rows, column):
     return pa.array(values, type=pa.binary())
 
 
-def with_value(row, column, output_column, value, drop_input):
-    """A copy of ``row`` with ``value`` under ``output_column`` (and ``column`` dropped if asked)."""
+def with_value(row, column, output_column, value, drop_input, replace=False):
+    """A copy of ``row`` with ``value`` under ``output_column`` (and ``column`` dropped if asked);
+    another existing key of that name is an error unless ``replace``."""
+    refuse_existing(row, column, output_column, replace)
     out = dict(row)
     if drop_input and output_column != column:
         out.pop(column, None)

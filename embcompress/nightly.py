@@ -38,6 +38,7 @@ from .codec import Codec, write_atomically
 from .drift import drift
 from .fitting import fit
 from .parquet_io import encode_file, read_codec_metadata
+from .paths import check_no_alias
 from .registry import Registry
 
 FORMAT = "embcompress-nightly/1"
@@ -197,6 +198,7 @@ def make_plan(table_path, output_path, column: str, partition_col: str, registry
               code_column=None) -> Plan:
     """Compare the input partitions with the committed output, reading each output file's codec fingerprint."""
     code_column = code_column or f"{column}_code"
+    check_no_alias({"table_path": table_path}, {"output_path": output_path})
     output_path = os.path.abspath(os.fspath(output_path))
     inputs = list_partitions(table_path, partition_col)
     previous = read_manifest(output_path)

@@ -15,6 +15,7 @@ import pyarrow.parquet as pq
 
 from .arrow import ON_INVALID, decode_arrow, encode_arrow
 from .errors import EmbeddingError
+from .paths import check_no_alias
 from .prefetch import prefetched
 
 METADATA_KEY = b"embcompress"
@@ -115,22 +116,39 @@ def _check_target(path, overwrite: bool):
         raise FileExistsError(f"{path} already exists; pass overwrite=True to replace it")
 
 
+def _refuse_existing(names, output_column: str, replace: bool, path, removed=()) -> None:
+    """Raise EmbeddingError when ``output_column`` would overwrite a column of the input that
+    the output keeps (``removed`` names the columns the output drops anyway)."""
+    if output_column in names and output_column not in removed and not replace:
+        raise EmbeddingError(f"output column already exists in {path}; writing there would replace its data",
+                             column=output_column,
+                             hint="choose another output column, or pass replace=True (--replace-column) to overwrite it")
+
+
 def encode_file(input_path, output_path, codec, column: str, *, output_column=None, drop_input=False,
-                on_invalid="raise", rejected_path=None, overwrite=False, progress=None) -> dict:
+                on_invalid="raise", rejected_path=None, overwrite=False, replace=False, progress=None) -> dict:
     """Encode ``column`` of a Parquet file into a ``fixed_size_binary`` code column.
 
     Every other column and every row is kept (bad rows get a null code with
     ``on_invalid="null"``; with ``"dead_letter"`` they go to ``rejected_path`` with a reason
-    column instead). Returns counts: rows_in, rows_out, rows_rejected.
+    column instead). An ``output_column`` that names another existing column is refused
+    unless ``replace``; outputs that alias the input are refused before anything is written.
+    With ``overwrite``, a rejected file left by an earlier run is removed when this run
+    rejects nothing, so the files on disk always describe one run. Returns counts:
+    rows_in, rows_out, rows_rejected.
     """
     if on_invalid not in ON_INVALID:
         raise ValueError(f"on_invalid must be one of {ON_INVALID}, got {on_invalid!r}")
     if on_invalid == "dead_letter" and rejected_path is None:
         raise ValueError("on_invalid='dead_letter' needs rejected_path for the rejected rows")
     output_column = output_column or f"{column}_code"
+    check_no_alias({"input": input_path}, {"output": output_path, "rejected_path": rejected_path})
     _check_target(output_path, overwrite)
     source = open_column(input_path, column)
     in_schema = source.schema_arrow
+    _refuse_existing(in_schema.names, output_column, replace, input_path, removed=(column,) if drop_input else ())
+    if on_invalid == "dead_letter":
+        _check_target(rejected_path, overwrite)
     fields = [f for f in in_schema if not (drop_input and f.name == column) and f.name != output_column]
     out_schema = _with_metadata(pa.schema(fields + [pa.field(output_column, pa.binary(codec.code_size))],
                                           metadata=in_schema.metadata), codec_metadata(codec, column, output_column))
@@ -168,18 +186,25 @@ def encode_file(input_path, output_path, codec, column: str, *, output_column=No
         if rejected_writer is not None:
             rejected_writer.abort()
         raise
-    writer.commit()
     if rejected_writer is not None:
         rejected_writer.commit()
+    elif rejected_path is not None and os.path.exists(rejected_path):
+        os.remove(rejected_path)  # an earlier run's rejects (overwrite=True): they do not belong to this output
+    writer.commit()
     return counts
 
 
 def decode_file(input_path, output_path, codec, column: str, *, output_column=None, overwrite=False,
-                progress=None) -> dict:
-    """Decode a code column back to ``fixed_size_list<float32>[dim]``; null codes stay null."""
+                replace=False, progress=None) -> dict:
+    """Decode a code column back to ``fixed_size_list<float32>[dim]``; null codes stay null.
+
+    An ``output_column`` that names another existing column is refused unless ``replace``.
+    """
     output_column = output_column or (column[: -len("_code")] if column.endswith("_code") else f"{column}_decoded")
+    check_no_alias({"input": input_path}, {"output": output_path})
     _check_target(output_path, overwrite)
     source = open_column(input_path, column)
+    _refuse_existing(source.schema_arrow.names, output_column, replace, input_path, removed=(column,))
     fields = [f for f in source.schema_arrow if f.name not in (column, output_column)]
     out_schema = pa.schema(fields + [pa.field(output_column, pa.list_(pa.float32(), codec.dim))],
                            metadata=_without_record(source.schema_arrow.metadata, column))
