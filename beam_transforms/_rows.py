@@ -34,9 +34,14 @@ def _describe(value) -> str:
 
 
 def _plausible(value) -> bool:
+    """Whether ``value`` may be a vector: a 1-D numeric array, or a list/tuple without bools
+    (Arrow would turn True/False into 1.0/0.0, which a numpy bool array is refused for)."""
     if isinstance(value, np.ndarray):
         return value.ndim == 1 and (np.issubdtype(value.dtype, np.floating) or np.issubdtype(value.dtype, np.integer))
-    return isinstance(value, (list, tuple))
+    if not isinstance(value, (list, tuple)):
+        return False
+    kinds = set(map(type, value))
+    return bool not in kinds and np.bool_ not in kinds
 
 
 def vector_column(rows, column):

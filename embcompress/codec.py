@@ -14,7 +14,7 @@ from . import scoring
 from .pipeline import Pipeline
 from .errors import ArtifactError, EmbeddingError
 from .spec import MAX_DIM, parse_spec
-from .validation import as_float_matrix, find_invalid, raise_on_invalid
+from .validation import as_float_matrix, check_queries, find_invalid, raise_on_invalid
 
 METRIC_NAMES = ("ip", "l2")
 SCORE_MODES = ("asymmetric", "hamming")
@@ -145,7 +145,8 @@ class Codec:
         if mode not in SCORE_MODES:
             raise ValueError(f"mode must be one of {SCORE_MODES}, got {mode!r}")
         codes = self._check_codes(codes)
-        queries = as_float_matrix(queries, dim=self.dim)
+        queries = as_float_matrix(queries, dim=self.dim, column="queries")
+        check_queries(queries)
         p = self._pipeline
         if mode == "hamming":
             if self._spec.code.kind != "BIN":
@@ -177,23 +178,29 @@ class Codec:
         return out
 
     def search(self, queries, codes, k: int = 10, *, rescore=None, mode: str = "asymmetric", exclude=None):
-        """Top-``k`` code rows per query: ``(ids, sims)``, both (nq, k), best first.
+        """Top-``k`` code rows per query: ``(ids, sims)``, both (nq, min(k, n)), best first.
 
-        ``rescore=(original_vectors, factor)`` takes ``factor*k`` candidates by code score
-        and re-ranks them by exact similarity to the originals. ``exclude[i]`` is a row id
-        never returned for query ``i`` (e.g. the query's own row).
+        ``k`` larger than the number of codes ``n`` is clipped to ``n`` (every row is returned),
+        so a careless ``k`` never sizes an allocation. ``rescore=(original_vectors, factor)``
+        takes ``factor*k`` candidates by code score and re-ranks them by exact similarity to the
+        originals. ``exclude[i]`` is a row id never returned for query ``i`` (e.g. the query's
+        own row), or -1; it needs one entry per query. NaN or Inf queries raise EmbeddingError.
         """
         if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k < 1:
             raise ValueError(f"k must be a positive integer, got {k!r}")
         q, n, block, similarity = self._scorer(queries, codes, mode)
+        k = int(min(k, n))
         fetch = k
         if rescore is not None:
             originals, factor = rescore
             originals = as_float_matrix(originals, dim=self.dim)
             if len(originals) != n:
                 raise ValueError(f"rescore originals have {len(originals)} rows, the codes {n}")
-            fetch = max(k, int(np.ceil(factor * k)))
-        exclude = None if exclude is None else np.asarray(exclude, dtype=np.int64)
+            if not isinstance(factor, (int, float, np.number)) or isinstance(factor, bool) \
+                    or not (np.isfinite(factor) and factor >= 1):
+                raise ValueError(f"rescore factor must be a finite number >= 1, got {factor!r}")
+            fetch = min(n, max(k, int(np.ceil(factor * k))))
+        exclude = None if exclude is None else _exclusions(exclude, len(q), n)
         sims, ids = scoring.blocked_topk(q, n, fetch, block, self.metric, exclude, score_fn=similarity)
         if rescore is not None:
             sims, ids = scoring.rescore(as_float_matrix(queries, dim=self.dim), ids, originals, k, self.metric)
@@ -273,6 +280,18 @@ def write_atomically(path: str, data: bytes) -> None:
         if os.path.exists(tmp):
             os.remove(tmp)
         raise
+
+
+def _exclusions(exclude, nq: int, n: int) -> np.ndarray:
+    """``exclude`` as (nq,) int64 row ids in [-1, n); ValueError naming the problem otherwise."""
+    arr = np.asarray(exclude)
+    if arr.dtype == bool or not np.issubdtype(arr.dtype, np.integer):
+        raise ValueError(f"exclude must hold integer row ids, got dtype {arr.dtype}")
+    if arr.shape != (nq,):
+        raise ValueError(f"exclude needs one row id per query ({nq}), got shape {arr.shape}")
+    if arr.size and (arr.min() < -1 or arr.max() >= n):
+        raise ValueError(f"exclude holds row ids outside [-1, {n}): min {arr.min()}, max {arr.max()}")
+    return arr.astype(np.int64)
 
 
 def _minus_hamming(q_pm1, x_pm1, metric):

@@ -120,6 +120,7 @@ def fit(spec, sample, metric: str = "ip", seed: int = 0, *, holdout: float = 0.1
         moments = _training_moments(moments, x[hold_rows], dim, column)
     pipeline.fit(train, int(seed), moments)
     arrays = pipeline.export()
+    _check_learned(arrays, parsed, column)
     mean = train.mean(axis=0, dtype=np.float64) if moments is None else moments.mean
     arrays["stats.mean"] = mean.astype(np.float32)
     arrays["stats.min"] = train.min(axis=0)
@@ -132,6 +133,16 @@ def fit(spec, sample, metric: str = "ip", seed: int = 0, *, holdout: float = 0.1
     if moments is not None:
         header["fit"]["moments_rows"] = moments.count
     return Codec(header, arrays)
+
+
+def _check_learned(arrays: dict, spec, column) -> None:
+    """A degenerate sample (constant, or fewer directions of variance than a whitened PCA keeps)
+    fits NaN or Inf: refuse it here rather than save a codec that decodes garbage."""
+    for name, arr in arrays.items():
+        if np.issubdtype(arr.dtype, np.floating) and not np.isfinite(arr).all():
+            raise EmbeddingError(f"degenerate sample: fitting {spec.text!r} gave NaN or Inf in {name!r}; the sample is "
+                                 f"constant or has fewer directions of non-zero variance than the spec keeps",
+                                 column=column, hint="fit on a more varied sample, or use PCA instead of PCAW")
 
 
 def _training_moments(moments: Moments, held_out: np.ndarray, dim: int, column) -> Moments:

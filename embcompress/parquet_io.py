@@ -26,6 +26,9 @@ REASON_COLUMN = "_embcompress_reason"
 # batches and pre-buffering, and ran no slower.
 BATCH_ROWS = 32768
 READ_BUFFER_BYTES = 1 << 20
+# A row group may hold this many values beyond rows x dim (rows of the wrong length, which
+# on_invalid routes) before it is refused unread: a 923-byte file can hold one 100M-float row.
+MAX_EXCESS_VALUES = 1 << 24
 
 
 def codec_metadata(codec, column: str, output_column: str) -> dict:
@@ -90,6 +93,23 @@ def open_column(path, column: str, *, hint=None) -> pq.ParquetFile:
     return source
 
 
+def check_value_counts(source: pq.ParquetFile, column: str, dim: int, path) -> None:
+    """Refuse, from the footer alone, a row group whose vectors hold far more values than
+    ``dim`` per row: reading it would materialise a huge row before any length check."""
+    meta = source.metadata
+    leaves = [j for j in range(meta.num_columns) if meta.schema.column(j).path.split(".")[0] == column]
+    if len(leaves) != 1:
+        return  # not a plain list column: the type check names the problem
+    for i in range(meta.num_row_groups):
+        group = meta.row_group(i)
+        values, rows = group.column(leaves[0]).num_values, group.num_rows
+        if values - rows * dim > MAX_EXCESS_VALUES:
+            raise EmbeddingError(f"row group {i} of {path} holds {values:,} values for {rows:,} rows, far more than "
+                                 f"{dim} per row: a vector is much longer than expected; refusing to read it",
+                                 column=column, hint=f"rows of the wrong length are tolerated up to "
+                                 f"{MAX_EXCESS_VALUES:,} extra values per row group")
+
+
 class _AtomicWriter:
     """A ParquetWriter on a temporary path that is renamed onto ``path`` by ``commit``."""
 
@@ -145,6 +165,7 @@ def encode_file(input_path, output_path, codec, column: str, *, output_column=No
     check_no_alias({"input": input_path}, {"output": output_path, "rejected_path": rejected_path})
     _check_target(output_path, overwrite)
     source = open_column(input_path, column)
+    check_value_counts(source, column, codec.dim, input_path)
     in_schema = source.schema_arrow
     _refuse_existing(in_schema.names, output_column, replace, input_path, removed=(column,) if drop_input else ())
     if on_invalid == "dead_letter":

@@ -98,7 +98,10 @@ class Spec:
         for t in self.transforms:
             if t.kind == "OPQ":
                 need = max(need, 256)
-            elif t.kind in ("PCA", "PCAW", "PCAR", "ITQ", "RR", "PRUNE"):
+            elif t.kind in ("PCA", "PCAW", "PCAR", "ITQ"):
+                # faiss's PCA on fewer rows than dimensions has only as many components as rows
+                need = max(need, 2, Spec(self.text, (t,), self.code).output_dim(d))
+            elif t.kind in ("RR", "PRUNE"):
                 need = max(need, 2)
             elif t.kind == "DISTILL":
                 need = max(need, 64)
