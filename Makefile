@@ -23,7 +23,8 @@ test: $(STAMP)
 	$(VPY) -m pytest -q
 
 fuzz: $(STAMP)
-	EMBCOMPRESS_FUZZ_EXAMPLES=20000 $(VPY) -m pytest -q tests/core/test_fuzz.py
+	EMBCOMPRESS_FUZZ_EXAMPLES=20000 EMBCOMPRESS_FIT_FUZZ_EXAMPLES=300 $(VPY) -m pytest -q tests/core/test_fuzz.py \
+		tests/core/test_hostile_artifacts.py -k fuzz
 
 bench: $(STAMP)
 	$(VPY) benchmarks/run_all.py

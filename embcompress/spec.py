@@ -124,6 +124,8 @@ class Spec:
             if t.kind == "OPQ":
                 m, n = t.args
                 out = n if n is not None else d
+                if out > d:  # faiss pads, training on an out x out rotation: slow and never useful
+                    raise ValueError(f"spec {self.text!r}: {t.text} asks for more dimensions than the {d} it receives")
                 if out % m:
                     raise ValueError(f"spec {self.text!r}: {t.text} needs its output dimension {out} divisible by {m}")
             d = Spec(self.text, (t,), self.code).output_dim(d)
