@@ -318,6 +318,13 @@ def _inspect_parquet(path):
           f"{os.path.getsize(path) / 1e6:.1f} MB")
     for field in source.schema_arrow:
         print(f"  column {field.name}: {field.type}")
+    if parquet_io.run_record(path) is not None:
+        try:
+            run = parquet_io.verify_result(path)
+            print(f"  result: complete, {run['rows_in']:,} rows in = {run['rows_out']:,} out + "
+                  f"{run['rows_rejected']:,} rejected" + (f" ({run['rejected']})" if run["rejected"] else ""))
+        except ValueError as exc:
+            print(f"  result: NOT complete: {exc}")
     records = parquet_io.read_codec_metadata(path)
     if not records:
         print("  no embcompress codec recorded (not written by embcompress encode)")

@@ -3,11 +3,17 @@
 Output is written to a temporary file next to the target and renamed into place only when
 complete, so a crash leaves either no output or the previous one, never a truncated file.
 The output's schema metadata records which codec encoded which column.
+
+An encode with a rejected file is one result in two files. Both footers carry a run record
+(``embcompress.run``: one run id, the row counts, the rejected file's name); the rejected file
+is renamed into place first and the output last, so the output's rename commits the result.
+:func:`verify_result` tells a complete result from a partial or mixed one.
 """
 from __future__ import annotations
 
 import json
 import os
+import uuid
 
 import numpy as np
 import pyarrow as pa
@@ -19,6 +25,7 @@ from .paths import check_no_alias
 from .prefetch import prefetched
 
 METADATA_KEY = b"embcompress"
+RUN_KEY = b"embcompress.run"
 REASON_COLUMN = "_embcompress_reason"
 # Rows per read, and a small read buffer instead of pyarrow's pre-buffering of whole column
 # chunks: memory stays bounded whatever the row-group size. For 1M x 384 rows (PCA128,SQ8,
@@ -121,6 +128,10 @@ class _AtomicWriter:
     def write(self, table):
         self.writer.write_table(table)
 
+    def annotate(self, record: dict) -> None:
+        """Put ``record`` in the file's footer (written by ``commit``)."""
+        self.writer.add_key_value_metadata({RUN_KEY: json.dumps(record, sort_keys=True).encode()})
+
     def commit(self):
         self.writer.close()
         os.replace(self.tmp, self.path)
@@ -207,12 +218,43 @@ def encode_file(input_path, output_path, codec, column: str, *, output_column=No
         if rejected_writer is not None:
             rejected_writer.abort()
         raise
+    run = {"run_id": uuid.uuid4().hex, **counts,
+           "rejected": os.path.basename(rejected_path) if rejected_writer is not None else None}
     if rejected_writer is not None:
+        rejected_writer.annotate(dict(run, role="rejected", output=os.path.basename(output_path)))
         rejected_writer.commit()
     elif rejected_path is not None and os.path.exists(rejected_path):
         os.remove(rejected_path)  # an earlier run's rejects (overwrite=True): they do not belong to this output
-    writer.commit()
+    writer.annotate(dict(run, role="output"))
+    writer.commit()  # the commit point: the output names its rejected file and the run
     return counts
+
+
+def run_record(path) -> dict | None:
+    """The ``embcompress.run`` record in a file's footer, or None for files written before it existed."""
+    raw = (pq.ParquetFile(path).metadata.metadata or {}).get(RUN_KEY)
+    return json.loads(raw) if raw else None
+
+
+def verify_result(output_path) -> dict:
+    """Check that an encode's output and its rejected file are one complete result; return its record.
+
+    Raises ValueError when the rejected file the output names is missing, belongs to another
+    run, or holds another number of rows.
+    """
+    record = run_record(output_path)
+    if record is None:
+        raise ValueError(f"{output_path} has no embcompress run record; it was not written by encode_file")
+    if record.get("rejected"):
+        rejected = os.path.join(os.path.dirname(os.path.abspath(output_path)), record["rejected"])
+        if not os.path.exists(rejected):
+            raise ValueError(f"{output_path} names rejected file {rejected}, which is missing: the result is partial")
+        theirs = run_record(rejected) or {}
+        if theirs.get("run_id") != record["run_id"]:
+            raise ValueError(f"{rejected} belongs to another run than {output_path}: the result is mixed")
+        if pq.ParquetFile(rejected).metadata.num_rows != record["rows_rejected"]:
+            raise ValueError(f"{rejected} holds another number of rows than {output_path} records")
+    return record
 
 
 def decode_file(input_path, output_path, codec, column: str, *, output_column=None, overwrite=False,

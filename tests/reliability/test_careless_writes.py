@@ -269,3 +269,23 @@ def test_bool_vectors_are_refused_everywhere(codec):
     assert reasons[0].startswith("wrong type") and "bool" in reasons[0]
     assert reasons[1].startswith("wrong type") and "bool" in reasons[1]
     assert reasons[2] is None
+
+
+def test_output_and_rejected_file_commit_as_one_result(tmp_path, codec):
+    vectors = inputs.good_vectors(ROWS).tolist()
+    vectors[5][0] = float("nan")
+    src = inputs.write_parquet(tmp_path / "in.parquet", inputs.table(vectors))
+    out, rejected = tmp_path / "out.parquet", tmp_path / "out.rejected.parquet"
+    counts = parquet_io.encode_file(src, out, codec, "embedding", on_invalid="dead_letter", rejected_path=rejected)
+    record = parquet_io.verify_result(out)
+    assert record["rows_in"] == ROWS == record["rows_out"] + record["rows_rejected"] and counts["rows_rejected"] == 1
+    assert parquet_io.run_record(rejected)["run_id"] == record["run_id"]
+    # a run killed between its two renames leaves its rejected file next to the previous output
+    parquet_io.encode_file(src, tmp_path / "b.parquet", codec, "embedding", on_invalid="dead_letter",
+                           rejected_path=tmp_path / "b.rejected.parquet")
+    os.replace(tmp_path / "b.rejected.parquet", rejected)
+    with pytest.raises(ValueError, match="belongs to another run"):
+        parquet_io.verify_result(out)
+    rejected.unlink()
+    with pytest.raises(ValueError, match="is missing: the result is partial"):
+        parquet_io.verify_result(out)
