@@ -5,15 +5,18 @@ complete, so a crash leaves either no output or the previous one, never a trunca
 The output's schema metadata records which codec encoded which column.
 
 An encode with a rejected file is one result in two files. Both footers carry a run record
-(``embcompress.run``: one run id, the row counts, the rejected file's name); the rejected file
+(``embcompress.run``: a run id, the row counts, the rejected file's name); the run id is a
+digest of the input's footer, the codec and the options, so a rerun writes the same bytes and
+a run over other input or with another codec gets another id. The rejected file
 is renamed into place first and the output last, so the output's rename commits the result.
 :func:`verify_result` tells a complete result from a partial or mixed one.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
-import uuid
+import struct
 
 import numpy as np
 import pyarrow as pa
@@ -218,7 +221,9 @@ def encode_file(input_path, output_path, codec, column: str, *, output_column=No
         if rejected_writer is not None:
             rejected_writer.abort()
         raise
-    run = {"run_id": uuid.uuid4().hex, **counts,
+    run_id = hashlib.sha256(footer_digest(input_path) + json.dumps(
+        [codec.fingerprint, column, output_column, drop_input, on_invalid]).encode()).hexdigest()[:32]
+    run = {"run_id": run_id, **counts,
            "rejected": os.path.basename(rejected_path) if rejected_writer is not None else None}
     if rejected_writer is not None:
         rejected_writer.annotate(dict(run, role="rejected", output=os.path.basename(output_path)))
@@ -228,6 +233,17 @@ def encode_file(input_path, output_path, codec, column: str, *, output_column=No
     writer.annotate(dict(run, role="output"))
     writer.commit()  # the commit point: the output names its rejected file and the run
     return counts
+
+
+def footer_digest(path) -> bytes:
+    """sha256 of a Parquet file's footer (schema, row groups, column statistics): cheap and content-sensitive."""
+    with open(path, "rb") as f:
+        f.seek(-8, os.SEEK_END)
+        length, magic = struct.unpack("<i4s", f.read(8))
+        if magic != b"PAR1":
+            raise ValueError(f"{path} is not a Parquet file (no PAR1 footer)")
+        f.seek(-8 - length, os.SEEK_END)
+        return hashlib.sha256(f.read(length)).digest()
 
 
 def run_record(path) -> dict | None:

@@ -280,8 +280,10 @@ def test_output_and_rejected_file_commit_as_one_result(tmp_path, codec):
     record = parquet_io.verify_result(out)
     assert record["rows_in"] == ROWS == record["rows_out"] + record["rows_rejected"] and counts["rows_rejected"] == 1
     assert parquet_io.run_record(rejected)["run_id"] == record["run_id"]
-    # a run killed between its two renames leaves its rejected file next to the previous output
-    parquet_io.encode_file(src, tmp_path / "b.parquet", codec, "embedding", on_invalid="dead_letter",
+    # a run over new input, killed between its two renames, leaves its rejected file next to the old output
+    vectors[9][0] = float("inf")
+    src2 = inputs.write_parquet(tmp_path / "in2.parquet", inputs.table(vectors))
+    parquet_io.encode_file(src2, tmp_path / "b.parquet", codec, "embedding", on_invalid="dead_letter",
                            rejected_path=tmp_path / "b.rejected.parquet")
     os.replace(tmp_path / "b.rejected.parquet", rejected)
     with pytest.raises(ValueError, match="belongs to another run"):
