@@ -32,7 +32,8 @@ def resolve(path) -> str:
     text = str(os.fspath(path))
     match = _GLOB.search(text)
     if match:
-        text = text[: match.start()].rsplit("/", 1)[0] or "/"
+        head = text[: match.start()]
+        text = (head.rsplit("/", 1)[0] or "/") if "/" in head else "."
     if text.startswith("file:"):
         text = urlsplit(text).path or "/"
     if not _SCHEME.match(text):

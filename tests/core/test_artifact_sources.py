@@ -117,3 +117,11 @@ def test_a_resealed_forgery_fails_the_hmac(codec):
 def test_weak_keys_are_refused(codec, key):
     with pytest.raises(ValueError, match="at least 16 bytes"):
         codec.to_bytes(key=key)
+
+
+def test_beam_load_codec_on_a_fifo_fails_fast(fifo):
+    code = "import sys, embcompress as ec\nfrom beam_transforms import load_codec\ntry:\n    load_codec(sys.argv[1])\n" \
+           "except ec.ArtifactError as e:\n    print('ArtifactError:', e)\n"
+    out = subprocess.run([sys.executable, "-c", code, str(fifo)], capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert "is a FIFO (named pipe)" in out.stdout, out.stderr[-1000:]

@@ -74,6 +74,7 @@ def spark():
     ({"in": "file:///tmp/t"}, {"out": "/tmp/t"}, "is the same path as"),
     ({"in": "s3://Bucket/t/"}, {"out": "s3://bucket/t/part"}, "lies inside"),
     ({"in": "in/*.parquet"}, {"out": "in/part"}, "lies inside"),
+    ({"in": "part-*.parquet"}, {"out": "out/part"}, "lies inside"),
     ({"in": "x"}, {"out": "o", "rejected": "o"}, "are the same path"),
 ])
 def test_alias_check(tmp_path, monkeypatch, inputs_, outputs, match):
