@@ -16,7 +16,7 @@ from .encode import NAMESPACE, apply_by_form
 
 
 class _DecodeDoFn(CodecDoFn):
-    def __init__(self, blob, column, output_column, drop_input, replace, faiss_threads):
+    def __init__(self, blob, column, output_column, drop_input, faiss_threads, replace=False):
         super().__init__(blob, faiss_threads)
         self._replace = replace
         self._column = column
@@ -70,7 +70,7 @@ class DecodeEmbeddings(beam.PTransform):
 
     def expand(self, pcoll):
         blob, side = split_codec_arg(self._codec_arg)
-        args = (blob, self._column, self._output_column, self._drop_input, self._replace, self._faiss_threads)
+        args = (blob, self._column, self._output_column, self._drop_input, self._faiss_threads, self._replace)
         out, _ = apply_by_form(pcoll, _ArrowCodesToVectors(*args), _RowCodesToVectors(*args),
                                {} if side is None else {"codec_blob": side}, tagged=False, keeps_table_type=True)
         return out

@@ -41,7 +41,7 @@ def dead_letter(row: dict, column: str, reason: str) -> dict:
 class _EncodeDoFn(CodecDoFn):
     """Shared by both conversions: encode one Arrow column, count, and route or raise on bad rows."""
 
-    def __init__(self, blob, column, output_column, drop_input, replace, dead_letters, faiss_threads):
+    def __init__(self, blob, column, output_column, drop_input, dead_letters, faiss_threads, replace=False):
         super().__init__(blob, faiss_threads)
         self._replace = replace
         self._column = column
@@ -255,8 +255,8 @@ class EncodeEmbeddings(beam.PTransform):
 
     def expand(self, pcoll):
         blob, side = split_codec_arg(self._codec_arg)
-        args = (blob, self._column, self._output_column, self._drop_input, self._replace, self._dead_letters,
-                self._faiss_threads)
+        args = (blob, self._column, self._output_column, self._drop_input, self._dead_letters, self._faiss_threads,
+                self._replace)
         side_inputs = {} if side is None else {"codec_blob": side}
         good, bad = apply_by_form(pcoll, _ArrowTableToCodes(*args), _RowDictsToCodes(*args), side_inputs,
                                   self._dead_letters, keeps_table_type=True)

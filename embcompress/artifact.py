@@ -74,8 +74,9 @@ def pack(header: dict, arrays: dict) -> bytes:
 
 def _check_key(key) -> bytes:
     if not isinstance(key, (bytes, bytearray)) or len(key) < MIN_KEY_BYTES:
+        got = f"{len(key)} bytes" if isinstance(key, (bytes, bytearray)) else type(key).__name__
         raise ValueError(f"an artifact key must be bytes of at least {MIN_KEY_BYTES} bytes (e.g. os.urandom(32)), "
-                         f"got {type(key).__name__}{f' of {len(key)} bytes' if isinstance(key, (bytes, bytearray)) else ''}")
+                         f"got {got}")
     return bytes(key)
 
 

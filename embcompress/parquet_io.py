@@ -156,7 +156,8 @@ def _refuse_existing(names, output_column: str, replace: bool, path, removed=())
     if output_column in names and output_column not in removed and not replace:
         raise EmbeddingError(f"output column already exists in {path}; writing there would replace its data",
                              column=output_column,
-                             hint="choose another output column, or pass replace=True (--replace-column) to overwrite it")
+                             hint="choose another output column, or pass replace=True (--replace-column) "
+                                  "to overwrite it")
 
 
 def encode_file(input_path, output_path, codec, column: str, *, output_column=None, drop_input=False,

@@ -120,8 +120,8 @@ def test_weak_keys_are_refused(codec, key):
 
 
 def test_beam_load_codec_on_a_fifo_fails_fast(fifo):
-    code = "import sys, embcompress as ec\nfrom beam_transforms import load_codec\ntry:\n    load_codec(sys.argv[1])\n" \
-           "except ec.ArtifactError as e:\n    print('ArtifactError:', e)\n"
+    code = ("import sys, embcompress as ec\nfrom beam_transforms import load_codec\n"
+            "try:\n    load_codec(sys.argv[1])\nexcept ec.ArtifactError as e:\n    print('ArtifactError:', e)\n")
     out = subprocess.run([sys.executable, "-c", code, str(fifo)], capture_output=True, text=True, timeout=120,
                          env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert "is a FIFO (named pipe)" in out.stdout, out.stderr[-1000:]

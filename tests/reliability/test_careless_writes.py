@@ -46,7 +46,8 @@ def codec():
 @pytest.fixture
 def data(tmp_path):
     """A Parquet file of good rows with ``id``, ``embedding`` and ``label`` columns."""
-    t = inputs.table(inputs.good_vectors(ROWS).tolist()).append_column("label", pa.array([f"l{i}" for i in range(ROWS)]))
+    labels = pa.array([f"l{i}" for i in range(ROWS)])
+    t = inputs.table(inputs.good_vectors(ROWS).tolist()).append_column("label", labels)
     return inputs.write_parquet(tmp_path / "in.parquet", t)
 
 
