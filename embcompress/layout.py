@@ -177,8 +177,9 @@ def check_memory(spec: Spec, dim: int, max_memory: int | None) -> int:
     limit = DEFAULT_MAX_MEMORY if max_memory is None else max_memory
     need = memory_bytes(spec, dim)
     if need > limit:
-        raise ValueError(f"spec {spec.text!r} at dimension {dim} needs about {need / 2**20:,.1f} MiB, above the "
-                          f"{limit / 2**20:,.1f} MiB ceiling (max_memory=); use a smaller spec or raise the ceiling")
+        raise ValueError(f"spec {spec.text!r} at dimension {dim} needs about {need / 2**20:,.1f} MiB ({need:,} B), "
+                         f"above the {limit / 2**20:,.1f} MiB ceiling ({limit:,} B, max_memory=); use a smaller spec "
+                         f"or raise the ceiling")
     return need
 
 
