@@ -47,7 +47,8 @@ test-spark35: $(STAMP35)
 	EMBCOMPRESS_EXPECT_PYSPARK=3.5 $(VPY35) -m pytest -q $(SPARK_SUITE)
 
 fuzz: $(STAMP)
-	EMBCOMPRESS_FUZZ_EXAMPLES=20000 $(VPY) -m pytest -q tests/core/test_fuzz.py
+	EMBCOMPRESS_FUZZ_EXAMPLES=20000 EMBCOMPRESS_FIT_FUZZ_EXAMPLES=300 $(VPY) -m pytest -q tests/core/test_fuzz.py \
+		tests/core/test_hostile_artifacts.py -k fuzz
 
 bench: $(STAMP)
 	$(VPY) benchmarks/run_all.py

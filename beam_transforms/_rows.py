@@ -13,6 +13,8 @@ import pyarrow as pa
 
 from embcompress.validation import wrong_type
 
+from ._tables import refuse_existing
+
 MISSING = "missing column"
 _VECTOR_TYPE = pa.list_(pa.float64())
 
@@ -32,9 +34,14 @@ def _describe(value) -> str:
 
 
 def _plausible(value) -> bool:
+    """Whether ``value`` may be a vector: a 1-D numeric array, or a list/tuple without bools
+    (Arrow would turn True/False into 1.0/0.0, which a numpy bool array is refused for)."""
     if isinstance(value, np.ndarray):
         return value.ndim == 1 and (np.issubdtype(value.dtype, np.floating) or np.issubdtype(value.dtype, np.integer))
-    return isinstance(value, (list, tuple))
+    if not isinstance(value, (list, tuple)):
+        return False
+    kinds = set(map(type, value))
+    return bool not in kinds and np.bool_ not in kinds
 
 
 def vector_column(rows, column):
@@ -80,8 +87,10 @@ def code_column(rows, column):
     return pa.array(values, type=pa.binary())
 
 
-def with_value(row, column, output_column, value, drop_input):
-    """A copy of ``row`` with ``value`` under ``output_column`` (and ``column`` dropped if asked)."""
+def with_value(row, column, output_column, value, drop_input, replace=False):
+    """A copy of ``row`` with ``value`` under ``output_column`` (and ``column`` dropped if asked);
+    another existing key of that name is an error unless ``replace``."""
+    refuse_existing(row, column, output_column, replace)
     out = dict(row)
     if drop_input and output_column != column:
         out.pop(column, None)

@@ -36,11 +36,22 @@ def column_of(table: pa.Table, column: str):
     return table[column]
 
 
-def put_column(table: pa.Table, column: str, output_column: str, values, drop_input: bool) -> pa.Table:
+def refuse_existing(names, column: str, output_column: str, replace: bool) -> None:
+    """Raise EmbeddingError when ``output_column`` would overwrite another column of ``names``."""
+    if output_column != column and output_column in names and not replace:
+        raise EmbeddingError(f"output column already exists (it is not {column!r}); writing there would replace "
+                             f"its data", column=output_column,
+                             hint="choose another output_column, or pass replace=True to overwrite it")
+
+
+def put_column(table: pa.Table, column: str, output_column: str, values, drop_input: bool,
+               replace: bool = False) -> pa.Table:
     """Add ``values`` as ``output_column``: in place of ``column`` when the names match,
-    else appended (and ``column`` dropped when ``drop_input``)."""
+    else appended (and ``column`` dropped when ``drop_input``). Another existing column of
+    that name is an error unless ``replace``."""
     if output_column == column:
         return table.set_column(table.column_names.index(column), column, values)
+    refuse_existing(table.column_names, column, output_column, replace)
     if output_column in table.column_names:
         table = table.drop_columns([output_column])
     if drop_input:

@@ -14,16 +14,26 @@ from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.io.localfilesystem import LocalFileSystem
 
-from embcompress import Codec
+from embcompress import ArtifactError, Codec, files
 from embcompress.codec import MAX_ARTIFACT_BYTES
 
 _RAW = CompressionTypes.UNCOMPRESSED
 
 
 def read_artifact(location: str) -> bytes:
-    """The verified artifact bytes at ``location`` (checked by ``Codec.from_bytes``)."""
-    with FileSystems.open(location, compression_type=_RAW) as f:
-        blob = f.read(MAX_ARTIFACT_BYTES + 1)
+    """The verified artifact bytes at ``location`` (checked by ``Codec.from_bytes``).
+
+    A local path is read like ``embcompress.load`` reads it: regular files only, without
+    blocking on a FIFO, and never more than the size cap.
+    """
+    if isinstance(FileSystems.get_filesystem(location), LocalFileSystem):
+        try:
+            blob = files.read_regular_file(location.removeprefix("file://"), MAX_ARTIFACT_BYTES, "codec artifact")
+        except files.UnsafeFileError as exc:
+            raise ArtifactError(str(exc)) from None
+    else:
+        with FileSystems.open(location, compression_type=_RAW) as f:
+            blob = f.read(MAX_ARTIFACT_BYTES + 1)
     Codec.from_bytes(blob)
     return blob
 

@@ -16,8 +16,9 @@ from .encode import NAMESPACE, apply_by_form
 
 
 class _DecodeDoFn(CodecDoFn):
-    def __init__(self, blob, column, output_column, drop_input, faiss_threads):
+    def __init__(self, blob, column, output_column, drop_input, faiss_threads, replace=False):
         super().__init__(blob, faiss_threads)
+        self._replace = replace
         self._column = column
         self._output_column = output_column
         self._drop_input = drop_input
@@ -37,7 +38,7 @@ class _ArrowCodesToVectors(_DecodeDoFn):
         table, was_batch = _tables.as_table(element)
         vectors = self._decode(codec, _tables.column_of(table, self._column))
         yield _tables.restore(_tables.put_column(table, self._column, self._output_column, vectors,
-                                                 self._drop_input), was_batch)
+                                                 self._drop_input, self._replace), was_batch)
 
 
 class _RowCodesToVectors(_DecodeDoFn):
@@ -47,26 +48,29 @@ class _RowCodesToVectors(_DecodeDoFn):
         codec = self.codec(codec_blob)
         vectors = self._decode(codec, _rows.code_column(rows, self._column)).to_pylist()
         for row, vector in zip(rows, vectors):
-            yield _rows.with_value(row, self._column, self._output_column, vector, self._drop_input)
+            yield _rows.with_value(row, self._column, self._output_column, vector, self._drop_input, self._replace)
 
 
 class DecodeEmbeddings(beam.PTransform):
     """Decode the code column ``column`` with ``codec`` (Codec, artifact bytes or singleton side input).
 
     ``output_column`` defaults to ``<column>_decoded``; equal to ``column`` replaces the codes.
+    Another existing column of that name is an error unless ``replace=True``.
     """
 
-    def __init__(self, column, codec, *, output_column=None, drop_input=False, faiss_threads="auto"):
+    def __init__(self, column, codec, *, output_column=None, drop_input=False, replace=False,
+                 faiss_threads="auto"):
         super().__init__()
         self._column = column
         self._codec_arg = codec
         self._output_column = output_column or f"{column}_decoded"
         self._drop_input = drop_input
+        self._replace = replace
         self._faiss_threads = faiss_threads
 
     def expand(self, pcoll):
         blob, side = split_codec_arg(self._codec_arg)
-        args = (blob, self._column, self._output_column, self._drop_input, self._faiss_threads)
+        args = (blob, self._column, self._output_column, self._drop_input, self._faiss_threads, self._replace)
         out, _ = apply_by_form(pcoll, _ArrowCodesToVectors(*args), _RowCodesToVectors(*args),
                                {} if side is None else {"codec_blob": side}, tagged=False, keeps_table_type=True)
         return out

@@ -41,8 +41,9 @@ def dead_letter(row: dict, column: str, reason: str) -> dict:
 class _EncodeDoFn(CodecDoFn):
     """Shared by both conversions: encode one Arrow column, count, and route or raise on bad rows."""
 
-    def __init__(self, blob, column, output_column, drop_input, dead_letters, faiss_threads):
+    def __init__(self, blob, column, output_column, drop_input, dead_letters, faiss_threads, replace=False):
         super().__init__(blob, faiss_threads)
+        self._replace = replace
         self._column = column
         self._output_column = output_column
         self._drop_input = drop_input
@@ -150,7 +151,8 @@ class _ArrowTableToCodes(_EncodeDoFn):
                 yield beam.pvalue.TaggedOutput(BAD, WindowedValue(letter, *where))
             keep = pa.array(~rejected)
             table, codes = table.filter(keep), codes.filter(keep)
-        out = _tables.put_column(table, self._column, self._output_column, _tables.as_binary(codes), self._drop_input)
+        out = _tables.put_column(table, self._column, self._output_column, _tables.as_binary(codes), self._drop_input,
+                                 self._replace)
         out = _tables.with_metadata(out, self._metadata(codec))
         yield WindowedValue(_tables.restore(out, was_batch), *where)
 
@@ -178,7 +180,7 @@ class _RowDictsToCodes(_EncodeDoFn):
                 yield beam.pvalue.TaggedOutput(BAD, dead_letter(row, self._column, reasons[i]))
                 continue
             code = None if null[i] else flat[i * size:(i + 1) * size].tobytes()
-            yield _rows.with_value(row, self._column, self._output_column, code, self._drop_input)
+            yield _rows.with_value(row, self._column, self._output_column, code, self._drop_input, self._replace)
 
 
 def _form(element, _n) -> int:
@@ -228,18 +230,21 @@ class EncodeEmbeddings(beam.PTransform):
     """Encode ``column`` with ``codec`` (a Codec, artifact bytes, or a singleton side input of bytes).
 
     Output is in the input's form: tables gain a ``binary`` code column ``output_column``
-    (default ``<column>_code``; equal to ``column`` replaces it) and schema metadata naming
+    (default ``<column>_code``; equal to ``column`` replaces it; another existing column of that
+    name is an error unless ``replace=True``) and schema metadata naming
     the codec; row dicts gain the code as ``bytes``. Counters (namespace ``embcompress``):
     ``rows_encoded``, ``rows_rejected``, ``rows_null``, ``bytes_in`` (float32 bytes of the
     encoded vectors) and ``bytes_out`` (code bytes).
     """
 
-    def __init__(self, column, codec, *, output_column=None, drop_input=False, faiss_threads="auto"):
+    def __init__(self, column, codec, *, output_column=None, drop_input=False, replace=False,
+                 faiss_threads="auto"):
         super().__init__()
         self._column = column
         self._codec_arg = codec
         self._output_column = output_column or f"{column}_code"
         self._drop_input = drop_input
+        self._replace = replace
         self._faiss_threads = faiss_threads
         self._dead_letters = False
 
@@ -250,7 +255,8 @@ class EncodeEmbeddings(beam.PTransform):
 
     def expand(self, pcoll):
         blob, side = split_codec_arg(self._codec_arg)
-        args = (blob, self._column, self._output_column, self._drop_input, self._dead_letters, self._faiss_threads)
+        args = (blob, self._column, self._output_column, self._drop_input, self._dead_letters, self._faiss_threads,
+                self._replace)
         side_inputs = {} if side is None else {"codec_blob": side}
         good, bad = apply_by_form(pcoll, _ArrowTableToCodes(*args), _RowDictsToCodes(*args), side_inputs,
                                   self._dead_letters, keeps_table_type=True)

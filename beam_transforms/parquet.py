@@ -18,6 +18,7 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.pvalue import AsSingleton
 
 from embcompress import Codec
+from embcompress.paths import check_no_alias
 
 from . import _tables
 from ._codec_ref import split_codec_arg
@@ -94,15 +95,19 @@ class CompressParquet(beam.PTransform):
 
     ``codec`` is a spec string (fitted in the pipeline on ``sample_size`` rows, written to
     ``artifact_location`` if given) or a codec (Codec, artifact bytes, singleton PCollection).
-    ``output_column`` defaults to ``column``: the codes replace the vectors. Returns a dict
+    ``output_column`` defaults to ``column``: the codes replace the vectors; another existing
+    column of that name is refused unless ``replace=True``. The output prefix and the artifact
+    location must lie apart from the input files (checked at construction). Returns a dict
     of PCollections: ``codec`` (artifact bytes, when fitted here), ``files`` and
     ``rejected_files`` (the paths written).
     """
 
     def __init__(self, file_pattern, output_prefix, column, codec, *, sample_size=100_000, seed=0, metric="ip",
-                 artifact_location=None, overwrite=False, output_column=None, compression="zstd", num_shards=0,
-                 faiss_threads="auto"):
+                 artifact_location=None, overwrite=False, output_column=None, replace=False, compression="zstd",
+                 num_shards=0, faiss_threads="auto"):
         super().__init__()
+        check_no_alias({"file_pattern": file_pattern},
+                       {"output_prefix": output_prefix, "artifact_location": artifact_location})
         self._pattern = file_pattern
         self._prefix = output_prefix
         self._column = column
@@ -111,6 +116,7 @@ class CompressParquet(beam.PTransform):
         self._fit_args = dict(sample_size=sample_size, seed=seed, metric=metric, artifact_location=artifact_location,
                               overwrite=overwrite)
         self._output_column = output_column or column
+        self._replace = replace
         self._compression = compression
         self._num_shards = num_shards
         self._faiss_threads = faiss_threads
@@ -125,7 +131,8 @@ class CompressParquet(beam.PTransform):
             raise ValueError(f"the input already has a {REASON_COLUMN!r} column, which the rejected output needs")
         empty = pa.Table.from_pylist([], schema=schema)
         codes = pa.array([], type=pa.binary())
-        out = _tables.put_column(empty, self._column, self._output_column, codes, drop_input=True)
+        out = _tables.put_column(empty, self._column, self._output_column, codes, drop_input=True,
+                                 replace=self._replace)
         meta = {f"{_tables.METADATA_PREFIX}spec": self._spec} if self._spec else {}
         if isinstance(codec, Codec):
             meta = _tables.codec_metadata(codec, self._column, self._output_column)
@@ -151,7 +158,8 @@ class CompressParquet(beam.PTransform):
         # shared read would have to be held in full until the fit is done.
         result = (pbegin | "Read" >> beam.io.ReadFromParquetBatched(self._pattern).with_output_types(pa.Table)
                   | "Encode" >> EncodeEmbeddings(self._column, codec, output_column=self._output_column,
-                                                 drop_input=True, faiss_threads=self._faiss_threads)
+                                                 drop_input=True, replace=self._replace,
+                                                 faiss_threads=self._faiss_threads)
                   .with_dead_letters())
         files = result.good | "Write" >> beam.io.Write(
             ParquetTableSink(self._prefix, out_schema, compression=self._compression, num_shards=self._num_shards))

@@ -55,7 +55,21 @@ def _check_vector_type(arr: pa.Array, column) -> None:
 def _child_numpy(child: pa.Array) -> np.ndarray:
     if child.null_count == 0 and child.type == pa.float32():
         return child.to_numpy(zero_copy_only=True)
-    return child.to_numpy(zero_copy_only=False).astype(np.float32, copy=False)
+    with np.errstate(over="ignore"):
+        return child.to_numpy(zero_copy_only=False).astype(np.float32, copy=False)
+
+
+def _out_of_range(child: pa.Array, offsets: np.ndarray, reasons: np.ndarray) -> None:
+    """Rows called Inf whose float64 values were all finite overflowed float32: say so."""
+    if not pa.types.is_float64(child.type):
+        return
+    rows = np.flatnonzero(reasons == v.INF)
+    if not rows.size:
+        return
+    source = child.to_numpy(zero_copy_only=False)
+    for r in rows:
+        if np.isfinite(source[offsets[r]: offsets[r + 1]]).all():
+            reasons[r] = v.OUT_OF_RANGE
 
 
 def vectors_from_arrow(values, *, dim=None, column=None, nonzero_norm=False) -> VectorBatch:
@@ -104,6 +118,8 @@ def vectors_from_arrow(values, *, dim=None, column=None, nonzero_norm=False) -> 
     mask, value_reasons = v.find_invalid(matrix, nonzero_norm=nonzero_norm)
     mask &= ~structural
     reasons[mask] = value_reasons[mask]
+    if mask.any():
+        _out_of_range(child, offsets, reasons)
     return VectorBatch(matrix, null, structural | mask, reasons)
 
 

@@ -16,10 +16,20 @@ Byte layout (all integers little-endian)::
 The blob's total length must equal 24 + H + P + 32 exactly. All sizes are checked against
 that length before anything is parsed, so a hostile file cannot make the loader allocate
 more than the file itself; arrays are read-only views into the blob, never copies.
+
+A signed artifact (``Codec.to_bytes(key=...)``) carries one more trailer after the sha256::
+
+    24+H+P+32   8     b"EMBHMAC1"
+    24+H+P+40   32    HMAC-SHA256(key, bytes [0, 24+H+P+32))
+
+The sha256 proves the bytes are intact; the HMAC proves they were written by someone who
+holds the key. The codec's fingerprint is the sha256 of the unsigned part, so a codec has one
+fingerprint whether or not it travels signed.
 """
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import struct
 
@@ -35,6 +45,9 @@ _PREFIX = struct.Struct("<8sHHIQ")
 _DIGEST = 32
 _DTYPES = {"float32": "<f4", "float64": "<f8", "uint8": "|u1", "int64": "<i8", "int32": "<i4", "uint16": "<u2"}
 _ALIGN = 16
+MAC_MAGIC = b"EMBHMAC1"
+MAC_BYTES = len(MAC_MAGIC) + 32
+MIN_KEY_BYTES = 16
 
 
 def pack(header: dict, arrays: dict) -> bytes:
@@ -57,6 +70,54 @@ def pack(header: dict, arrays: dict) -> bytes:
     prefix = _PREFIX.pack(MAGIC, FORMAT_VERSION, 0, len(body), len(payload))
     content = prefix + body + payload
     return content + hashlib.sha256(content).digest()
+
+
+def _check_key(key) -> bytes:
+    if not isinstance(key, (bytes, bytearray)) or len(key) < MIN_KEY_BYTES:
+        got = f"{len(key)} bytes" if isinstance(key, (bytes, bytearray)) else type(key).__name__
+        raise ValueError(f"an artifact key must be bytes of at least {MIN_KEY_BYTES} bytes (e.g. os.urandom(32)), "
+                         f"got {got}")
+    return bytes(key)
+
+
+def _mac(key: bytes, blob: bytes) -> bytes:
+    return hmac.new(key, blob, hashlib.sha256).digest()
+
+
+def sign(blob: bytes, key) -> bytes:
+    """``blob`` followed by its HMAC-SHA256 trailer under ``key``."""
+    return bytes(blob) + MAC_MAGIC + _mac(_check_key(key), bytes(blob))
+
+
+def _signed_length(blob: bytes):
+    """The length of the unsigned part when ``blob`` ends in a MAC trailer, else None."""
+    if len(blob) < _PREFIX.size + _DIGEST + MAC_BYTES:
+        return None
+    _, _, _, h_len, p_len = _PREFIX.unpack_from(blob, 0)
+    unsigned = _PREFIX.size + h_len + p_len + _DIGEST
+    if len(blob) == unsigned + MAC_BYTES and blob[unsigned: unsigned + len(MAC_MAGIC)] == MAC_MAGIC:
+        return unsigned
+    return None
+
+
+def strip_mac(blob) -> bytes:
+    """The unsigned artifact: ``blob`` without its MAC trailer, if it has one (not verified)."""
+    blob = bytes(blob)
+    unsigned = _signed_length(blob)
+    return blob if unsigned is None else blob[:unsigned]
+
+
+def verify_mac(blob, key) -> bytes:
+    """The unsigned artifact, after checking its HMAC under ``key``; ArtifactError if unsigned or wrong."""
+    key = _check_key(key)
+    blob = bytes(blob)
+    unsigned = _signed_length(blob)
+    if unsigned is None:
+        raise ArtifactError("artifact is not signed, but a key was given: refusing an unauthenticated codec "
+                            "(sign it with Codec.to_bytes(key=...) or Codec.save(..., key=...))")
+    if not hmac.compare_digest(_mac(key, blob[:unsigned]), blob[unsigned + len(MAC_MAGIC):]):
+        raise ArtifactError("artifact signature does not match the key: it was signed with another key or modified")
+    return blob[:unsigned]
 
 
 def unpack(blob) -> tuple[dict, dict]:

@@ -17,8 +17,9 @@ import pyarrow.parquet as pq
 from tqdm import tqdm
 
 import embcompress as ec
-from . import parquet_io, recommend, report
+from . import files, parquet_io, recommend, report
 from .errors import ArtifactError, EmbeddingError
+from .paths import check_no_alias
 from .spec import GRAMMAR
 
 PROG = "embcompress"
@@ -145,6 +146,7 @@ def _fraction(text):
 
 # ----- commands -----------------------------------------------------------------------------------
 def cmd_fit(args):
+    check_no_alias({"DATA": args.data}, {"-o": args.output})
     _output(args.output, args.overwrite)
     ec.parse_spec(args.spec)
     x = _read(args.data, args.column, args.sample, args.seed)
@@ -166,12 +168,14 @@ def cmd_encode(args):
     on_invalid = ON_INVALID[args.on_invalid]
     rejected = args.rejected or (f"{os.path.splitext(args.output)[0]}.rejected.parquet"
                                  if on_invalid == "dead_letter" else None)
+    check_no_alias({"DATA": args.data, "--codec": args.codec}, {"-o": args.output, "--rejected": rejected})
     if rejected:
         _output(rejected, args.overwrite)
     with _bar(_num_rows(args.data), f"encode {args.column}") as bar:
         counts = parquet_io.encode_file(args.data, args.output, codec, args.column, output_column=args.output_column,
                                         drop_input=args.drop_input, on_invalid=on_invalid, rejected_path=rejected,
-                                        overwrite=args.overwrite, progress=bar.update)
+                                        overwrite=args.overwrite, replace=args.replace_column,
+                                        progress=bar.update)
     out_col = args.output_column or f"{args.column}_code"
     msg = (f"wrote {args.output}: {counts['rows_out']:,} rows, column {out_col!r} = {codec.spec} codes "
            f"({codec.code_size} B/vector), {os.path.getsize(args.output) / 1e6:.1f} MB")
@@ -194,6 +198,7 @@ def _code_column(args, records):
 def cmd_decode(args):
     _input(args.data)
     codec = _load_codec(args.codec)
+    check_no_alias({"DATA": args.data, "--codec": args.codec}, {"-o": args.output})
     _output(args.output, args.overwrite)
     records = parquet_io.read_codec_metadata(args.data)
     column = _code_column(args, records)
@@ -205,7 +210,8 @@ def cmd_decode(args):
                         f"decode with the codec that encoded it")
     with _bar(_num_rows(args.data), f"decode {column}") as bar:
         counts = parquet_io.decode_file(args.data, args.output, codec, column, output_column=args.output_column,
-                                        overwrite=args.overwrite, progress=bar.update)
+                                        overwrite=args.overwrite, replace=args.replace_column,
+                                        progress=bar.update)
     print(f"wrote {args.output}: {counts['rows_out']:,} rows decoded from {column!r} with {codec.spec}")
 
 
@@ -222,6 +228,7 @@ def _context(args, bench):
 
 
 def cmd_evaluate(args):
+    check_no_alias({"DATA": args.data}, {"--report": args.report})
     specs = _specs(args.specs)
     _report_dir(args.report)
     bench = _bench(args)
@@ -243,6 +250,7 @@ def cmd_evaluate(args):
 
 
 def cmd_recommend(args):
+    check_no_alias({"DATA": args.data}, {"-o": args.output, "--report": args.report})
     if args.output:
         _output(args.output, args.overwrite)
     _report_dir(args.report)
@@ -310,6 +318,13 @@ def _inspect_parquet(path):
           f"{os.path.getsize(path) / 1e6:.1f} MB")
     for field in source.schema_arrow:
         print(f"  column {field.name}: {field.type}")
+    if parquet_io.run_record(path) is not None:
+        try:
+            run = parquet_io.verify_result(path)
+            print(f"  result: complete, {run['rows_in']:,} rows in = {run['rows_out']:,} out + "
+                  f"{run['rows_rejected']:,} rejected" + (f" ({run['rejected']})" if run["rejected"] else ""))
+        except ValueError as exc:
+            print(f"  result: NOT complete: {exc}")
     records = parquet_io.read_codec_metadata(path)
     if not records:
         print("  no embcompress codec recorded (not written by embcompress encode)")
@@ -321,8 +336,7 @@ def _inspect_parquet(path):
 
 def cmd_inspect(args):
     _input(args.path)
-    with open(args.path, "rb") as f:
-        magic = f.read(8)
+    magic = files.read_head(args.path, 8)
     if magic.startswith(b"PAR1"):
         _inspect_parquet(args.path)
     elif magic == b"EMBCODEC":
@@ -384,6 +398,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--codec", required=True, metavar="CODEC.ecz", help="codec artifact from `embcompress fit`")
     p.add_argument("-o", "--output", required=True, metavar="OUT.parquet", help="Parquet file to write")
     p.add_argument("--output-column", default=None, help="code column name (default: COLUMN_code)")
+    p.add_argument("--replace-column", action="store_true",
+                   help="allow --output-column to name an existing column and replace its data")
     p.add_argument("--drop-input", action="store_true", help="leave the float column out of the output")
     p.add_argument("--on-invalid", choices=tuple(ON_INVALID), default="raise",
                    help="rows with NaN/Inf/wrong length: fail (raise), keep with a null code (null), or move "
@@ -401,6 +417,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--column", default=None, help="code column (default: the one recorded in the file)")
     p.add_argument("-o", "--output", required=True, metavar="OUT.parquet", help="Parquet file to write")
     p.add_argument("--output-column", default=None, help="vector column name (default: COLUMN without _code)")
+    p.add_argument("--replace-column", action="store_true",
+                   help="allow --output-column to name an existing column and replace its data")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output")
 
     p = _command(sub, "evaluate", cmd_evaluate, "measure specs on your data and write a report with plots",

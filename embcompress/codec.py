@@ -9,16 +9,16 @@ from hashlib import sha256
 import faiss
 import numpy as np
 
-from . import artifact, binary
+from . import artifact, binary, files, layout
 from . import scoring
 from .pipeline import Pipeline
 from .errors import ArtifactError, EmbeddingError
-from .spec import parse_spec
-from .validation import as_float_matrix, find_invalid, raise_on_invalid
+from .spec import MAX_DIM, parse_spec
+from .validation import as_float_matrix, check_queries, find_invalid, raise_on_invalid
 
 METRIC_NAMES = ("ip", "l2")
 SCORE_MODES = ("asymmetric", "hamming")
-MAX_ARTIFACT_BYTES = artifact.MAX_PAYLOAD_BYTES + artifact.MAX_HEADER_BYTES + 64
+MAX_ARTIFACT_BYTES = artifact.MAX_PAYLOAD_BYTES + artifact.MAX_HEADER_BYTES + 64 + artifact.MAC_BYTES
 ENCODE_BLOCK = 65536
 
 
@@ -145,7 +145,8 @@ class Codec:
         if mode not in SCORE_MODES:
             raise ValueError(f"mode must be one of {SCORE_MODES}, got {mode!r}")
         codes = self._check_codes(codes)
-        queries = as_float_matrix(queries, dim=self.dim)
+        queries = as_float_matrix(queries, dim=self.dim, column="queries")
+        check_queries(queries)
         p = self._pipeline
         if mode == "hamming":
             if self._spec.code.kind != "BIN":
@@ -177,55 +178,80 @@ class Codec:
         return out
 
     def search(self, queries, codes, k: int = 10, *, rescore=None, mode: str = "asymmetric", exclude=None):
-        """Top-``k`` code rows per query: ``(ids, sims)``, both (nq, k), best first.
+        """Top-``k`` code rows per query: ``(ids, sims)``, both (nq, min(k, n)), best first.
 
-        ``rescore=(original_vectors, factor)`` takes ``factor*k`` candidates by code score
-        and re-ranks them by exact similarity to the originals. ``exclude[i]`` is a row id
-        never returned for query ``i`` (e.g. the query's own row).
+        ``k`` larger than the number of codes ``n`` is clipped to ``n`` (every row is returned),
+        so a careless ``k`` never sizes an allocation. ``rescore=(original_vectors, factor)``
+        takes ``factor*k`` candidates by code score and re-ranks them by exact similarity to the
+        originals. ``exclude[i]`` is a row id never returned for query ``i`` (e.g. the query's
+        own row), or -1; it needs one entry per query. NaN or Inf queries raise EmbeddingError.
         """
         if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k < 1:
             raise ValueError(f"k must be a positive integer, got {k!r}")
         q, n, block, similarity = self._scorer(queries, codes, mode)
+        k = int(min(k, n))
         fetch = k
         if rescore is not None:
             originals, factor = rescore
             originals = as_float_matrix(originals, dim=self.dim)
             if len(originals) != n:
                 raise ValueError(f"rescore originals have {len(originals)} rows, the codes {n}")
-            fetch = max(k, int(np.ceil(factor * k)))
-        exclude = None if exclude is None else np.asarray(exclude, dtype=np.int64)
+            if not isinstance(factor, (int, float, np.number)) or isinstance(factor, bool) \
+                    or not (np.isfinite(factor) and factor >= 1):
+                raise ValueError(f"rescore factor must be a finite number >= 1, got {factor!r}")
+            fetch = min(n, max(k, int(np.ceil(factor * k))))
+        exclude = None if exclude is None else _exclusions(exclude, len(q), n)
         sims, ids = scoring.blocked_topk(q, n, fetch, block, self.metric, exclude, score_fn=similarity)
         if rescore is not None:
             sims, ids = scoring.rescore(as_float_matrix(queries, dim=self.dim), ids, originals, k, self.metric)
         return ids[:, :k], sims[:, :k]
 
     # ----- artifact ---------------------------------------------------------------------------
-    def to_bytes(self) -> bytes:
-        """The artifact: versioned header, named arrays, sha256 (layout in :mod:`embcompress.artifact`)."""
+    def to_bytes(self, *, key: bytes | None = None) -> bytes:
+        """The artifact: versioned header, named arrays, sha256 (layout in :mod:`embcompress.artifact`).
+
+        With ``key`` (at least 16 bytes), an HMAC-SHA256 trailer follows, which
+        ``load(path, key=...)`` requires: proof that whoever wrote the codec held the key.
+        """
         if self._blob is None:
             self._blob = artifact.pack(self._header, self._arrays)
-        return self._blob
+        return self._blob if key is None else artifact.sign(self._blob, key)
 
     @classmethod
-    def from_bytes(cls, blob) -> "Codec":
+    def from_bytes(cls, blob, *, key: bytes | None = None, max_memory: int | None = None) -> "Codec":
+        """Verify and rebuild a codec from artifact bytes, trusting nothing in them.
+
+        In order, before faiss sees anything: the HMAC when ``key`` is given, sizes and
+        checksum, header fields, the spec's limits, the memory the codec would take against
+        ``max_memory`` (default ``layout.DEFAULT_MAX_MEMORY``), and every array's name, dtype and
+        shape against what the spec and dim require. Any defect raises ArtifactError.
+        """
+        if not isinstance(blob, (bytes, bytearray, memoryview)):
+            raise ArtifactError(f"artifact must be bytes, got {type(blob).__name__}")
+        blob = artifact.verify_mac(blob, key) if key is not None else artifact.strip_mac(blob)
         header, arrays = artifact.unpack(blob)
-        _check_header(header)
+        spec = _check_header(header)
+        try:
+            layout.check_memory(spec, header["dim"], max_memory)
+        except ValueError as exc:
+            raise ArtifactError(f"artifact refused: {exc}") from None
+        layout.check_arrays(spec, header["dim"], arrays)
         try:
             codec = cls(header, arrays)
         except (ValueError, RuntimeError) as exc:
             if isinstance(exc, ArtifactError):
                 raise
             raise ArtifactError(f"artifact does not describe a valid codec: {exc}") from None
-        codec._blob = bytes(blob)
+        codec._blob = blob
         return codec
 
-    def save(self, path, *, overwrite: bool = False) -> str:
-        """Write the artifact atomically (temporary file, then rename).
+    def save(self, path, *, overwrite: bool = False, key: bytes | None = None) -> str:
+        """Write the artifact atomically (temporary file, then rename); signed when ``key`` is given.
 
         An existing file with different bytes is an error unless ``overwrite=True``.
         """
         path = os.fspath(path)
-        blob = self.to_bytes()
+        blob = self.to_bytes(key=key)
         if os.path.exists(path) and not overwrite:
             with open(path, "rb") as f:
                 if f.read(len(blob) + 1) == blob:
@@ -256,30 +282,55 @@ def write_atomically(path: str, data: bytes) -> None:
         raise
 
 
+def _exclusions(exclude, nq: int, n: int) -> np.ndarray:
+    """``exclude`` as (nq,) int64 row ids in [-1, n); ValueError naming the problem otherwise."""
+    arr = np.asarray(exclude)
+    if arr.dtype == bool or not np.issubdtype(arr.dtype, np.integer):
+        raise ValueError(f"exclude must hold integer row ids, got dtype {arr.dtype}")
+    if arr.shape != (nq,):
+        raise ValueError(f"exclude needs one row id per query ({nq}), got shape {arr.shape}")
+    if arr.size and (arr.min() < -1 or arr.max() >= n):
+        raise ValueError(f"exclude holds row ids outside [-1, {n}): min {arr.min()}, max {arr.max()}")
+    return arr.astype(np.int64)
+
+
 def _minus_hamming(q_pm1, x_pm1, metric):
     return (q_pm1 @ x_pm1.T - q_pm1.shape[1]) / 2
 
 
-def _check_header(header: dict) -> None:
+def _check_header(header: dict):
+    """The parsed spec of a header whose fields have the right types and ranges; ArtifactError if not."""
     for key, kind in (("spec", str), ("dim", int), ("metric", str), ("seed", int)):
-        if not isinstance(header.get(key), kind):
+        if type(header.get(key)) is not kind:  # not isinstance: JSON true would pass as the int 1
             raise ArtifactError(f"artifact header field {key!r} is missing or not a {kind.__name__}")
     if header["metric"] not in METRIC_NAMES:
-        raise ArtifactError(f"artifact metric {header['metric']!r} is not one of {METRIC_NAMES}")
-    if not 1 <= header["dim"] <= 65536:
-        raise ArtifactError(f"artifact dim {header['dim']} is out of range")
+        raise ArtifactError(f"artifact metric {header['metric']!r:.40} is not one of {METRIC_NAMES}")
+    if not 1 <= header["dim"] <= MAX_DIM:
+        raise ArtifactError(f"artifact dim {header['dim']} is out of range 1..{MAX_DIM}")
+    if not 0 <= header["seed"] < 2**31:
+        raise ArtifactError(f"artifact seed {header['seed']} is out of range [0, 2**31)")
+    for key, kind in (("columns", list), ("fit", dict), ("versions", dict)):
+        if key in header and not isinstance(header[key], kind):
+            raise ArtifactError(f"artifact header field {key!r} is not a {kind.__name__}")
     try:
         spec = parse_spec(header["spec"])
         spec.check_dim(header["dim"])
     except ValueError as exc:
-        raise ArtifactError(f"artifact spec is invalid: {exc}") from None
+        raise ArtifactError(f"artifact spec is invalid: {str(exc).splitlines()[0]}") from None
+    return spec
 
 
-def load(path) -> Codec:
-    """Load and verify a codec artifact written by :meth:`Codec.save`."""
+def load(path, *, key: bytes | None = None, max_memory: int | None = None) -> Codec:
+    """Load and verify a codec artifact written by :meth:`Codec.save`.
+
+    Only a regular file is read (a FIFO or device is refused without blocking), and only when
+    it is no larger than ``max_memory``; ``key`` requires and checks an HMAC signature. See
+    :meth:`Codec.from_bytes` for what is verified.
+    """
     path = os.fspath(path)
-    size = os.path.getsize(path)
-    if size > MAX_ARTIFACT_BYTES:
-        raise ArtifactError(f"{path} is {size} bytes, larger than any valid artifact")
-    with open(path, "rb") as f:
-        return Codec.from_bytes(f.read())
+    cap = min(MAX_ARTIFACT_BYTES, layout.DEFAULT_MAX_MEMORY if max_memory is None else max_memory)
+    try:
+        blob = files.read_regular_file(path, cap, "codec artifact")
+    except files.UnsafeFileError as exc:
+        raise ArtifactError(str(exc)) from None
+    return Codec.from_bytes(blob, key=key, max_memory=max_memory)

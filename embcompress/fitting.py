@@ -5,7 +5,7 @@ import numbers
 
 import numpy as np
 
-from . import scoring
+from . import layout, scoring
 from .codec import METRIC_NAMES, Codec, library_versions
 from .errors import EmbeddingError
 from .moments import Moments
@@ -80,7 +80,7 @@ def check_fit_arguments(metric, seed, holdout) -> None:
 
 
 def fit(spec, sample, metric: str = "ip", seed: int = 0, *, holdout: float = 0.1, column=None,
-        moments: Moments | None = None) -> Codec:
+        moments: Moments | None = None, max_memory: int | None = None) -> Codec:
     """Fit ``spec`` on ``sample`` ((n, d) array, or a pyarrow list/fixed_size_list array).
 
     ``sample`` may also be a pyarrow Table with ``column`` naming one embedding column, or a
@@ -104,6 +104,7 @@ def fit(spec, sample, metric: str = "ip", seed: int = 0, *, holdout: float = 0.1
     column = ", ".join(columns) if columns else None
     n, dim = x.shape
     parsed.check_dim(dim)
+    layout.check_memory(parsed, dim, max_memory)
     need = parsed.min_training_rows(dim)
     if parsed.needs_nonzero_norm:
         zero = np.flatnonzero(~np.any(x != 0, axis=1))
@@ -119,6 +120,7 @@ def fit(spec, sample, metric: str = "ip", seed: int = 0, *, holdout: float = 0.1
         moments = _training_moments(moments, x[hold_rows], dim, column)
     pipeline.fit(train, int(seed), moments)
     arrays = pipeline.export()
+    _check_learned(arrays, parsed, column)
     mean = train.mean(axis=0, dtype=np.float64) if moments is None else moments.mean
     arrays["stats.mean"] = mean.astype(np.float32)
     arrays["stats.min"] = train.min(axis=0)
@@ -131,6 +133,16 @@ def fit(spec, sample, metric: str = "ip", seed: int = 0, *, holdout: float = 0.1
     if moments is not None:
         header["fit"]["moments_rows"] = moments.count
     return Codec(header, arrays)
+
+
+def _check_learned(arrays: dict, spec, column) -> None:
+    """A degenerate sample (constant, or fewer directions of variance than a whitened PCA keeps)
+    fits NaN or Inf: refuse it here rather than save a codec that decodes garbage."""
+    for name, arr in arrays.items():
+        if np.issubdtype(arr.dtype, np.floating) and not np.isfinite(arr).all():
+            raise EmbeddingError(f"degenerate sample: fitting {spec.text!r} gave NaN or Inf in {name!r}; the sample is "
+                                 f"constant or has fewer directions of non-zero variance than the spec keeps",
+                                 column=column, hint="fit on a more varied sample, or use PCA instead of PCAW")
 
 
 def _training_moments(moments: Moments, held_out: np.ndarray, dim: int, column) -> Moments:

@@ -12,6 +12,12 @@ Output (a snapshot table, like a tiny Delta/Iceberg)::
     output/_codecs/<fingerprint>.ecz      every codec a manifest refers to (readers need no registry)
     output/_runs/<time>-<run id>.json     run summaries (the only files a no-op run writes)
     output/{partition_col}={value}/part-00000-<fingerprint12>-<input signature12>.parquet
+    output/_rejected/{partition_col}={value}/part-...parquet   invalid rows (on_invalid="dead_letter")
+
+Invalid rows (NaN, Inf, wrong length, ...) do not fail the night: the drift check's
+``invalid_share`` threshold decides it (over the limit, nothing is written), and below it the
+fit uses the valid rows only and the encode routes the invalid ones by ``on_invalid``:
+``"dead_letter"`` (default) to ``_rejected/``, ``"null"`` to null codes, ``"raise"`` fails.
 
 Data files are content-addressed (codec fingerprint + input signature) and written to a
 temporary name then renamed, so they are immutable; a run writes only new names. Readers
@@ -26,7 +32,6 @@ import datetime as _dt
 import hashlib
 import json
 import os
-import struct
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -37,7 +42,8 @@ import pyarrow.parquet as pq
 from .codec import Codec, write_atomically
 from .drift import drift
 from .fitting import fit
-from .parquet_io import encode_file, read_codec_metadata
+from .parquet_io import encode_file, footer_digest, read_codec_metadata
+from .paths import check_no_alias
 from .registry import Registry
 
 FORMAT = "embcompress-nightly/1"
@@ -45,6 +51,8 @@ CURRENT = "_CURRENT"
 MANIFESTS = "_manifests"
 CODECS = "_codecs"
 RUNS = "_runs"
+REJECTED = "_rejected"
+ON_INVALID = ("dead_letter", "null", "raise")
 POLICIES = ("all", "new")
 FAULT_ENV = "EMBCOMPRESS_NIGHTLY_KILL_AFTER"
 
@@ -59,17 +67,6 @@ class InputPartition:
     value: str
     files: tuple  # absolute paths, sorted
     signature: str  # sha256 over file names, sizes and Parquet footers
-
-
-def _footer_digest(path: str) -> bytes:
-    """sha256 of a Parquet file's footer (schema, row groups, column statistics): cheap and content-sensitive."""
-    with open(path, "rb") as f:
-        f.seek(-8, os.SEEK_END)
-        length, magic = struct.unpack("<i4s", f.read(8))
-        if magic != b"PAR1":
-            raise ValueError(f"{path} is not a Parquet file (no PAR1 footer); remove it from the table directory")
-        f.seek(-8 - length, os.SEEK_END)
-        return hashlib.sha256(f.read(length)).digest()
 
 
 def _visible(name: str) -> bool:
@@ -96,7 +93,7 @@ def list_partitions(table_path, partition_col: str) -> list:
         h = hashlib.sha256()
         for f in files:
             h.update(f"{os.path.basename(f)}\0{os.path.getsize(f)}\0".encode())
-            h.update(_footer_digest(f))
+            h.update(footer_digest(f))
         parts.append(InputPartition(entry[len(prefix):], files, h.hexdigest()))
     if not parts:
         raise FileNotFoundError(f"no {prefix}<value> partitions with .parquet files under {root}")
@@ -197,6 +194,7 @@ def make_plan(table_path, output_path, column: str, partition_col: str, registry
               code_column=None) -> Plan:
     """Compare the input partitions with the committed output, reading each output file's codec fingerprint."""
     code_column = code_column or f"{column}_code"
+    check_no_alias({"table_path": table_path}, {"output_path": output_path})
     output_path = os.path.abspath(os.fspath(output_path))
     inputs = list_partitions(table_path, partition_col)
     previous = read_manifest(output_path)
@@ -230,11 +228,37 @@ class DriftError(RuntimeError):
     """The new data is unusable (too many invalid rows): nothing was written."""
 
 
+def _valid_sample(sample, spec: str, thresholds, name: str):
+    """The sample's valid rows, after checking that invalid ones are within ``invalid_share``.
+
+    The first night has no codec to run the drift check with, so this is where its invalid
+    share is decided; later nights checked it already and only drop the rows here.
+    """
+    import pyarrow as pa
+
+    from .drift import DEFAULT_THRESHOLDS
+    from .spec import parse_spec
+    from .validation import validate
+
+    mask, reasons = validate(sample, nonzero_norm=parse_spec(spec).needs_nonzero_norm)
+    limit = {**DEFAULT_THRESHOLDS, **(thresholds or {})}["invalid_share"]
+    share = float(mask.mean()) if len(mask) else 0.0
+    if share > limit:
+        first = reasons[np.flatnonzero(mask)[0]]
+        raise DriftError(f"fit sample of {name!r}: {share:.1%} of rows are invalid (limit {limit:.0%}; first: "
+                         f"{first}). Fix the new partitions (or raise thresholds['invalid_share']) and rerun; "
+                         f"nothing was written")
+    if not mask.any():
+        return sample
+    return sample.filter(pa.array(~mask)) if isinstance(sample, (pa.Array, pa.ChunkedArray)) else \
+        np.asarray(sample)[~mask]
+
+
 def decide(registry: Registry, name: str, sample, *, spec: str, metric: str = "ip", seed: int = 0,
            thresholds=None) -> Decision:
     """Check ``sample`` (the fresh rows, or None) against the latest version; fit and publish one when needed."""
     if not registry.versions(name):
-        codec = fit(spec, sample, metric=metric, seed=seed)
+        codec = fit(spec, _valid_sample(sample, spec, thresholds, name), metric=metric, seed=seed)
         return Decision(codec, registry.publish(name, codec), True, [f"no version of {name!r} yet"])
     version = registry.versions(name)[-1]
     current = registry.get(name, version)
@@ -249,7 +273,7 @@ def decide(registry: Registry, name: str, sample, *, spec: str, metric: str = "i
         reasons.append(f"spec/metric changed from {current.spec}/{current.metric} to {spec}/{metric}")
     if not reasons:
         return Decision(current, version, False, [], report.to_dict())
-    codec = fit(spec, sample, metric=metric, seed=seed)
+    codec = fit(spec, _valid_sample(sample, spec, thresholds, name), metric=metric, seed=seed)
     new_version = registry.publish(name, codec, parent=version, extra={"refit_reasons": reasons})
     return Decision(codec, new_version, True, reasons, report.to_dict())
 
@@ -273,13 +297,31 @@ def tasks(plan: Plan, decision: Decision, policy: str) -> list:
     return out
 
 
-def encode_task(codec: Codec, task: Task, output_path: str, column: str, code_column: str) -> int:
-    """Write one output file unless it already exists (names are content-addressed); returns its rows."""
+def encode_task(codec: Codec, task: Task, output_path: str, column: str, code_column: str,
+                on_invalid: str = "dead_letter") -> int:
+    """Write one output file unless it already exists (names are content-addressed); returns its rows.
+
+    Invalid rows go by ``on_invalid``; dead letters to the same name under ``_rejected/``.
+    """
+    if on_invalid not in ON_INVALID:
+        raise ValueError(f"on_invalid must be one of {ON_INVALID}, got {on_invalid!r}")
     target = os.path.join(output_path, task.relative)
+    rejected = os.path.join(output_path, REJECTED, task.relative) if on_invalid == "dead_letter" else None
     if not os.path.exists(target):
         os.makedirs(os.path.dirname(target), exist_ok=True)
-        encode_file(task.source, target, codec, column, output_column=code_column, drop_input=True)
+        if rejected is not None:
+            os.makedirs(os.path.dirname(rejected), exist_ok=True)
+            if os.path.exists(rejected):
+                os.remove(rejected)  # left by a run killed between its two renames; rewritten identically
+        encode_file(task.source, target, codec, column, output_column=code_column, drop_input=True,
+                    on_invalid=on_invalid, rejected_path=rejected)
     return pq.ParquetFile(target).metadata.num_rows
+
+
+def rejected_rows(output_path, task: Task) -> int:
+    """Rows of ``task``'s input that the encode dead-lettered (0 when none, or not dead-lettering)."""
+    path = os.path.join(output_path, REJECTED, task.relative)
+    return pq.ParquetFile(path).metadata.num_rows if os.path.exists(path) else 0
 
 
 def check_fault(done: int, fail_after) -> None:
@@ -373,7 +415,8 @@ def vacuum(output_path, *, keep: int = 2) -> list:
         rel_dir = os.path.relpath(d, output_path)
         for f in files:
             rel = os.path.normpath(os.path.join(rel_dir, f))
-            stale_data = "=" in rel_dir and f.endswith(".parquet") and rel not in live
+            data_file = rel[len(REJECTED) + 1:] if rel.startswith(REJECTED + os.sep) else rel  # rejects live with it
+            stale_data = "=" in rel_dir and f.endswith(".parquet") and data_file not in live
             stale_manifest = rel_dir == MANIFESTS and f.endswith(".json") and f not in kept
             stale_codec = rel_dir == CODECS and f.endswith(".ecz") and f[:-4] not in fingerprints
             if stale_data or stale_manifest or stale_codec:
@@ -418,6 +461,7 @@ def summarize(plan: Plan, clock: Clock, *, engine: str, name: str, decision: Dec
                        "removed": plan.removed,
                        "encoded": encoded},
         "rows_encoded": int(sum(r for _, r in written)), "files_written": len(written),
+        "rows_rejected": int(sum(rejected_rows(plan.output_path, t) for t, _ in written)),
         "codec": None, "drift": None,
     }
     if decision is not None:
@@ -473,8 +517,14 @@ def sample_files(files, column: str, sample_size: int, seed: int):
 
 def recompress_local(table_path, column: str, registry, name: str, *, spec: str, partition_col: str,
                      output_path=None, sample_size: int = 100_000, thresholds=None, reencode: str = "all",
-                     metric: str = "ip", seed: int = 0, code_column=None, _fail_after_partitions=None) -> dict:
-    """The nightly job in this process with pyarrow (small tables, tests, the reference for the engines)."""
+                     metric: str = "ip", seed: int = 0, code_column=None, on_invalid: str = "dead_letter",
+                     _fail_after_partitions=None) -> dict:
+    """The nightly job in this process with pyarrow (small tables, tests, the reference for the engines).
+
+    Invalid rows go by ``on_invalid`` once ``thresholds['invalid_share']`` has let the night run.
+    """
+    if on_invalid not in ON_INVALID:
+        raise ValueError(f"on_invalid must be one of {ON_INVALID}, got {on_invalid!r}")
     clock, registry = Clock(), as_registry(registry)
     output_path = output_path or default_output(table_path)
     plan = make_plan(table_path, output_path, column, partition_col, registry, name, code_column)
@@ -489,7 +539,8 @@ def recompress_local(table_path, column: str, registry, name: str, *, spec: str,
         written = []
         for task in tasks(plan, decision, reencode):
             check_fault(len({t.value for t, _ in written}), _fail_after_partitions)
-            written.append((task, encode_task(decision.codec, task, plan.output_path, column, plan.code_column)))
+            written.append((task, encode_task(decision.codec, task, plan.output_path, column, plan.code_column,
+                                              on_invalid)))
         snapshot = commit(plan, decision, written, registry_name=name)
         summary = summarize(plan, clock, engine="local", name=name, decision=decision, written=written,
                             snapshot=snapshot, policy=reencode)

@@ -3,11 +3,20 @@
 Output is written to a temporary file next to the target and renamed into place only when
 complete, so a crash leaves either no output or the previous one, never a truncated file.
 The output's schema metadata records which codec encoded which column.
+
+An encode with a rejected file is one result in two files. Both footers carry a run record
+(``embcompress.run``: a run id, the row counts, the rejected file's name); the run id is a
+digest of the input's footer, the codec and the options, so a rerun writes the same bytes and
+a run over other input or with another codec gets another id. The rejected file
+is renamed into place first and the output last, so the output's rename commits the result.
+:func:`verify_result` tells a complete result from a partial or mixed one.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import struct
 
 import numpy as np
 import pyarrow as pa
@@ -15,9 +24,11 @@ import pyarrow.parquet as pq
 
 from .arrow import ON_INVALID, decode_arrow, encode_arrow
 from .errors import EmbeddingError
+from .paths import check_no_alias
 from .prefetch import prefetched
 
 METADATA_KEY = b"embcompress"
+RUN_KEY = b"embcompress.run"
 REASON_COLUMN = "_embcompress_reason"
 # Rows per read, and a small read buffer instead of pyarrow's pre-buffering of whole column
 # chunks: memory stays bounded whatever the row-group size. For 1M x 384 rows (PCA128,SQ8,
@@ -25,6 +36,9 @@ REASON_COLUMN = "_embcompress_reason"
 # batches and pre-buffering, and ran no slower.
 BATCH_ROWS = 32768
 READ_BUFFER_BYTES = 1 << 20
+# A row group may hold this many values beyond rows x dim (rows of the wrong length, which
+# on_invalid routes) before it is refused unread: a 923-byte file can hold one 100M-float row.
+MAX_EXCESS_VALUES = 1 << 24
 
 
 def codec_metadata(codec, column: str, output_column: str) -> dict:
@@ -89,6 +103,23 @@ def open_column(path, column: str, *, hint=None) -> pq.ParquetFile:
     return source
 
 
+def check_value_counts(source: pq.ParquetFile, column: str, dim: int, path) -> None:
+    """Refuse, from the footer alone, a row group whose vectors hold far more values than
+    ``dim`` per row: reading it would materialise a huge row before any length check."""
+    meta = source.metadata
+    leaves = [j for j in range(meta.num_columns) if meta.schema.column(j).path.split(".")[0] == column]
+    if len(leaves) != 1:
+        return  # not a plain list column: the type check names the problem
+    for i in range(meta.num_row_groups):
+        group = meta.row_group(i)
+        values, rows = group.column(leaves[0]).num_values, group.num_rows
+        if values - rows * dim > MAX_EXCESS_VALUES:
+            raise EmbeddingError(f"row group {i} of {path} holds {values:,} values for {rows:,} rows, far more than "
+                                 f"{dim} per row: a vector is much longer than expected; refusing to read it",
+                                 column=column, hint=f"rows of the wrong length are tolerated up to "
+                                 f"{MAX_EXCESS_VALUES:,} extra values per row group")
+
+
 class _AtomicWriter:
     """A ParquetWriter on a temporary path that is renamed onto ``path`` by ``commit``."""
 
@@ -99,6 +130,10 @@ class _AtomicWriter:
 
     def write(self, table):
         self.writer.write_table(table)
+
+    def annotate(self, record: dict) -> None:
+        """Put ``record`` in the file's footer (written by ``commit``)."""
+        self.writer.add_key_value_metadata({RUN_KEY: json.dumps(record, sort_keys=True).encode()})
 
     def commit(self):
         self.writer.close()
@@ -115,22 +150,41 @@ def _check_target(path, overwrite: bool):
         raise FileExistsError(f"{path} already exists; pass overwrite=True to replace it")
 
 
+def _refuse_existing(names, output_column: str, replace: bool, path, removed=()) -> None:
+    """Raise EmbeddingError when ``output_column`` would overwrite a column of the input that
+    the output keeps (``removed`` names the columns the output drops anyway)."""
+    if output_column in names and output_column not in removed and not replace:
+        raise EmbeddingError(f"output column already exists in {path}; writing there would replace its data",
+                             column=output_column,
+                             hint="choose another output column, or pass replace=True (--replace-column) "
+                                  "to overwrite it")
+
+
 def encode_file(input_path, output_path, codec, column: str, *, output_column=None, drop_input=False,
-                on_invalid="raise", rejected_path=None, overwrite=False, progress=None) -> dict:
+                on_invalid="raise", rejected_path=None, overwrite=False, replace=False, progress=None) -> dict:
     """Encode ``column`` of a Parquet file into a ``fixed_size_binary`` code column.
 
     Every other column and every row is kept (bad rows get a null code with
     ``on_invalid="null"``; with ``"dead_letter"`` they go to ``rejected_path`` with a reason
-    column instead). Returns counts: rows_in, rows_out, rows_rejected.
+    column instead). An ``output_column`` that names another existing column is refused
+    unless ``replace``; outputs that alias the input are refused before anything is written.
+    With ``overwrite``, a rejected file left by an earlier run is removed when this run
+    rejects nothing, so the files on disk always describe one run. Returns counts:
+    rows_in, rows_out, rows_rejected.
     """
     if on_invalid not in ON_INVALID:
         raise ValueError(f"on_invalid must be one of {ON_INVALID}, got {on_invalid!r}")
     if on_invalid == "dead_letter" and rejected_path is None:
         raise ValueError("on_invalid='dead_letter' needs rejected_path for the rejected rows")
     output_column = output_column or f"{column}_code"
+    check_no_alias({"input": input_path}, {"output": output_path, "rejected_path": rejected_path})
     _check_target(output_path, overwrite)
     source = open_column(input_path, column)
+    check_value_counts(source, column, codec.dim, input_path)
     in_schema = source.schema_arrow
+    _refuse_existing(in_schema.names, output_column, replace, input_path, removed=(column,) if drop_input else ())
+    if on_invalid == "dead_letter":
+        _check_target(rejected_path, overwrite)
     fields = [f for f in in_schema if not (drop_input and f.name == column) and f.name != output_column]
     out_schema = _with_metadata(pa.schema(fields + [pa.field(output_column, pa.binary(codec.code_size))],
                                           metadata=in_schema.metadata), codec_metadata(codec, column, output_column))
@@ -168,18 +222,69 @@ def encode_file(input_path, output_path, codec, column: str, *, output_column=No
         if rejected_writer is not None:
             rejected_writer.abort()
         raise
-    writer.commit()
+    run_id = hashlib.sha256(footer_digest(input_path) + json.dumps(
+        [codec.fingerprint, column, output_column, drop_input, on_invalid]).encode()).hexdigest()[:32]
+    run = {"run_id": run_id, **counts,
+           "rejected": os.path.basename(rejected_path) if rejected_writer is not None else None}
     if rejected_writer is not None:
+        rejected_writer.annotate(dict(run, role="rejected", output=os.path.basename(output_path)))
         rejected_writer.commit()
+    elif rejected_path is not None and os.path.exists(rejected_path):
+        os.remove(rejected_path)  # an earlier run's rejects (overwrite=True): they do not belong to this output
+    writer.annotate(dict(run, role="output"))
+    writer.commit()  # the commit point: the output names its rejected file and the run
     return counts
 
 
+def footer_digest(path) -> bytes:
+    """sha256 of a Parquet file's footer (schema, row groups, column statistics): cheap and content-sensitive."""
+    with open(path, "rb") as f:
+        f.seek(-8, os.SEEK_END)
+        length, magic = struct.unpack("<i4s", f.read(8))
+        if magic != b"PAR1":
+            raise ValueError(f"{path} is not a Parquet file (no PAR1 footer)")
+        f.seek(-8 - length, os.SEEK_END)
+        return hashlib.sha256(f.read(length)).digest()
+
+
+def run_record(path) -> dict | None:
+    """The ``embcompress.run`` record in a file's footer, or None for files written before it existed."""
+    raw = (pq.ParquetFile(path).metadata.metadata or {}).get(RUN_KEY)
+    return json.loads(raw) if raw else None
+
+
+def verify_result(output_path) -> dict:
+    """Check that an encode's output and its rejected file are one complete result; return its record.
+
+    Raises ValueError when the rejected file the output names is missing, belongs to another
+    run, or holds another number of rows.
+    """
+    record = run_record(output_path)
+    if record is None:
+        raise ValueError(f"{output_path} has no embcompress run record; it was not written by encode_file")
+    if record.get("rejected"):
+        rejected = os.path.join(os.path.dirname(os.path.abspath(output_path)), record["rejected"])
+        if not os.path.exists(rejected):
+            raise ValueError(f"{output_path} names rejected file {rejected}, which is missing: the result is partial")
+        theirs = run_record(rejected) or {}
+        if theirs.get("run_id") != record["run_id"]:
+            raise ValueError(f"{rejected} belongs to another run than {output_path}: the result is mixed")
+        if pq.ParquetFile(rejected).metadata.num_rows != record["rows_rejected"]:
+            raise ValueError(f"{rejected} holds another number of rows than {output_path} records")
+    return record
+
+
 def decode_file(input_path, output_path, codec, column: str, *, output_column=None, overwrite=False,
-                progress=None) -> dict:
-    """Decode a code column back to ``fixed_size_list<float32>[dim]``; null codes stay null."""
+                replace=False, progress=None) -> dict:
+    """Decode a code column back to ``fixed_size_list<float32>[dim]``; null codes stay null.
+
+    An ``output_column`` that names another existing column is refused unless ``replace``.
+    """
     output_column = output_column or (column[: -len("_code")] if column.endswith("_code") else f"{column}_decoded")
+    check_no_alias({"input": input_path}, {"output": output_path})
     _check_target(output_path, overwrite)
     source = open_column(input_path, column)
+    _refuse_existing(source.schema_arrow.names, output_column, replace, input_path, removed=(column,))
     fields = [f for f in source.schema_arrow if f.name not in (column, output_column)]
     out_schema = pa.schema(fields + [pa.field(output_column, pa.list_(pa.float32(), codec.dim))],
                            metadata=_without_record(source.schema_arrow.metadata, column))

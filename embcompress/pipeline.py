@@ -10,8 +10,9 @@ from __future__ import annotations
 import numpy as np
 
 from . import faiss_backend as fb
+from . import layout
 from .errors import ArtifactError
-from .spec import FAISS_CODES, FAISS_TRANSFORMS, Piece, Spec
+from .spec import Piece, Spec
 from .techniques import CUSTOM_CODES, CUSTOM_TRANSFORMS
 
 FLAT = Piece("Flat", "Flat", ())
@@ -83,23 +84,17 @@ class Pipeline:
     def __init__(self, spec: Spec, dim: int, metric: str, seed: int):
         self.spec, self.dim, self.metric, self.seed = spec, dim, metric, seed
         self.segments = []
-        d, run = dim, []
-        for t in spec.transforms:
-            if t.kind in FAISS_TRANSFORMS:
-                run.append(t)
-                continue
-            if run:
-                self.segments.append(FaissSegment(tuple(run), None, d, metric))
-                d, run = self.segments[-1].d_out, []
-            self.segments.append(CUSTOM_TRANSFORMS[t.kind](t, d, metric, seed))
-            d = self.segments[-1].d_out
-        if spec.code.kind in FAISS_CODES:
-            self.code = FaissSegment(tuple(run), spec.code, d, metric)
-        else:
-            if run:
-                self.segments.append(FaissSegment(tuple(run), None, d, metric))
-                d = self.segments[-1].d_out
-            self.code = CUSTOM_CODES[spec.code.kind](spec.code, d, metric, seed)
+        for stage in layout.stages(spec, dim):
+            if stage.faiss:
+                part = FaissSegment(stage.pieces, stage.code, stage.d_in, metric)
+            else:
+                piece = stage.pieces[0]
+                table = CUSTOM_CODES if stage.prefix == "code." else CUSTOM_TRANSFORMS
+                part = table[piece.kind](piece, stage.d_in, metric, seed)
+            if stage.prefix == "code.":
+                self.code = part
+            else:
+                self.segments.append(part)
         # scores are computed after the last transform that only makes sense for queries too
         self.score_depth = max((j + 1 for j, s in enumerate(self.segments) if getattr(s, "score_in_output", False)),
                                default=0)

@@ -26,7 +26,7 @@ import embcompress as ec
 from .arrow import vectors_from_arrow
 from . import parquet_io
 from .errors import EmbeddingError
-from .spec import parse_spec
+from .spec import MAX_DIM, parse_spec
 from .validation import raise_on_invalid
 
 RECALL_KS = (1, 10, 100)
@@ -52,8 +52,11 @@ KMEANS_ROW_OVERHEAD = 700
 
 # ----- data ---------------------------------------------------------------------------------
 def open_column(path, column: str) -> pq.ParquetFile:
-    """Open ``path`` and check that ``column`` exists (the CLI's wording for the hint)."""
-    return parquet_io.open_column(path, column, hint="pass one of them with --column")
+    """Open ``path`` and check that ``column`` exists (the CLI's wording for the hint), and that
+    no row group holds vectors longer than any codec accepts (checked from the footer)."""
+    source = parquet_io.open_column(path, column, hint="pass one of them with --column")
+    parquet_io.check_value_counts(source, column, MAX_DIM, path)
+    return source
 
 
 def load_vectors(path, column: str, *, max_rows=None, seed: int = 0, progress=None) -> np.ndarray:

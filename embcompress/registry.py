@@ -22,11 +22,12 @@ import uuid
 
 import pyarrow.fs as pafs
 
-from .codec import Codec
+from .codec import MAX_ARTIFACT_BYTES, Codec
 from .errors import ArtifactError
 
 _VERSION_DIR = re.compile(r"v(\d+)")
 MAX_PUBLISH_ATTEMPTS = 20
+MAX_META_BYTES = 1 << 20
 
 
 class VersionConflict(RuntimeError):
@@ -84,20 +85,27 @@ class Registry:
 
     def meta(self, name: str, version="latest") -> dict:
         version = self._resolve(name, version)
-        with self.fs.open_input_stream(f"{self._dir(name, version)}/meta.json") as f:
-            return json.loads(f.read().decode("utf-8"))
+        path = f"{self._dir(name, version)}/meta.json"
+        with self.fs.open_input_stream(path) as f:
+            raw = f.read(MAX_META_BYTES + 1)
+        try:
+            meta = json.loads(raw.decode("utf-8")) if len(raw) <= MAX_META_BYTES else None
+        except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+            raise ArtifactError(f"{path} is not valid JSON ({exc}); the version's metadata is corrupted") from None
+        if not isinstance(meta, dict) or not isinstance(meta.get("fingerprint"), str):
+            raise ArtifactError(f"{path} is not a registry metadata record (a JSON object with a fingerprint, "
+                                f"at most {MAX_META_BYTES:,} bytes); the version's metadata is corrupted")
+        return meta
 
     def get(self, name: str, version="latest") -> Codec:
         """Load a version, checking that it is the codec its metadata names."""
         version = self._resolve(name, version)
         path = f"{self._dir(name, version)}/codec.ecz"
-        size = self.fs.get_file_info(path).size
-        from .codec import MAX_ARTIFACT_BYTES
-
-        if size is None or size > MAX_ARTIFACT_BYTES:
-            raise ArtifactError(f"{path} is missing or larger than any valid artifact")
+        info = self.fs.get_file_info(path)
+        if info.type != pafs.FileType.File or info.size is None or info.size > MAX_ARTIFACT_BYTES:
+            raise ArtifactError(f"{path} is missing, not a regular file, or larger than any valid artifact")
         with self.fs.open_input_stream(path) as f:
-            codec = Codec.from_bytes(f.read())
+            codec = Codec.from_bytes(f.read(MAX_ARTIFACT_BYTES + 1))
         expected = self.meta(name, version)["fingerprint"]
         if codec.fingerprint != expected:
             raise ArtifactError(f"{path} does not match its meta.json fingerprint; the version was tampered with")

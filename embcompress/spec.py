@@ -20,33 +20,41 @@ code      := Flat | SQfp16 | SQbf16 | SQ8 | SQ6 | SQ4 | PQ{m}[x{bits}] | RQ{m}x{
 examples  : "SQ8", "PCA128,SQ8", "OPQ32,PQ32", "PQ48x8", "RR384,SQ4", "ITQ64,BIN", "HASH512x2,SQ8",
             "PCA256,MP48", "DISTILL128,SQ8", "TRUNC128,SQ8\""""
 
+# re.ASCII: \d would also match other scripts' digits ("PCA\u0668"), which int() accepts
 _TRANSFORM_PATTERNS = {
-    "PCA": re.compile(r"PCA(\d+)"),
-    "PCAW": re.compile(r"PCAW(\d+)"),
-    "PCAR": re.compile(r"PCAR(\d+)"),
-    "OPQ": re.compile(r"OPQ(\d+)(?:_(\d+))?"),
-    "RR": re.compile(r"RR(\d+)"),
-    "ITQ": re.compile(r"ITQ(\d+)?"),
-    "L2norm": re.compile(r"L2norm"),
-    "HASH": re.compile(r"HASH(\d+)(?:x(\d+))?"),
-    "PRUNE": re.compile(r"PRUNE(\d+)(_imp)?"),
-    "TRUNC": re.compile(r"TRUNC(\d+)"),
-    "DISTILL": re.compile(r"DISTILL(\d+)(?:_(\d+))?"),
+    "PCA": re.compile(r"PCA(\d+)", re.ASCII),
+    "PCAW": re.compile(r"PCAW(\d+)", re.ASCII),
+    "PCAR": re.compile(r"PCAR(\d+)", re.ASCII),
+    "OPQ": re.compile(r"OPQ(\d+)(?:_(\d+))?", re.ASCII),
+    "RR": re.compile(r"RR(\d+)", re.ASCII),
+    "ITQ": re.compile(r"ITQ(\d+)?", re.ASCII),
+    "L2norm": re.compile(r"L2norm", re.ASCII),
+    "HASH": re.compile(r"HASH(\d+)(?:x(\d+))?", re.ASCII),
+    "PRUNE": re.compile(r"PRUNE(\d+)(_imp)?", re.ASCII),
+    "TRUNC": re.compile(r"TRUNC(\d+)", re.ASCII),
+    "DISTILL": re.compile(r"DISTILL(\d+)(?:_(\d+))?", re.ASCII),
 }
 _CODE_PATTERNS = {
-    "Flat": re.compile(r"Flat"),
-    "SQ": re.compile(r"SQ(fp16|bf16|8|6|4)"),
-    "PQ": re.compile(r"PQ(\d+)(?:x(\d+))?"),
-    "RQ": re.compile(r"RQ(\d+)x(\d+)"),
-    "BIN": re.compile(r"BIN"),
-    "TOPK": re.compile(r"TOPK(\d+)"),
-    "MP": re.compile(r"MP(\d+)"),
-    "RaBitQ": re.compile(r"RaBitQ(\d+)?"),
+    "Flat": re.compile(r"Flat", re.ASCII),
+    "SQ": re.compile(r"SQ(fp16|bf16|8|6|4)", re.ASCII),
+    "PQ": re.compile(r"PQ(\d+)(?:x(\d+))?", re.ASCII),
+    "RQ": re.compile(r"RQ(\d+)x(\d+)", re.ASCII),
+    "BIN": re.compile(r"BIN", re.ASCII),
+    "TOPK": re.compile(r"TOPK(\d+)", re.ASCII),
+    "MP": re.compile(r"MP(\d+)", re.ASCII),
+    "RaBitQ": re.compile(r"RaBitQ(\d+)?", re.ASCII),
 }
 FAISS_TRANSFORMS = frozenset({"PCA", "PCAW", "PCAR", "OPQ", "RR", "ITQ", "L2norm"})
 FAISS_CODES = frozenset({"Flat", "SQ", "PQ", "RQ", "RaBitQ"})
 _SQ_BITS = {"fp16": 16, "bf16": 16, "8": 8, "6": 6, "4": 4}
-MAX_DIM = 65536
+# Limits on the spec itself, shared by fit and load (see SECURITY.md). Sizes that pass them
+# can still need too much memory together; embcompress.layout bounds that from spec and dim.
+MAX_DIM = 65536  # every number in a spec, and every vector dimension
+MAX_PIECES = 16  # transforms plus the code
+MAX_HASH_FUNCTIONS = 64  # k of HASH{n}x{k}
+MAX_CODEBOOK_BITS = 16  # bits of PQ{m}x{bits} and RQ{m}x{bits}
+MAX_RQ_CODEBOOKS = 64  # m of RQ{m}x{bits}
+MAX_SPEC_CHARS = 1024
 
 
 @dataclass(frozen=True)
@@ -90,7 +98,10 @@ class Spec:
         for t in self.transforms:
             if t.kind == "OPQ":
                 need = max(need, 256)
-            elif t.kind in ("PCA", "PCAW", "PCAR", "ITQ", "RR", "PRUNE"):
+            elif t.kind in ("PCA", "PCAW", "PCAR", "ITQ"):
+                # faiss's PCA on fewer rows than dimensions has only as many components as rows
+                need = max(need, 2, Spec(self.text, (t,), self.code).output_dim(d))
+            elif t.kind in ("RR", "PRUNE"):
                 need = max(need, 2)
             elif t.kind == "DISTILL":
                 need = max(need, 64)
@@ -113,6 +124,8 @@ class Spec:
             if t.kind == "OPQ":
                 m, n = t.args
                 out = n if n is not None else d
+                if out > d:  # faiss pads, training on an out x out rotation: slow and never useful
+                    raise ValueError(f"spec {self.text!r}: {t.text} asks for more dimensions than the {d} it receives")
                 if out % m:
                     raise ValueError(f"spec {self.text!r}: {t.text} needs its output dimension {out} divisible by {m}")
             d = Spec(self.text, (t,), self.code).output_dim(d)
@@ -163,12 +176,16 @@ def parse_spec(spec) -> Spec:
         return spec
     if not isinstance(spec, str):
         raise _bad(repr(spec), f"expected a string, got {type(spec).__name__}")
+    if len(spec) > MAX_SPEC_CHARS:
+        raise _bad(spec[:40] + "...", f"it is {len(spec)} characters long, the limit is {MAX_SPEC_CHARS}")
     text = spec.strip()
     if not text:
         raise _bad(spec, "it is empty")
     tokens = [t.strip() for t in text.split(",")]
     if any(not t for t in tokens):
         raise _bad(spec, "it has an empty element between commas")
+    if len(tokens) > MAX_PIECES:
+        raise _bad(spec, f"it has {len(tokens)} pieces, the limit is {MAX_PIECES} (transforms plus the code)")
     transforms = []
     for token in tokens[:-1]:
         kind, m = _match(_TRANSFORM_PATTERNS, token)
@@ -180,6 +197,8 @@ def parse_spec(spec) -> Spec:
         elif kind == "HASH":
             n, k = _numbers(spec, token, m.groups())
             args = (n, 2 if k is None else k)
+            if args[1] > MAX_HASH_FUNCTIONS:
+                raise _bad(spec, f"{token!r}: at most {MAX_HASH_FUNCTIONS} hash functions")
         else:
             args = _numbers(spec, token, m.groups())
         transforms.append(Piece(kind, token, args))
@@ -192,13 +211,15 @@ def parse_spec(spec) -> Spec:
     elif kind == "PQ":
         m_sub, bits = _numbers(spec, tokens[-1], m.groups())
         bits = 8 if bits is None else bits
-        if not 1 <= bits <= 16:
-            raise _bad(spec, f"{tokens[-1]!r}: bits per sub-quantizer must be 1..16")
+        if not 1 <= bits <= MAX_CODEBOOK_BITS:
+            raise _bad(spec, f"{tokens[-1]!r}: bits per sub-quantizer must be 1..{MAX_CODEBOOK_BITS}")
         args = (m_sub, bits)
     elif kind == "RQ":
         m_sub, bits = _numbers(spec, tokens[-1], m.groups())
-        if not 1 <= bits <= 16:
-            raise _bad(spec, f"{tokens[-1]!r}: bits per codebook must be 1..16")
+        if not 1 <= bits <= MAX_CODEBOOK_BITS:
+            raise _bad(spec, f"{tokens[-1]!r}: bits per codebook must be 1..{MAX_CODEBOOK_BITS}")
+        if m_sub > MAX_RQ_CODEBOOKS:
+            raise _bad(spec, f"{tokens[-1]!r}: at most {MAX_RQ_CODEBOOKS} codebooks")
         args = (m_sub, bits)
     elif kind == "RaBitQ":
         bits = 1 if m.group(1) is None else _numbers(spec, tokens[-1], m.groups())[0]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import embcompress as ec
+from embcompress.paths import check_no_alias
 
 from . import _fs, _rowgroups, _scan
 from .encode import encode_column
@@ -87,6 +88,7 @@ def compress_parquet(spark, input_path, output_path, column, spec, *, sample_siz
     if on_invalid not in ("raise", "null"):
         raise ValueError(f"on_invalid must be 'raise' or 'null' here, got {on_invalid!r}; "
                          f"use encode_column(..., on_invalid='dead_letter') to route bad rows")
+    check_no_alias({"input_path": input_path}, {"output_path": output_path})  # before anything is deleted
     exists = _fs.exists(output_path)
     if exists and mode == "ignore":
         return load_codec(spark, output_path)

@@ -89,12 +89,22 @@ def test_overflowing_row_norm_is_not_mistaken_for_inf(value):
 
 
 @pytest.mark.parametrize("value", [1e-30, -1e-30, 1e-45], ids=["tiny", "negative-tiny", "subnormal"])
-def test_underflowing_row_norm_is_not_mistaken_for_zero(value):
+def test_underflowing_row_norm_is_refused_with_its_own_reason(value):
+    # faiss's L2norm leaves such a row unnormalized, so it would encode as a near-zero vector
     x = np.zeros((3, 4), dtype=np.float32)
     x[1, 2] = value
     mask, reasons = ec.validate(x, nonzero_norm=True)
-    assert mask.tolist() == [True, False, True]
+    assert mask.tolist() == [True, True, True]
     assert reasons[0] == reasons[2] == "zero norm vector (cannot be normalized)"
+    assert reasons[1] == "norm too small to normalize: its square underflows float32"
+
+
+@pytest.mark.parametrize("value", [1e-20, 1e-19], ids=["square-subnormal", "small"])
+def test_small_rows_that_normalize_are_kept(value):
+    x = np.zeros((1, 4), dtype=np.float32)
+    x[0, 2] = value
+    mask, _ = ec.validate(x, nonzero_norm=True)
+    assert not mask.any()
 
 
 def test_error_is_a_value_error():
