@@ -7,10 +7,13 @@ none are taken as arguments.
 """
 from __future__ import annotations
 
+import os
 import posixpath
 import uuid
 
 import pyarrow.fs as pafs
+
+from . import files
 
 HADOOP_S3 = ("s3a://", "s3n://")
 
@@ -46,8 +49,18 @@ def is_dir(path: str) -> bool:
 
 
 def read_bytes(path: str, *, limit: int | None = None) -> bytes:
-    """The whole file at ``path``; refuses a file larger than ``limit`` bytes before reading it."""
+    """The whole file at ``path``; refuses a file larger than ``limit`` bytes before reading it.
+    A local path must be a regular file (a FIFO or device is refused without blocking)."""
     fs, inner = resolve(path)
+    if isinstance(fs, pafs.LocalFileSystem):
+        if not os.path.exists(inner):
+            raise FileNotFoundError(f"{path} does not exist")
+        if os.path.isdir(inner):
+            raise IsADirectoryError(f"{path} is not a regular file")
+        try:
+            return files.read_regular_file(inner, limit if limit is not None else 1 << 62, "file")
+        except files.UnsafeFileError as exc:
+            raise ValueError(str(exc)) from None
     info = fs.get_file_info(inner)
     if info.type == pafs.FileType.NotFound:
         raise FileNotFoundError(f"{path} does not exist")

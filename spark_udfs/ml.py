@@ -11,6 +11,7 @@ from pyspark.ml.util import (DefaultParamsReadable, DefaultParamsReader, Default
                              DefaultParamsWriter, MLReadable, MLReader, MLWritable, MLWriter)
 
 import embcompress as ec
+from embcompress.codec import MAX_ARTIFACT_BYTES
 
 from . import _fs, _session
 from .encode import encode_column
@@ -144,7 +145,7 @@ class _ModelReader(MLReader):
 
     def load(self, path):
         meta = DefaultParamsReader.loadMetadata(path, _context(self))
-        codec = ec.Codec.from_bytes(_fs.read_bytes(_fs.join(path, ARTIFACT)))
+        codec = ec.Codec.from_bytes(_fs.read_bytes(_fs.join(path, ARTIFACT), limit=MAX_ARTIFACT_BYTES))
         if codec.fingerprint != meta.get("fingerprint"):
             raise ec.ArtifactError(f"{path}: codec artifact fingerprint does not match the saved metadata")
         model = self.cls(codec)

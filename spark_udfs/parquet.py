@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import embcompress as ec
+from embcompress.codec import MAX_ARTIFACT_BYTES
 from embcompress.paths import check_no_alias
 
 from . import _fs, _rowgroups, _scan
@@ -41,13 +42,13 @@ def sidecar(codec, column: str, output_col: str) -> dict:
 
 
 def read_sidecar(spark, path: str) -> dict:
-    return json.loads(_fs.read_bytes(_fs.join(path, SIDECAR)).decode("utf-8"))
+    return json.loads(_fs.read_bytes(_fs.join(path, SIDECAR), limit=1 << 20).decode("utf-8"))
 
 
 def load_codec(spark, path: str):
     """The codec stored next to a ``compress_parquet`` output, checked against the sidecar fingerprint."""
     meta = read_sidecar(spark, path)
-    codec = ec.Codec.from_bytes(_fs.read_bytes(_fs.join(path, meta["artifact"])))
+    codec = ec.Codec.from_bytes(_fs.read_bytes(_fs.join(path, meta["artifact"]), limit=MAX_ARTIFACT_BYTES))
     if codec.fingerprint != meta["fingerprint"]:
         raise ec.ArtifactError(f"{path}: the artifact's fingerprint does not match {SIDECAR}")
     return codec

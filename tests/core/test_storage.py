@@ -30,7 +30,7 @@ def test_read_refuses_directories_missing_files_and_oversized_files(tmp_path):
     with pytest.raises(IsADirectoryError, match="not a regular file"):
         storage.read_bytes(str(tmp_path))
     (tmp_path / "big").write_bytes(b"x" * 100)
-    with pytest.raises(ValueError, match="100 bytes, more than the 10 allowed"):
+    with pytest.raises(ValueError, match="100 bytes, above the 10-byte limit"):
         storage.read_bytes(str(tmp_path / "big"), limit=10)
 
 
