@@ -90,7 +90,7 @@ def session(cores: int, mode: str = "classic"):
         SparkSession.builder.master(f"local[{cores}]")
     spark = (builder.appName("bench_spark")
              .config("spark.sql.shuffle.partitions", str(2 * cores)).config("spark.ui.enabled", "false")
-             .config("spark.driver.memory", "6g").getOrCreate())
+             .config("spark.ui.showConsoleProgress", "false").config("spark.driver.memory", "6g").getOrCreate())
     if mode == "classic":
         spark.sparkContext.setLogLevel("ERROR")
     return spark
@@ -283,7 +283,7 @@ def big_codec(workdir: Path, dim: int = 2240):
     if not path.exists():
         print(f"fitting PCA{dim},SQ8 for a 20 MB artifact (a minute or two, cached) ...", flush=True)
         x = np.random.default_rng(2).standard_normal((dim + 500, dim)).astype(np.float32)
-        ec.fit(f"PCA{dim},SQ8", x, seed=0, holdout=0.0).save(path)
+        ec.fit(f"PCA{dim},SQ8", x, seed=0, holdout=0.0, moments=ec.Moments.of(x)).save(path)
     return _load_or_refit(path)
 
 

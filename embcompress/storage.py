@@ -77,8 +77,8 @@ def read_bytes(path: str, *, limit: int | None = None) -> bytes:
 
 def write_bytes(path: str, data: bytes, *, overwrite: bool = False) -> None:
     """Write ``data`` to ``path``, creating parent directories; an existing file is an error unless
-    ``overwrite``. Local files are written to a temporary name and renamed, so readers never see
-    half a file; object stores make a single PUT visible at once."""
+    ``overwrite``. Local files are written to a temporary name (mode 0o644) and renamed, so
+    readers never see half a file; object stores make a single PUT visible at once."""
     fs, inner = resolve(path)
     if not overwrite and fs.get_file_info(inner).type != pafs.FileType.NotFound:
         raise FileExistsError(f"{path} already exists; pass mode='overwrite' to replace it")
@@ -86,10 +86,16 @@ def write_bytes(path: str, data: bytes, *, overwrite: bool = False) -> None:
     if parent:
         fs.create_dir(parent, recursive=True)
     if isinstance(fs, pafs.LocalFileSystem):
+        # 0o644 whatever the umask: group and others may read an artifact, never change it
         tmp = f"{inner}.tmp-{uuid.uuid4().hex}"
-        with fs.open_output_stream(tmp) as out:
-            out.write(data)
-        fs.move(tmp, inner)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        try:
+            os.fchmod(fd, 0o644)
+            with os.fdopen(fd, "wb", closefd=False) as out:
+                out.write(data)
+        finally:
+            os.close(fd)
+        os.replace(tmp, inner)
         return
     with fs.open_output_stream(inner) as out:
         out.write(data)
