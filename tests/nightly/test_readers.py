@@ -54,13 +54,14 @@ def test_search_merges_partitions_scored_by_their_own_codec(mixed):
 
 def test_spark_reader_matches(mixed, spark):
     from spark_udfs import read_compressed
+    from spark_udfs._session import to_arrow
 
     want = by_id(open_compressed(mixed.output).read(decode=True))
-    got = by_id(read_compressed(spark, str(mixed.output), decode=True).toArrow())
+    got = by_id(to_arrow(read_compressed(spark, str(mixed.output), decode=True)))
     assert got["id"].equals(want["id"]) and got["date"].equals(want["date"])
     np.testing.assert_array_equal(np.stack(got["embedding"].to_numpy(zero_copy_only=False)),
                                   np.stack(want["embedding"].to_numpy(zero_copy_only=False)))
-    codes = read_compressed(spark, str(mixed.output)).select("embedding_code").toArrow()["embedding_code"]
+    codes = to_arrow(read_compressed(spark, str(mixed.output)).select("embedding_code"))["embedding_code"]
     assert {len(c) for c in codes.to_pylist()} == {open_compressed(mixed.output).file_codec(
         open_compressed(mixed.output).files()[0]).code_size}
 
