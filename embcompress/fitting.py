@@ -10,6 +10,7 @@ from .codec import METRIC_NAMES, Codec, library_versions
 from .errors import EmbeddingError
 from .moments import Moments
 from .pipeline import Pipeline
+from .protocol import recall_at_k  # noqa: F401 -- re-exported as ec.recall_at_k
 from .spec import parse_spec
 from .validation import as_float_matrix, find_invalid, raise_on_invalid
 
@@ -170,12 +171,3 @@ def _fit_stats(codec: Codec, x, train_rows, hold_rows, seed: int) -> dict:
     return {"sample_rows": int(len(x)), "train_rows": int(len(train_rows)), "holdout_rows": int(len(hold_rows)),
             "in_sample": in_sample, "mse": round(mse, 8), "recall_at_10": recall, "recall_queries": int(len(queries)),
             "recall_database": int(len(database))}
-
-
-def recall_at_k(ids: np.ndarray, truth: np.ndarray, k: int) -> float:
-    """Mean of |ids[:, :k] ∩ truth[:, :k]| / k over the queries."""
-    if len(ids) == 0:
-        return float("nan")
-    a, b = ids[:, :k], truth[:, :k]
-    hits = (a[:, :, None] == b[:, None, :]) & (a[:, :, None] >= 0)
-    return float(hits.any(axis=2).sum(axis=1).mean() / k)

@@ -24,7 +24,7 @@ import pyarrow.parquet as pq
 
 import embcompress as ec
 from .arrow import vectors_from_arrow
-from . import parquet_io
+from . import parquet_io, protocol
 from .errors import EmbeddingError
 from .spec import parse_spec
 from .validation import raise_on_invalid
@@ -124,11 +124,9 @@ class Bench:
         if n_q < 1 or n - n_q < 2:
             raise EmbeddingError(f"too few rows to evaluate: {n}; need at least 4", hint="use a larger file")
         rng = np.random.default_rng(seed)
-        q_rows = np.sort(rng.choice(n, n_q, replace=False))
-        keep = np.ones(n, dtype=bool)
-        keep[q_rows] = False
+        q_rows, others = protocol.split_queries(n, n_q, rng)
         self.queries = np.ascontiguousarray(x[q_rows])
-        self.database = np.ascontiguousarray(x[keep])
+        self.database = np.ascontiguousarray(x[others])
         n_db = len(self.database)
         fit_rows = np.arange(n_db) if sample is None or sample >= n_db else np.sort(
             rng.choice(n_db, sample, replace=False))
