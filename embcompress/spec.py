@@ -14,6 +14,7 @@ transform := PCA{n} | PCAW{n} (whitened) | PCAR{n} (PCA + rotation) | OPQ{m}[_{n
            | RR{n} (random rotation) | ITQ[{n}] | L2norm
            | HASH{n}[x{k}] (signed feature hashing) | PRUNE{n}[_imp] (keep n dims)
            | TRUNC{n} (Matryoshka: first n dims, renormalized) | DISTILL{n}[_{hidden}] (learned student)
+           | UNIT (unit-norm embeddings: reconstructions are put back on the unit sphere, free)
 code      := Flat | SQfp16 | SQbf16 | SQ8 | SQ6 | SQ4 | PQ{m}[x{bits}] | RaBitQ[{bits}]
            | RQ{m}x{bits}[_b{beam}] (residual, beam search; faiss's beam is 5)
            | LSQ{m}x{bits}[_i{encode iters}][_t{train iters}] (local search; faiss: 16 and 25)
@@ -21,7 +22,7 @@ code      := Flat | SQfp16 | SQbf16 | SQ8 | SQ6 | SQ4 | PQ{m}[x{bits}] | RaBitQ[
            | BIN (1 bit per dimension: sign, packed) | TOPK{k} (k sparse (index, fp16) pairs)
            | MP{bytes} (mixed precision bits per dimension under a byte budget)
 examples  : "SQ8", "PCA128,SQ8", "OPQ32,PQ32", "PQ48x8", "RR384,SQ4", "ITQ64,BIN", "HASH512x2,SQ8",
-            "PCA256,MP48", "DISTILL128,SQ8", "TRUNC128,SQ8\""""
+            "PCA256,MP48", "DISTILL128,SQ8", "TRUNC128,SQ8", "UNIT,RQ32x8_b16", "UNIT,OPQ32,PQ32\""""
 
 _TRANSFORM_PATTERNS = {
     "PCA": re.compile(r"PCA(\d+)"),
@@ -35,6 +36,7 @@ _TRANSFORM_PATTERNS = {
     "PRUNE": re.compile(r"PRUNE(\d+)(_imp)?"),
     "TRUNC": re.compile(r"TRUNC(\d+)"),
     "DISTILL": re.compile(r"DISTILL(\d+)(?:_(\d+))?"),
+    "UNIT": re.compile(r"UNIT"),
 }
 _CODE_PATTERNS = {
     "Flat": re.compile(r"Flat"),
@@ -90,7 +92,7 @@ class Spec:
                 dim = t.args[0] if t.args[0] is not None else dim
             elif t.kind == "PRUNE":
                 dim = t.args[0]
-            elif t.kind != "L2norm":
+            elif t.kind not in ("L2norm", "UNIT"):
                 dim = t.args[0]
         return dim
 
@@ -128,7 +130,7 @@ class Spec:
                 caps.append(256 * 256)
             elif t.kind == "ITQ":
                 caps.append(max(10 * d, 32768))
-            elif t.kind not in ("RR", "L2norm"):
+            elif t.kind not in ("RR", "L2norm", "UNIT"):
                 return None
             d = Spec(self.text, (t,), self.code).output_dim(d)
         if self.code.kind == "PQ":
