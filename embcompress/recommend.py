@@ -42,7 +42,7 @@ GRID = [
     "PCA{B},SQ8", "PCA{B2},SQ4", "PCA{B8},BIN",
     "PQ{B2}x4", "PCA{B4},PQ{B}", "PCAR{B4},PQ{B}", "PCAR{B6},PQ{B}", "PQ{B}", "OPQ{B},PQ{B}",
     "RQ{B}x8", "LSQ{B}x8",
-    "UNIT,PCA{B},SQ8", "UNIT,PCA{B2},SQ4", "UNIT,OPQ{B},PQ{B}", "UNIT,RQ{B}x8",
+    "UNIT,PCA{B},SQ8", "UNIT,PCA{B2},SQ4", "UNIT,PQ{B}", "UNIT,OPQ{B},PQ{B}", "UNIT,RQ{B}x8",
 ]
 # faiss's strongest factory strings at a byte size: always measured by default, whatever the
 # time limit, so a recommendation is never worse than what faiss alone offers.
@@ -340,6 +340,18 @@ def choose(rows, *, budget_bytes=None, min_recall=None, recall_key: str = "recal
                         f"{recall_key} >= {min_recall} (it reaches {best[recall_key]:.3f})")
 
 
+def with_unit(codec):
+    """``UNIT,<spec>`` on ``codec``'s trained state, or None when the arrays do not carry over.
+
+    UNIT trains nothing, and on unit-norm rows it hands the rest of the spec the same rows, so
+    fitting ``UNIT,X`` would train X's state again: this reuses it (no second fit).
+    """
+    try:
+        return ec.Codec({**codec._header, "spec": UNIT_PREFIX + codec.spec}, codec._arrays)
+    except Exception:  # noqa: BLE001 -- a spec whose stages are numbered differently: fit it instead
+        return None
+
+
 def plan(bench: Bench, specs, *, budget_bytes=None) -> tuple:
     """Candidates ordered cheapest first, and ``(spec, reason)`` for those ruled out up front."""
     keep, skipped = [], []
@@ -384,7 +396,14 @@ def search(bench: Bench, specs=None, *, budget_bytes=None, min_recall=None, k: i
     ordered.sort(key=lambda c: (c[1] not in always, c[0]))
     result = Search(skipped=skipped)
     rate = DEFAULT_SECONDS_PER_UNIT
+    derived = {}  # "UNIT,X" -> its row, scored on X's trained state as soon as X is measured
     for units, spec in ordered:
+        if spec in derived:
+            row = derived.pop(spec)
+            result.rows.append(row)
+            if on_step:
+                on_step(spec, row, f"{recall_key}={row[recall_key]:.3f} (on {spec[len(UNIT_PREFIX):]}'s fit)")
+            continue
         left = deadline - time.perf_counter()
         predicted = units * rate
         if predicted > left and spec not in always:
@@ -400,6 +419,11 @@ def search(bench: Bench, specs=None, *, budget_bytes=None, min_recall=None, k: i
         if predicted > 1.0:
             rate = max(rate, row["fit_s"] / units)
         row["faiss_baseline"] = spec in always
+        if UNIT_PREFIX + spec in specs and row in result.rows and is_unit_norm(bench.sample):
+            unit = with_unit(row["codec"])
+            if unit is not None:
+                derived[UNIT_PREFIX + spec] = {**bench.score(unit, k), "fit_s": row["fit_s"], "codec": unit,
+                                               "faiss_baseline": False}
         if on_step:
             on_step(spec, row, f"{recall_key}={row[recall_key]:.3f}")
     result.front = pareto_front_3d(result.rows, recall_key)

@@ -112,11 +112,13 @@ def test_search_without_specs_always_measures_faiss_baselines(unit_bench):
     result = recommend.search(unit_bench, budget_bytes=1, time_limit=1e-6)  # no time for anything else
     measured = {r["spec"]: r for r in result.rows}
     expected = recommend.baselines(8, 1)
-    assert {"RQ1x8", "OPQ1,PQ1", "PQ1", "PCA1,SQ8", "PCA2,SQ4"} == set(expected) == set(measured)
+    assert {"RQ1x8", "OPQ1,PQ1", "PQ1", "PCA1,SQ8", "PCA2,SQ4"} == set(expected)
+    # unit-norm data: each baseline's UNIT variant is scored on the baseline's fit, at no fitting cost
+    assert set(measured) == set(expected) | {"UNIT," + s for s in expected}
     assert all(measured[s]["faiss_baseline"] for s in expected)
     best_faiss = max(measured[s]["recall@10"] for s in expected)
     assert result.met and result.choice["recall@10"] >= best_faiss
-    assert any(s.startswith("UNIT,") for s, _ in result.skipped)  # unit-norm data: UNIT candidates in the grid
+    assert not any(measured["UNIT," + s]["faiss_baseline"] for s in expected)
 
 
 def test_unit_candidates_only_for_unit_norm_data(make_low_rank):
@@ -153,3 +155,14 @@ def test_cli_states_the_time_limit_and_filters_by_encode_rate(cli):
     run = cli("recommend", DEMO, "--budget-bytes", 64, "--specs", "PCA32,SQ8;PCA64,SQ8", "--queries", 100,
               "--min-encode-rows-per-s", 1e12)
     assert run.code == 1 and "rows/s <" in run.out
+
+
+def test_unit_variants_reuse_the_plain_fit(unit_bench):
+    result = recommend.search(unit_bench, ["PCA4,SQ8", "UNIT,PCA4,SQ8"], budget_bytes=8, time_limit=1e-6,
+                              always=["PCA4,SQ8"])  # no time to fit anything but the baseline
+    rows = {r["spec"]: r for r in result.rows}
+    assert set(rows) == {"PCA4,SQ8", "UNIT,PCA4,SQ8"}
+    assert rows["UNIT,PCA4,SQ8"]["fit_s"] == rows["PCA4,SQ8"]["fit_s"]
+    fitted = ec.fit("UNIT,PCA4,SQ8", unit_bench.sample, holdout=0)
+    x = unit_bench.database
+    assert (rows["UNIT,PCA4,SQ8"]["codec"].encode(x) == fitted.encode(x)).all(axis=1).mean() > 0.99
