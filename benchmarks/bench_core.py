@@ -1,6 +1,7 @@
 """Core acceptance benchmark: our codecs against raw faiss on the real dev set, side by side.
 
-For each spec: fit on the first 10,000 rows (seed 0, no holdout, as faiss trains), encode
+Leak-free (embcompress.protocol). For each spec: fit on the first 10,000 rows that are not
+ground-truth queries (seed 0, as faiss trains), encode
 all 15,559 rows, score the 1,000 ground-truth queries against the reconstructions with
 self-matches excluded, and compare recall@10, codes and encode speed with faiss's own
 index_factory + sa_encode/sa_decode in the same run. BIN is compared with faiss's IndexLSH
@@ -19,11 +20,11 @@ import faiss
 import numpy as np
 
 import embcompress as ec
+from embcompress.protocol import DEV_FIT_ROWS, DevProtocol
 
 import devset
 
 SPECS = ["SQfp16", "SQ8", "SQ4", "PQ96", "PQ48", "OPQ48,PQ48", "PCA128,SQ8", "BIN"]
-TRAIN_ROWS = 10_000
 K = 10
 
 
@@ -61,14 +62,13 @@ def main(argv=None):
     parser.add_argument("--reps", type=int, default=9, help="encode timing repetitions (median)")
     args = parser.parse_args(argv)
     ids, x, query_ids, truth = devset.load_dev()
-    rows = np.searchsorted(ids, query_ids)
-    queries = x[rows]
-    train = x[:TRAIN_ROWS]
+    dev = DevProtocol.from_dev(ids, x, query_ids, truth)
+    rows, queries, train = dev.query_rows, dev.queries, dev.fit_sample
     header = ("spec", "bytes/vec", "ratio", "recall@10 ours", "recall@10 faiss", "|diff|", "rows with identical codes",
               "MSE", "fit s", "encode r/s ours", "encode r/s faiss", "ours/faiss")
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     print(f"faiss {faiss.__version__}, numpy {np.__version__}, {len(x)} rows x {x.shape[1]}, "
-          f"{len(queries)} queries, fit on first {TRAIN_ROWS}", flush=True)
+          f"{len(queries)} queries, fit on the first {DEV_FIT_ROWS} non-query rows", flush=True)
     for spec in [s.strip() for s in args.specs.split(";") if s.strip()]:
         t = time.perf_counter()
         codec = ec.fit(spec, train, holdout=0)

@@ -256,7 +256,9 @@ def cmd_recommend(args):
     _report_dir(args.report)
     specs = _specs(args.specs) if args.specs else None
     bench = _bench(args)
-    candidates = specs or recommend.default_candidates(bench.dim, args.budget_bytes)
+    candidates = specs or recommend.default_candidates(bench.dim, args.budget_bytes,
+                                                       unit_norm=recommend.is_unit_norm(bench.sample))
+    always = () if specs else recommend.baselines(bench.dim, args.budget_bytes)
     k = min(args.k, bench.k_max)
     with _bar(len(candidates), "candidates", unit="spec") as bar:
         def step(spec, row, note):
@@ -264,17 +266,23 @@ def cmd_recommend(args):
             bar.set_postfix_str(f"{spec}: {note}")
 
         result = recommend.search(bench, candidates, budget_bytes=args.budget_bytes, min_recall=args.min_recall,
-                                  k=args.k, time_limit=args.time_limit, on_step=step)
+                                  k=args.k, time_limit=args.time_limit, always=always,
+                                  min_encode_rows_per_s=args.min_encode_rows_per_s, on_step=step)
     print(_context(args, bench).replace("`", ""))
     rows = sorted(result.rows, key=lambda r: (r["bytes"], -r[f"recall@{k}"]))
-    print(f"measured {len(rows)} of {len(candidates)} candidates in the time limit ({args.time_limit:g} s):")
+    print(f"measured {len(rows)} of {len(candidates)} candidates in the time limit ({args.time_limit:g} s"
+          + (f", plus faiss's baselines {', '.join(sorted(set(always) & set(candidates)))}" if always else "") + "):")
     print(report.table_text(rows, k))
     if result.skipped:
         print(f"not measured ({len(result.skipped)}): " + "; ".join(f"{s} ({why})" for s, why in result.skipped[:12])
               + (" ..." if len(result.skipped) > 12 else ""))
-    front = recommend.pareto_front(rows, f"recall@{k}")
-    print(f"\nPareto front (recall@{k} vs bytes/vector): "
-          + " -> ".join(f"{r['spec']} ({r['bytes']} B, {r[f'recall@{k}']:.3f})" for r in front))
+    print(f"\nPareto front (recall@{k}, bytes/vector, encode rows/s): "
+          + " -> ".join(f"{r['spec']} ({r['bytes']} B, {r[f'recall@{k}']:.3f}, {r['encode_rows_per_s']:,.0f}/s)"
+                        for r in result.front))
+    baseline_rows = [r for r in rows if r.get("faiss_baseline")]
+    if baseline_rows:
+        best = max(baseline_rows, key=lambda r: r[f"recall@{k}"])
+        print(f"best faiss baseline: {best['spec']} ({best['bytes']} B, recall@{k} {best[f'recall@{k}']:.3f})")
     if args.report and rows:
         report.write_report(rows, args.report, k=k, context=_context(args, bench), title="embcompress recommend")
         report.plot_pareto(rows, os.path.join(args.report, report.PARETO_PNG), k=k, title="embcompress recommend",
@@ -435,15 +443,22 @@ def build_parser() -> argparse.ArgumentParser:
     p = _command(sub, "recommend", cmd_recommend, "choose a codec for a byte budget or a recall target",
                  "embcompress recommend data.parquet --column embedding --budget-bytes 32 --time-limit 300 "
                  "-o codec.ecz",
-                 description="Measure a grid of candidate specs on your data, cheapest first, within the time "
-                 "limit; print the Pareto front and the recommendation with its reason. Exits 1 when no "
-                 "measured candidate meets the target.")
+                 description="Measure candidate specs on your data (faiss's baselines first, then the rest cheapest "
+                 "first within the time limit), fitting on a sample that never holds the held-back queries; "
+                 "print the measured Pareto front of recall, bytes and encode speed, and the best measured "
+                 "candidate with its reason. Exits 1 when no measured candidate meets the target.")
     _data_args(p)
     target = p.add_mutually_exclusive_group(required=True)
     target.add_argument("--budget-bytes", type=_positive(int), help="most bytes per vector: maximise recall@k")
     target.add_argument("--min-recall", type=_fraction, help="least recall@k: minimise bytes per vector")
-    p.add_argument("--time-limit", type=_positive(float), default=300.0,
-                   help="seconds for the search; candidates predicted to overrun are skipped (default: 300)")
+    p.add_argument("--time-limit", type=_positive(float), default=recommend.DEFAULT_TIME_LIMIT,
+                   help="seconds for the candidates beyond faiss's baselines; those predicted to overrun are "
+                   f"skipped (default: {recommend.DEFAULT_TIME_LIMIT:g}). Without --specs, faiss's strongest factory "
+                   "strings at the budget (" + ", ".join(recommend.FAISS_BASELINES) + "; {B} the byte size) are "
+                   "always measured first, whatever the limit, so the choice never recalls less than they do")
+    p.add_argument("--min-encode-rows-per-s", type=_positive(float), default=None, metavar="RATE",
+                   help="only choose codecs that encode at least RATE rows/s on this machine (measured); slower "
+                   "ones stay in the table and the front")
     p.add_argument("--specs", default=None, help="';'-separated candidates instead of the built-in grid")
     _bench_args(p)
     p.add_argument("-o", "--output", default=None, metavar="CODEC.ecz", help="save the recommended, fitted codec")

@@ -6,6 +6,7 @@ import time
 import numpy as np
 
 from . import scoring
+from .protocol import split_queries
 from .validation import as_float_matrix
 
 DEFAULT_QUERIES = 1000
@@ -32,7 +33,7 @@ def evaluate(codec, data, queries=None, k: int = 10, ground_truth=None, *, seed:
     n = len(data)
     exclude = None
     if queries is None:
-        queries = np.sort(np.random.default_rng(seed).choice(n, min(DEFAULT_QUERIES, n), replace=False))
+        queries = split_queries(n, min(DEFAULT_QUERIES, n), seed)[0]
     queries = np.asarray(queries)
     if np.issubdtype(queries.dtype, np.integer) and queries.ndim == 1:
         exclude = queries.astype(np.int64)

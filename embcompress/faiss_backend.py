@@ -16,14 +16,37 @@ from .errors import ArtifactError
 from .spec import Spec
 
 METRICS = {"ip": faiss.METRIC_INNER_PRODUCT, "l2": faiss.METRIC_L2}
-_RR_SEED, _KMEANS_SEED, _ITQ_SEED = 12345, 1234, 123
+_RR_SEED, _KMEANS_SEED, _ITQ_SEED, _LSQ_SEED = 12345, 1234, 123, 0x12345
 
 
 def new_index(spec: Spec, dim: int, metric: str):
     index = faiss.index_factory(dim, spec.faiss_factory, METRICS[metric])
     for cp in _clustering_parameters(index):
         cp.min_points_per_centroid = 1  # only silences faiss's "too few points" warning
+    _configure_additive(index, spec)
     return index
+
+
+def additive_quantizers(index) -> list:
+    """The additive quantizers that encode (the sub-quantizers of a product one), downcast."""
+    inner = code_index(index)
+    if not isinstance(inner, faiss.IndexAdditiveQuantizer):
+        return []
+    aq = faiss.downcast_AdditiveQuantizer(inner.aq)
+    if isinstance(aq, faiss.ProductAdditiveQuantizer):
+        return [faiss.downcast_AdditiveQuantizer(aq.subquantizer(i)) for i in range(aq.nsplits)]
+    return [aq]
+
+
+def _configure_additive(index, spec: Spec) -> None:
+    """Set the spec's beam size (RQ, PRQ) or local-search iterations (LSQ, PLSQ) on the built index."""
+    code = spec.code
+    for q in additive_quantizers(index):
+        if isinstance(q, faiss.ResidualQuantizer):
+            q.max_beam_size = code.args[2]
+        elif isinstance(q, faiss.LocalSearchQuantizer):
+            q.encode_ils_iters, q.train_iters = code.args[2], code.args[3]
+            q.nperts = min(q.nperts, q.M)  # faiss perturbs 4 codebooks per step and fails below 4
 
 
 def chain(index) -> list:
@@ -44,9 +67,7 @@ def _clustering_parameters(index) -> list:
     inner = code_index(index)
     if isinstance(inner, faiss.IndexPQ):
         return [inner.pq.cp]
-    if isinstance(inner, faiss.IndexResidualQuantizer):
-        return [inner.rq.cp]
-    return []
+    return [q.cp for q in additive_quantizers(index) if isinstance(q, faiss.ResidualQuantizer)]
 
 
 def apply_seed(index, seed: int) -> None:
@@ -61,6 +82,9 @@ def apply_seed(index, seed: int) -> None:
             vt.itq.seed = _ITQ_SEED + seed
     for cp in _clustering_parameters(index):
         cp.seed = _KMEANS_SEED + seed
+    for q in additive_quantizers(index):
+        if isinstance(q, faiss.LocalSearchQuantizer):
+            q.random_seed = _LSQ_SEED + seed
 
 
 @contextlib.contextmanager
@@ -125,8 +149,8 @@ def export_state(index) -> dict:
         arrays["code.sq"] = _vec(inner.sq.trained)
     elif isinstance(inner, faiss.IndexPQ):
         arrays["code.centroids"] = _vec(inner.pq.centroids)
-    elif isinstance(inner, faiss.IndexResidualQuantizer):
-        arrays["code.codebooks"] = _vec(inner.rq.codebooks)
+    elif isinstance(inner, faiss.IndexAdditiveQuantizer):
+        arrays["code.codebooks"] = np.concatenate([_vec(q.codebooks) for q in additive_quantizers(index)])
     elif isinstance(inner, faiss.IndexRaBitQ):
         arrays["code.center"] = _vec(inner.center)
     return arrays
@@ -163,14 +187,29 @@ def import_state(spec: Spec, dim: int, metric: str, arrays: dict):
         _fill(inner.sq.trained, arrays, "code.sq", (0, 2, 2 * d))
     elif isinstance(inner, faiss.IndexPQ):
         _fill(inner.pq.centroids, arrays, "code.centroids", (inner.pq.ksub * d,))
-    elif isinstance(inner, faiss.IndexResidualQuantizer):
-        _fill(inner.rq.codebooks, arrays, "code.codebooks", (inner.rq.total_codebook_size * d,))
-        inner.rq.is_trained = True
+    elif isinstance(inner, faiss.IndexAdditiveQuantizer):
+        _fill_additive(index, arrays)
     elif isinstance(inner, faiss.IndexRaBitQ):
         _fill(inner.center, arrays, "code.center", (d,))
     inner.is_trained = True
     index.is_trained = True
     return index
+
+
+def _fill_additive(index, arrays: dict) -> None:
+    """Codebooks of an additive quantizer; a product one also gives each sub-quantizer its share, in order."""
+    aq = faiss.downcast_AdditiveQuantizer(code_index(index).aq)
+    subs = additive_quantizers(index)
+    _fill(aq.codebooks, arrays, "code.codebooks", (sum(q.total_codebook_size * q.d for q in subs),))
+    if isinstance(aq, faiss.ProductAdditiveQuantizer):
+        books, start = arrays["code.codebooks"].ravel(), 0
+        for q in subs:
+            size = q.total_codebook_size * q.d
+            faiss.copy_array_to_vector(np.ascontiguousarray(books[start: start + size], dtype=np.float32),
+                                       q.codebooks)
+            q.is_trained = True
+            start += size
+    aq.is_trained = True
 
 
 TRANSFORM_BLOCK = exact.BLOCK_ROWS

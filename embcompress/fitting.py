@@ -10,10 +10,12 @@ from .codec import METRIC_NAMES, Codec, library_versions
 from .errors import EmbeddingError
 from .moments import Moments
 from .pipeline import Pipeline
+from .protocol import recall_at_k  # noqa: F401 -- re-exported as ec.recall_at_k
 from .spec import parse_spec
 from .validation import as_float_matrix, find_invalid, raise_on_invalid
 
 MAX_HOLDOUT_ROWS = 1000
+DEFAULT_STATS_HOLDOUT = 0.1
 STAT_QUERIES = 200
 STAT_DATABASE = 10000
 
@@ -57,8 +59,12 @@ def _sample_matrix(sample, column):
     return x
 
 
-def _split(n: int, holdout: float, need: int, seed: int):
-    n_hold = min(int(n * holdout), MAX_HOLDOUT_ROWS)
+def _split(n: int, holdout, need: int, seed: int, cap):
+    """``(train_rows, held_rows)``; ``holdout=None`` holds back only rows beyond the trainer's ``cap``."""
+    if holdout is None:
+        n_hold = 0 if cap is None else min(max(n - cap, 0), MAX_HOLDOUT_ROWS)
+    else:
+        n_hold = min(int(n * holdout), MAX_HOLDOUT_ROWS)
     if n - n_hold < need:
         n_hold = 0
     if n_hold == 0:
@@ -75,11 +81,13 @@ def check_fit_arguments(metric, seed, holdout) -> None:
         raise ValueError(f"metric must be one of {METRIC_NAMES}, got {metric!r}")
     if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or not 0 <= seed < 2**31:
         raise ValueError(f"seed must be an integer in [0, 2**31), got {seed!r}")
+    if holdout is None:
+        return
     if not isinstance(holdout, numbers.Real) or isinstance(holdout, bool) or not 0 <= holdout < 1:
-        raise ValueError(f"holdout must be in [0, 1), got {holdout!r}")
+        raise ValueError(f"holdout must be None or in [0, 1), got {holdout!r}")
 
 
-def fit(spec, sample, metric: str = "ip", seed: int = 0, *, holdout: float = 0.1, column=None,
+def fit(spec, sample, metric: str = "ip", seed: int = 0, *, holdout: float | None = None, column=None,
         moments: Moments | None = None, max_memory: int | None = None) -> Codec:
     """Fit ``spec`` on ``sample`` ((n, d) array, or a pyarrow list/fixed_size_list array).
 
@@ -87,9 +95,14 @@ def fit(spec, sample, metric: str = "ip", seed: int = 0, *, holdout: float = 0.1
     list of them: one codec then serves all of them (e.g. the query and item towers of a
     two-tower model), and the artifact records their names.
 
-    A seeded ``holdout`` share of the sample (at most 1,000 rows) is kept out of training to
-    measure the fit statistics stored in the artifact; ``holdout=0`` trains on every row,
-    exactly as faiss would. ``seed=0`` reproduces faiss's default seeds.
+    By default (``holdout=None``) the trainer gets every row faiss would use, so with
+    ``seed=0`` the codec equals faiss's ``index_factory(spec)`` trained on the whole sample.
+    The fit statistics stored in the artifact are measured on up to 1,000 seeded rows beyond
+    what faiss's trainers read (:meth:`Spec.max_training_rows`, e.g. past 65,536 rows for
+    ``PQ``); when the trainer reads every row they are measured in-sample and marked
+    ``in_sample`` (use :func:`embcompress.evaluate` on other rows for an unseen-data figure).
+    A float ``holdout`` instead keeps that share of the sample (at most 1,000 rows) out of
+    training for the statistics, and ``holdout=0`` never holds back.
 
     ``moments`` (:class:`~embcompress.moments.Moments`) of a larger sample that ``sample`` was
     drawn from fit a spec's leading ``PCA``/``PCAW`` from all of that sample; ``sample`` then
@@ -113,25 +126,45 @@ def fit(spec, sample, metric: str = "ip", seed: int = 0, *, holdout: float = 0.1
     if n < need:
         raise EmbeddingError(f"sample too small: spec {parsed.text!r} needs at least {need} rows to fit, got {n}",
                              column=column, hint="pass a larger sample")
-    train_rows, hold_rows = _split(n, holdout, need, int(seed))
-    train = x if len(hold_rows) == 0 else np.ascontiguousarray(x[train_rows])
-    pipeline = Pipeline(parsed, dim, metric, int(seed))
+    if holdout is None:
+        train_rows, hold_rows = _split(n, None, need, int(seed), parsed.max_training_rows(dim))
+    else:
+        train_rows, hold_rows = _split(n, holdout, need, int(seed), None)
+    codec = _train(parsed, x, train_rows, hold_rows, metric, int(seed), columns, moments, column)
+    stats_codec, stats_train, stats_hold = codec, train_rows, hold_rows
+    if holdout is None and len(hold_rows) == 0:
+        # the trainer reads every row: a separate fit on all but the held-back rows measures the statistics
+        stats_train, stats_hold = _split(n, DEFAULT_STATS_HOLDOUT, need, int(seed), None)
+        if len(stats_hold):
+            stats_codec = _train(parsed, x, stats_train, stats_hold, metric, int(seed), columns, moments, column)
+    header = dict(codec._header)
+    header["fit"] = _fit_stats(stats_codec, x, stats_train, stats_hold, int(seed))
+    header["fit"]["train_rows"] = int(len(train_rows))
+    header["fit"]["stats_from"] = ("in-sample" if len(stats_hold) == 0 else
+                                   "held-back rows" if stats_codec is codec else "a separate fit without the held-back rows")
+    if moments is not None:
+        header["fit"]["moments_rows"] = int(moments.count - len(hold_rows))
+    return Codec(header, codec._arrays)
+
+
+def _train(parsed, x, train_rows, hold_rows, metric, seed, columns, moments, column) -> Codec:
+    """A codec trained on ``x[train_rows]`` (and the moments without ``x[hold_rows]``), without fit stats."""
+    n, dim = x.shape
+    train = x if len(train_rows) == n else np.ascontiguousarray(x[train_rows])
+    pipeline = Pipeline(parsed, dim, metric, seed)
     if moments is not None:
         moments = _training_moments(moments, x[hold_rows], dim, column)
-    pipeline.fit(train, int(seed), moments)
+    pipeline.fit(train, seed, moments)
     arrays = pipeline.export()
     _check_learned(arrays, parsed, column)
     mean = train.mean(axis=0, dtype=np.float64) if moments is None else moments.mean
     arrays["stats.mean"] = mean.astype(np.float32)
     arrays["stats.min"] = train.min(axis=0)
     arrays["stats.max"] = train.max(axis=0)
-    header = {"spec": parsed.text, "dim": int(dim), "metric": metric, "seed": int(seed),
+    header = {"spec": parsed.text, "dim": int(dim), "metric": metric, "seed": seed,
               "columns": columns, "versions": library_versions()}
     codec = Codec(header, arrays)
     header["code_size"] = codec.code_size
-    header["fit"] = _fit_stats(codec, x, train_rows, hold_rows, int(seed))
-    if moments is not None:
-        header["fit"]["moments_rows"] = moments.count
     return Codec(header, arrays)
 
 
@@ -182,12 +215,3 @@ def _fit_stats(codec: Codec, x, train_rows, hold_rows, seed: int) -> dict:
     return {"sample_rows": int(len(x)), "train_rows": int(len(train_rows)), "holdout_rows": int(len(hold_rows)),
             "in_sample": in_sample, "mse": round(mse, 8), "recall_at_10": recall, "recall_queries": int(len(queries)),
             "recall_database": int(len(database))}
-
-
-def recall_at_k(ids: np.ndarray, truth: np.ndarray, k: int) -> float:
-    """Mean of |ids[:, :k] ∩ truth[:, :k]| / k over the queries."""
-    if len(ids) == 0:
-        return float("nan")
-    a, b = ids[:, :k], truth[:, :k]
-    hits = (a[:, :, None] == b[:, None, :]) & (a[:, :, None] >= 0)
-    return float(hits.any(axis=2).sum(axis=1).mean() / k)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import ArtifactError
-from .spec import FAISS_CODES, FAISS_TRANSFORMS, Piece, Spec
+from .spec import ADDITIVE_CODES, FAISS_CODES, FAISS_TRANSFORMS, Piece, Spec
 
 DEFAULT_MAX_MEMORY = 2 << 30  # bytes a loaded or fitted codec may hold, unless the caller says otherwise
 STATS = ("stats.mean", "stats.min", "stats.max")
@@ -94,7 +94,7 @@ def _faiss_arrays(stage: Stage) -> dict:
         arrays["code.sq"] = ("float32", (0,) if code.args[0] == 16 else (2 * d,))
     elif code.kind == "PQ":
         arrays["code.centroids"] = ("float32", ((1 << code.args[1]) * d,))
-    elif code.kind == "RQ":
+    elif code.kind in ADDITIVE_CODES:  # m codebooks of 2**bits entries (split across PRQ/PLSQ's parts)
         arrays["code.codebooks"] = ("float32", (code.args[0] * (1 << code.args[1]) * d,))
     elif code.kind == "RaBitQ":
         arrays["code.center"] = ("float32", (d,))
@@ -115,7 +115,7 @@ def _custom_arrays(stage: Stage) -> dict:
         return {"bin_scale": ("float32", (1,))}
     if piece.kind == "MP":
         return {"mean": ("float32", (d,)), "std": ("float32", (d,)), "bits": ("int64", (d,))}
-    return {}  # HASH, TRUNC, TOPK: nothing learned
+    return {}  # HASH, TRUNC, TOPK, UNIT: nothing learned
 
 
 def stage_arrays(stage: Stage) -> dict:
@@ -148,11 +148,11 @@ def _stage_bytes(stage: Stage) -> int:
                 total += _LINEAR_BYTES * d_out * d
             d = d_out
         code = stage.code
-        if code is not None and code.kind in ("PQ", "RQ"):
+        if code is not None and (code.kind == "PQ" or code.kind in ADDITIVE_CODES):
             per_book = (1 << code.args[1])
-            books = code.args[0] if code.kind == "RQ" else 1
+            books = code.args[0] if code.kind in ADDITIVE_CODES else 1
             total += 8 * books * per_book * d  # the artifact's view and faiss's copy
-            if code.kind == "RQ":
+            if code.kind in ADDITIVE_CODES:
                 total += 4 * (books * per_book) ** 2  # faiss's codebook cross products, built for encoding
         return total
     piece, d, n = stage.pieces[0], stage.d_in, stage.d_out

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import EmbeddingError
-from .spec import parse_spec
+from .spec import ADDITIVE_CODES, parse_spec
 
 _HEADER = np.dtype("<i8")
 _VALUES = np.dtype("<f8")
@@ -141,9 +141,9 @@ def subsample_rows(spec) -> int | None:
     parsed = parse_spec(spec)
     if not parsed.transforms or parsed.transforms[0].kind not in ("PCA", "PCAW"):
         return None
-    if parsed.code.kind in ("PQ", "RQ") and parsed.code.args[1] > 8:
+    if (parsed.code.kind == "PQ" or parsed.code.kind in ADDITIVE_CODES) and parsed.code.args[1] > 8:
         return None
-    untrained = {"RR", "L2norm"}
+    untrained = {"RR", "L2norm", "UNIT"}
     if parsed.code.kind in ("SQ", "Flat") and all(t.kind in untrained for t in parsed.transforms[1:]):
         return RANGE_SUBSAMPLE_ROWS
     return KMEANS_SUBSAMPLE_ROWS

@@ -28,6 +28,9 @@ class FaissSegment:
         self.d_out = self.spec.output_dim(d_in)
         self.index = fb.new_index(self.spec, d_in, metric)
         self._inverse = None
+        # faiss's local search perturbs codes with one random stream per call: a row's code
+        # would depend on its batch, so each row is encoded in a call of its own
+        self.row_by_row = self.spec.code.kind in ("LSQ", "PLSQ")
 
     def fit(self, x: np.ndarray, seed: int, moments=None) -> None:
         """Train on ``x``; given ``moments``, the leading PCA comes from them and ``x`` trains the rest."""
@@ -68,9 +71,15 @@ class FaissSegment:
 
     def encode(self, x, out) -> None:
         if len(self._exact()) == 0:
-            self.index.sa_encode(x, out)
+            index, y = self.index, x
         else:
-            fb.code_index(self.index).sa_encode(self.forward(x), out)
+            index, y = fb.code_index(self.index), self.forward(x)
+        if not self.row_by_row:
+            index.sa_encode(y, out)
+            return
+        y = np.ascontiguousarray(y, dtype=np.float32)
+        for i in range(len(y)):
+            out[i] = index.sa_encode(y[i: i + 1])[0]
 
     def decode(self, codes):
         if len(self._exact()) == 0:

@@ -24,7 +24,7 @@ import pyarrow.parquet as pq
 
 import embcompress as ec
 from .arrow import vectors_from_arrow
-from . import parquet_io
+from . import parquet_io, protocol
 from .errors import EmbeddingError
 from .spec import MAX_DIM, parse_spec
 from .validation import raise_on_invalid
@@ -41,12 +41,22 @@ GRID = [
     "SQfp16", "SQ8", "SQ6", "SQ4", "BIN",
     "PCA{B},SQ8", "PCA{B2},SQ4", "PCA{B8},BIN",
     "PQ{B2}x4", "PCA{B4},PQ{B}", "PCAR{B4},PQ{B}", "PCAR{B6},PQ{B}", "PQ{B}", "OPQ{B},PQ{B}",
+    "RQ{B}x8", "LSQ{B}x8",
+    "UNIT,PCA{B},SQ8", "UNIT,PCA{B2},SQ4", "UNIT,PQ{B}", "UNIT,OPQ{B},PQ{B}", "UNIT,RQ{B}x8",
 ]
+# faiss's strongest factory strings at a byte size: always measured by default, whatever the
+# time limit, so a recommendation is never worse than what faiss alone offers.
+FAISS_BASELINES = ["RQ{B}x8", "OPQ{B},PQ{B}", "PQ{B}", "PCA{B},SQ8", "PCA{B2},SQ4"]
+# "UNIT," templates assume unit-norm vectors; they join the grid only when the sample is unit-norm.
+UNIT_PREFIX = "UNIT,"
+UNIT_TOLERANCE = 1e-3
 BYTE_SIZES = (8, 16, 24, 32, 48, 64, 96, 128)
 
 # Seconds per "work unit" of the cost model below, measured on the project's 2-core machine
 # (faiss PQ32 on 10k x 384 in 38 s); updated from the fits actually timed during a search.
 DEFAULT_SECONDS_PER_UNIT = 1.6e-9
+# Seconds for the candidates beyond faiss's baselines, which are measured whatever the limit.
+DEFAULT_TIME_LIMIT = 300.0
 KMEANS_ROW_OVERHEAD = 700
 
 
@@ -127,11 +137,9 @@ class Bench:
         if n_q < 1 or n - n_q < 2:
             raise EmbeddingError(f"too few rows to evaluate: {n}; need at least 4", hint="use a larger file")
         rng = np.random.default_rng(seed)
-        q_rows = np.sort(rng.choice(n, n_q, replace=False))
-        keep = np.ones(n, dtype=bool)
-        keep[q_rows] = False
+        q_rows, others = protocol.split_queries(n, n_q, rng)
         self.queries = np.ascontiguousarray(x[q_rows])
-        self.database = np.ascontiguousarray(x[keep])
+        self.database = np.ascontiguousarray(x[others])
         n_db = len(self.database)
         fit_rows = np.arange(n_db) if sample is None or sample >= n_db else np.sort(
             rng.choice(n_db, sample, replace=False))
@@ -200,15 +208,31 @@ def expand_grid(dim: int, templates=GRID, sizes=BYTE_SIZES) -> list:
     return out
 
 
-def default_candidates(dim: int, budget_bytes=None) -> list:
-    """The grid for a target. Under a byte budget only the sizes closest to it are expanded
-    (the budget itself and the largest grid size below it): within a family, fewer bytes never
-    recall more, so smaller sizes would only spend the time limit."""
+def _sizes(budget_bytes) -> tuple:
+    """Byte sizes to expand: all of BYTE_SIZES, or under a budget the budget itself and the
+    largest grid size below it (within a family fewer bytes never recall more)."""
     if budget_bytes is None:
-        return expand_grid(dim)
+        return BYTE_SIZES
     below = [b for b in BYTE_SIZES if b <= budget_bytes]
-    sizes = sorted({budget_bytes, *below[-1:]})
-    return expand_grid(dim, sizes=sizes)
+    return tuple(sorted({budget_bytes, *below[-1:]}))
+
+
+def is_unit_norm(x: np.ndarray) -> bool:
+    """Whether every row has norm 1 (within 1e-3), so ``UNIT`` candidates apply."""
+    norms = np.sqrt(np.einsum("ij,ij->i", x, x, dtype=np.float64))
+    return bool(len(x)) and bool(np.all(np.abs(norms - 1) <= UNIT_TOLERANCE))
+
+
+def default_candidates(dim: int, budget_bytes=None, *, unit_norm: bool = False) -> list:
+    """The grid for a target (``UNIT`` templates only for unit-norm data)."""
+    templates = [t for t in GRID if unit_norm or not t.startswith(UNIT_PREFIX)]
+    return expand_grid(dim, templates, _sizes(budget_bytes))
+
+
+def baselines(dim: int, budget_bytes=None) -> list:
+    """faiss's strongest factory strings at a byte budget (none for a recall target, where the
+    time limit decides which sizes get measured)."""
+    return [] if budget_bytes is None else expand_grid(dim, FAISS_BASELINES, (budget_bytes,))
 
 
 def code_bytes(spec: str, dim: int):
@@ -232,7 +256,8 @@ def cost_units(spec: str, n: int, dim: int) -> float:
     one covariance; scalar quantizers are one pass. Fitted to faiss 1.15 timings on 384-d.
     """
     parsed = parse_spec(spec)
-    bits = parsed.code.args[1] if parsed.code.kind in ("PQ", "RQ") else 8
+    additive = parsed.code.kind in ("RQ", "LSQ", "PRQ", "PLSQ")
+    bits = parsed.code.args[1] if parsed.code.kind == "PQ" or additive else 8
     units, d = float(n * dim), dim
     for t in parsed.transforms:
         d_out = type(parsed)(parsed.text, (t,), parsed.code).output_dim(d)
@@ -241,11 +266,16 @@ def cost_units(spec: str, n: int, dim: int) -> float:
         elif t.kind == "OPQ":
             units += 67 * n * 2 ** bits * d_out
         d = d_out
-    if parsed.code.kind in ("PQ", "RQ"):
+    if parsed.code.kind == "PQ" or additive:
         m = parsed.code.args[0]
         per_row = m * (2 ** bits * d / m + KMEANS_ROW_OVERHEAD)
-        units += 25 * n * per_row * (5 * m if parsed.code.kind == "RQ" else 1)
+        units += 25 * n * per_row * (ADDITIVE_COST.get(parsed.code.kind, 1) * m if additive else 1)
     return units
+
+
+# training work of an additive quantizer relative to PQ, per codebook (RQ: measured 85 s for
+# RQ32x8 on 10k x 384 against 38 s for PQ32; LSQ's local search is several times slower)
+ADDITIVE_COST = {"RQ": 5, "PRQ": 5, "LSQ": 15, "PLSQ": 15}
 
 
 @dataclass
@@ -257,6 +287,7 @@ class Search:
     choice: dict | None = None
     reason: str = ""
     met: bool = False
+    front: list = field(default_factory=list)  # measured Pareto front: recall, bytes, encode speed
 
 
 def pareto_front(rows, recall_key: str) -> list:
@@ -267,6 +298,19 @@ def pareto_front(rows, recall_key: str) -> list:
             front.append(row)
             best = row[recall_key]
     return front
+
+
+def dominates(a: dict, b: dict, recall_key: str) -> bool:
+    """``a`` is at least as good as ``b`` on recall, bytes and encode speed, and better on one."""
+    ge = (a[recall_key] >= b[recall_key], a["bytes"] <= b["bytes"], a["encode_rows_per_s"] >= b["encode_rows_per_s"])
+    gt = (a[recall_key] > b[recall_key], a["bytes"] < b["bytes"], a["encode_rows_per_s"] > b["encode_rows_per_s"])
+    return all(ge) and any(gt)
+
+
+def pareto_front_3d(rows, recall_key: str) -> list:
+    """Rows no other row dominates on recall (higher), bytes (fewer) and encode speed (faster), by bytes."""
+    front = [r for r in rows if not any(dominates(o, r, recall_key) for o in rows if o is not r)]
+    return sorted(front, key=lambda r: (r["bytes"], -r[recall_key], -r["encode_rows_per_s"]))
 
 
 def choose(rows, *, budget_bytes=None, min_recall=None, recall_key: str = "recall@10"):
@@ -299,6 +343,18 @@ def choose(rows, *, budget_bytes=None, min_recall=None, recall_key: str = "recal
                         f"{recall_key} >= {min_recall} (it reaches {best[recall_key]:.3f})")
 
 
+def with_unit(codec):
+    """``UNIT,<spec>`` on ``codec``'s trained state, or None when the arrays do not carry over.
+
+    UNIT trains nothing, and on unit-norm rows it hands the rest of the spec the same rows, so
+    fitting ``UNIT,X`` would train X's state again: this reuses it (no second fit).
+    """
+    try:
+        return ec.Codec({**codec._header, "spec": UNIT_PREFIX + codec.spec}, codec._arrays)
+    except Exception:  # noqa: BLE001 -- a spec whose stages are numbered differently: fit it instead
+        return None
+
+
 def plan(bench: Bench, specs, *, budget_bytes=None) -> tuple:
     """Candidates ordered cheapest first, and ``(spec, reason)`` for those ruled out up front."""
     keep, skipped = [], []
@@ -321,23 +377,39 @@ def plan(bench: Bench, specs, *, budget_bytes=None) -> tuple:
 
 
 def search(bench: Bench, specs=None, *, budget_bytes=None, min_recall=None, k: int = 10,
-           time_limit: float = 300.0, on_step=None) -> Search:
-    """Measure candidates cheapest first while the time limit allows, then choose.
+           time_limit: float = DEFAULT_TIME_LIMIT, min_encode_rows_per_s: float | None = None, always=None,
+           on_step=None) -> Search:
+    """Measure candidates while the time limit allows, then choose among those fast enough.
 
-    A candidate whose predicted fit time exceeds the time left is skipped (faiss training
-    cannot be interrupted); predictions are calibrated on the fits timed so far.
-    ``on_step(spec, row_or_None, note)`` is called after each candidate (progress display).
+    ``always`` (default: faiss's baselines when ``specs`` is None, else none) are measured
+    first and whatever the time limit, so the choice is never worse than faiss's best string.
+    The rest go cheapest first; one whose predicted fit time exceeds the time left is skipped
+    (faiss training cannot be interrupted), predictions calibrated on the fits timed so far.
+    Rows that encode slower than ``min_encode_rows_per_s`` stay in ``rows`` and the front,
+    but cannot be chosen. ``on_step(spec, row_or_None, note)`` follows progress.
     """
-    specs = default_candidates(bench.dim, budget_bytes) if specs is None else list(specs)
+    if specs is None:
+        specs = default_candidates(bench.dim, budget_bytes, unit_norm=is_unit_norm(bench.sample))
+        always = baselines(bench.dim, budget_bytes) if always is None else always
+    specs = list(specs)
+    always = set(always or ()) & set(specs)
     recall_key = f"recall@{min(k, bench.k_max)}"
     deadline = time.perf_counter() + time_limit
     ordered, skipped = plan(bench, specs, budget_bytes=budget_bytes)
+    ordered.sort(key=lambda c: (c[1] not in always, c[0]))
     result = Search(skipped=skipped)
     rate = DEFAULT_SECONDS_PER_UNIT
+    derived = {}  # "UNIT,X" -> its row, scored on X's trained state as soon as X is measured
     for units, spec in ordered:
+        if spec in derived:
+            row = derived.pop(spec)
+            result.rows.append(row)
+            if on_step:
+                on_step(spec, row, f"{recall_key}={row[recall_key]:.3f} (on {spec[len(UNIT_PREFIX):]}'s fit)")
+            continue
         left = deadline - time.perf_counter()
         predicted = units * rate
-        if predicted > left:
+        if predicted > left and spec not in always:
             result.skipped.append((spec, f"predicted fit {predicted:.0f} s > {max(left, 0):.0f} s left"))
             if on_step:
                 on_step(spec, None, "skipped (time limit)")
@@ -349,8 +421,20 @@ def search(bench: Bench, specs=None, *, budget_bytes=None, min_recall=None, k: i
             result.rows.append(row)
         if predicted > 1.0:
             rate = max(rate, row["fit_s"] / units)
+        row["faiss_baseline"] = spec in always
+        if UNIT_PREFIX + spec in specs and row in result.rows and is_unit_norm(bench.sample):
+            unit = with_unit(row["codec"])
+            if unit is not None:
+                derived[UNIT_PREFIX + spec] = {**bench.score(unit, k), "fit_s": row["fit_s"], "codec": unit,
+                                               "faiss_baseline": False}
         if on_step:
             on_step(spec, row, f"{recall_key}={row[recall_key]:.3f}")
-    result.choice, result.met, result.reason = choose(result.rows, budget_bytes=budget_bytes,
+    result.front = pareto_front_3d(result.rows, recall_key)
+    fast = result.rows
+    if min_encode_rows_per_s is not None:
+        fast = [r for r in result.rows if r["encode_rows_per_s"] >= min_encode_rows_per_s]
+        result.skipped += [(r["spec"], f"encodes {r['encode_rows_per_s']:,.0f} rows/s < {min_encode_rows_per_s:,.0f}")
+                           for r in result.rows if r not in fast]
+    result.choice, result.met, result.reason = choose(fast, budget_bytes=budget_bytes,
                                                       min_recall=min_recall, recall_key=recall_key)
     return result

@@ -100,7 +100,7 @@ def _bernoulli(src, read_col, column, fraction, seed):
 
 
 def fit_codec(df, column: str, spec: str, *, sample_size: int = 100_000, seed: int = 0, metric: str = "ip",
-              holdout: float = 0.1, engine: str = "auto", pca_moments: bool = True):
+              holdout: float | None = None, engine: str = "auto", pca_moments: bool = True):
     """Fit ``spec`` with the core (:func:`embcompress.fit`) on a sample of ``df[column]``.
 
     ``column`` is ``array<float>``, ``array<double>`` or a Spark ML vector. Null vectors are
@@ -110,7 +110,8 @@ def fit_codec(df, column: str, spec: str, *, sample_size: int = 100_000, seed: i
     about ``sample_size`` sampled rows (as MLlib's PCA does), and what follows it on a subsample
     of those rows (:func:`embcompress.moments.subsample_rows`), so far fewer bytes reach the
     driver. ``pca_moments=False`` sends the whole sample instead, which makes the codec equal
-    to ``embcompress.fit(spec, sample_vectors(...))``.
+    to ``embcompress.fit(spec, sample_vectors(...))``. ``holdout`` is as in
+    :func:`embcompress.fit`: by default the trainer gets every row faiss would use.
     """
     subsample = ec.moments.subsample_rows(spec)  # also fails on a bad spec before any Spark job runs
     _check_sampling(sample_size, engine)

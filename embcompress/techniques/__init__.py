@@ -25,6 +25,7 @@ from .mixed_precision import MixedPrecision  # noqa: E402
 from .pruning import Prune  # noqa: E402
 from .sparse_topk import TopK  # noqa: E402
 from .truncation import Truncate  # noqa: E402
+from .unit_norm import UnitNorm  # noqa: E402
 
-CUSTOM_TRANSFORMS = {"HASH": FeatureHash, "PRUNE": Prune, "TRUNC": Truncate, "DISTILL": Distill}
+CUSTOM_TRANSFORMS = {"HASH": FeatureHash, "PRUNE": Prune, "TRUNC": Truncate, "DISTILL": Distill, "UNIT": UnitNorm}
 CUSTOM_CODES = {"BIN": BinaryCode, "TOPK": TopK, "MP": MixedPrecision}

@@ -3,7 +3,7 @@ import pytest
 
 import embcompress as ec
 
-SPECS = ["SQ8", "SQ4", "PCA32,SQ8", "BIN", "PQ8x4"]
+SPECS = ["SQ8", "SQ4", "PCA32,SQ8", "BIN", "PQ8x4", "UNIT,RQ4x5_b2", "PRQ2x2x4", "LSQ2x4_i2_t2"]
 
 
 @pytest.mark.parametrize("spec", SPECS)

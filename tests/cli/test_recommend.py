@@ -100,3 +100,69 @@ def test_load_vectors_samples_by_seed_in_file_order():
     part = recommend.load_vectors(DEMO, "embedding", max_rows=300, seed=5)
     rows = np.sort(np.random.default_rng(5).choice(len(full), 300, replace=False))
     np.testing.assert_array_equal(part, full[rows])
+
+
+# ----- faiss's baselines, encode speed, the 3-d front -------------------------------------------
+@pytest.fixture(scope="module")
+def unit_bench(make_low_rank):
+    return recommend.Bench(make_low_rank(500, 8, seed=9), queries=60, seed=0)
+
+
+def test_search_without_specs_always_measures_faiss_baselines(unit_bench):
+    result = recommend.search(unit_bench, budget_bytes=1, time_limit=1e-6)  # no time for anything else
+    measured = {r["spec"]: r for r in result.rows}
+    expected = recommend.baselines(8, 1)
+    assert {"RQ1x8", "OPQ1,PQ1", "PQ1", "PCA1,SQ8", "PCA2,SQ4"} == set(expected)
+    # unit-norm data: each baseline's UNIT variant is scored on the baseline's fit, at no fitting cost
+    assert set(measured) == set(expected) | {"UNIT," + s for s in expected}
+    assert all(measured[s]["faiss_baseline"] for s in expected)
+    best_faiss = max(measured[s]["recall@10"] for s in expected)
+    assert result.met and result.choice["recall@10"] >= best_faiss
+    assert not any(measured["UNIT," + s]["faiss_baseline"] for s in expected)
+
+
+def test_unit_candidates_only_for_unit_norm_data(make_low_rank):
+    x = make_low_rank(300, 32, seed=2)
+    assert recommend.is_unit_norm(x) and not recommend.is_unit_norm(2 * x)
+    assert any(s.startswith("UNIT,") for s in recommend.default_candidates(32, 8, unit_norm=True))
+    assert not any(s.startswith("UNIT,") for s in recommend.default_candidates(32, 8))
+
+
+def test_min_encode_rate_excludes_slow_codecs_from_the_choice(unit_bench):
+    result = recommend.search(unit_bench, ["PCA4,SQ8", "SQ4"], budget_bytes=100, min_encode_rows_per_s=1e15)
+    assert result.choice is None and len(result.rows) == 2 and len(result.front) >= 1
+    assert all("rows/s <" in why for _, why in result.skipped)
+
+
+TIES = [{"spec": s, "bytes": b, "recall@10": r, "encode_rows_per_s": v}
+        for s, b, r, v in [("slow", 16, 0.8, 10), ("fast", 16, 0.8, 50), ("big", 32, 0.8, 90), ("low", 8, 0.5, 99)]]
+
+
+@pytest.mark.parametrize("target, expected", [(dict(budget_bytes=32), "fast"), (dict(min_recall=0.8), "fast"),
+                                              (dict(budget_bytes=8), "low")])
+def test_ties_go_to_fewer_bytes_then_faster_encode(target, expected):
+    assert recommend.choose(TIES, **target)[0]["spec"] == expected
+
+
+def test_front_has_recall_bytes_and_encode_speed():
+    front = [r["spec"] for r in recommend.pareto_front_3d(TIES, "recall@10")]
+    assert front == ["low", "fast", "big"]  # "slow" is dominated by "fast"; "big" is the fastest at 0.8
+
+
+def test_cli_states_the_time_limit_and_filters_by_encode_rate(cli):
+    helped = cli("recommend", "--help")
+    assert "always measured" in helped.out and "default: 300" in helped.out and "RQ{B}x8" in helped.out
+    run = cli("recommend", DEMO, "--budget-bytes", 64, "--specs", "PCA32,SQ8;PCA64,SQ8", "--queries", 100,
+              "--min-encode-rows-per-s", 1e12)
+    assert run.code == 1 and "rows/s <" in run.out
+
+
+def test_unit_variants_reuse_the_plain_fit(unit_bench):
+    result = recommend.search(unit_bench, ["PCA4,SQ8", "UNIT,PCA4,SQ8"], budget_bytes=8, time_limit=1e-6,
+                              always=["PCA4,SQ8"])  # no time to fit anything but the baseline
+    rows = {r["spec"]: r for r in result.rows}
+    assert set(rows) == {"PCA4,SQ8", "UNIT,PCA4,SQ8"}
+    assert rows["UNIT,PCA4,SQ8"]["fit_s"] == rows["PCA4,SQ8"]["fit_s"]
+    fitted = ec.fit("UNIT,PCA4,SQ8", unit_bench.sample, holdout=0)
+    x = unit_bench.database
+    assert (rows["UNIT,PCA4,SQ8"]["codec"].encode(x) == fitted.encode(x)).all(axis=1).mean() > 0.99

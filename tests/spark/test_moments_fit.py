@@ -47,8 +47,9 @@ def test_moments_of_about_sample_size_rows_and_a_subsample(spark, demo_dir, demo
     df = _sources(spark, demo_dir, demo_df)[source]
     codec = fit_codec(df, "embedding", "PCA32,SQ8", sample_size=sample_size, seed=3)
     stats = codec.fit_stats
-    assert stats["sample_rows"] == SUBSAMPLE and stats["holdout_rows"] == 30
-    expected = sample_size - 30  # the held-out rows are taken out of the moments
+    assert stats["sample_rows"] == SUBSAMPLE and stats["holdout_rows"] == 30  # of the separate statistics fit
+    assert stats["train_rows"] == SUBSAMPLE
+    expected = sample_size  # the codec's PCA uses every sampled row
     assert abs(stats["moments_rows"] - expected) <= 6 * np.sqrt(sample_size)
     reference = ec.fit("PCA32,SQ8", demo_matrix, seed=3)
     assert _mse(codec, demo_matrix) <= 1.05 * _mse(reference, demo_matrix)
@@ -63,7 +64,8 @@ def test_tasks_that_send_rows_and_tasks_that_send_moments_agree(spark, demo_dir,
     by_moments = fit_codec(df, "embedding", "PCA32,SQ8", sample_size=2000, seed=3)
     monkeypatch.setattr(_scan, "PARTITION_BYTES", 1)
     by_rows = fit_codec(df, "embedding", "PCA32,SQ8", sample_size=2000, seed=3)
-    assert by_rows.fit_stats["moments_rows"] == by_moments.fit_stats["moments_rows"] == 1970
+    # the PCA uses all 2,000 rows' moments (the statistics come from a separate fit without 30 of them)
+    assert by_rows.fit_stats["moments_rows"] == by_moments.fit_stats["moments_rows"] == 2000
     np.testing.assert_allclose(by_rows.array("code.t0.A"), by_moments.array("code.t0.A"), atol=1e-4)
 
 
