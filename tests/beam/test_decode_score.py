@@ -70,9 +70,10 @@ def test_encode_then_decode_round_trip(sq8, demo_path, demo_x):
 
 
 def _core_topk(codec, table, queries, k):
-    """The reference: core search over all codes at once, ids mapped to the table's id column."""
+    """The reference: core search over all codes at once, ids mapped to the table's id column.
+    One more than ``k`` per query, so a tie across the k-th place can be seen."""
     codes = np.concatenate([codec.encode(datasets.matrix(t)) for t in row_groups(table)])
-    pos, sims = codec.search(queries, codes, k=k)
+    pos, sims = codec.search(queries, codes, k=k + 1)
     ids = table["id"].to_numpy()
     return {q: [(int(ids[p]), float(s)) for p, s in zip(pos[q], sims[q])] for q in range(len(queries))}
 
@@ -84,10 +85,12 @@ def _same_topk(got, expected):
     assert sorted(got) == sorted(expected), (sorted(got), sorted(expected))
     for q, ref in expected.items():
         ids, scores = [c[0] for c in got[q]], np.array([c[1] for c in got[q]])
+        n = len(ids)  # the reference holds one more, to see ties across the last place
         ref_ids, ref_scores = [r[0] for r in ref], np.array([r[1] for r in ref])
-        np.testing.assert_allclose(scores, ref_scores, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(scores, ref_scores[:n], rtol=1e-5, atol=1e-6)
         gaps = np.diff(ref_scores, prepend=np.inf, append=-np.inf)
-        clear = (np.abs(gaps[:-1]) > 1e-5) & (np.abs(gaps[1:]) > 1e-5)
+        clear = ((np.abs(gaps[:-1]) > 1e-5) & (np.abs(gaps[1:]) > 1e-5))[:n]
+        ref_ids = ref_ids[:n]
         assert [i for i, c in zip(ids, clear) if c] == [i for i, c in zip(ref_ids, clear) if c], (q, ids, ref_ids)
     return True
 
