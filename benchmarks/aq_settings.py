@@ -14,7 +14,6 @@ Train_refine_codebook), ils=N (LSQ encode_ils_iters), tit=N (LSQ train_iters).
 from __future__ import annotations
 
 import sys
-import time
 
 import faiss
 import numpy as np
@@ -52,12 +51,7 @@ def main(argv=None):
         spec, _, settings = variant.partition("|")
         index = faiss.index_factory(train.shape[1], spec, faiss.METRIC_INNER_PRODUCT)
         configure(index, settings)
-        start = time.perf_counter()
-        index.train(train)
-        fit_s = time.perf_counter() - start
-        start = time.perf_counter()
-        codes = index.sa_encode(dev.x)
-        rate = len(dev.x) / (time.perf_counter() - start)
+        fit_s, codes, rate = devset.train_and_encode(index, train, dev.x)
         recon = index.sa_decode(codes)
         unit = recon / np.linalg.norm(recon, axis=1, keepdims=True)
         print(f"| {variant} | {codes.shape[1]} | {dev.recall_of_reconstruction(recon):.3f} | "

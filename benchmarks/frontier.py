@@ -36,12 +36,7 @@ QUALITY_RATE, FAST_RATE = 1_000, 20_000
 def _faiss_rows(dev, spec, train):
     """faiss's own row for ``spec``, and ours for ``UNIT,spec`` on the same trained state."""
     index = faiss.index_factory(train.shape[1], spec, faiss.METRIC_INNER_PRODUCT)
-    start = time.perf_counter()
-    index.train(train)
-    fit_s = time.perf_counter() - start
-    start = time.perf_counter()
-    codes = index.sa_encode(dev.x)
-    rate = len(dev.x) / (time.perf_counter() - start)
+    fit_s, codes, rate = devset.train_and_encode(index, train, dev.x)
     yield {"spec": spec, "who": "faiss", "bytes": codes.shape[1], "recall@10": dev.recall_of_reconstruction(
         index.sa_decode(codes)), "fit_s": fit_s, "encode_rows_per_s": rate}
     arrays = {"code." + name: arr for name, arr in fb.export_state(index).items()}
