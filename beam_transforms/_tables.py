@@ -4,9 +4,9 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-from embcompress import EmbeddingError
+from embcompress import EmbeddingError, provenance
+from embcompress.provenance import ColumnRecord
 
-METADATA_PREFIX = "embcompress."
 
 
 def as_table(element):
@@ -59,30 +59,9 @@ def put_column(table: pa.Table, column: str, output_column: str, values, drop_in
     return table.append_column(output_column, values)
 
 
-def as_binary(codes: pa.FixedSizeBinaryArray) -> pa.BinaryArray:
-    """``fixed_size_binary`` codes as ``binary`` without copying the code bytes (only offsets are built).
-
-    Parquet and Spark readers see ``binary``; ``pyarrow.compute.cast`` would copy every code.
-    """
-    n, size = len(codes), codes.type.byte_width
-    if codes.offset or (n + 1) * size >= 2**31:
-        return codes.cast(pa.binary())
-    validity, data = codes.buffers()
-    offsets = pa.py_buffer(np.arange(n + 1, dtype=np.int32) * np.int32(size))
-    return pa.Array.from_buffers(pa.binary(), n, [validity, offsets, data], null_count=codes.null_count)
-
-
-def with_metadata(table: pa.Table, metadata: dict) -> pa.Table:
-    merged = dict(table.schema.metadata or {})
-    merged.update({k.encode(): v.encode() for k, v in metadata.items()})
-    return table.replace_schema_metadata(merged)
-
-
-def codec_metadata(codec, column: str, code_column: str) -> dict:
-    """Schema metadata naming the codec that wrote a code column (fingerprint, spec, sizes)."""
-    return {f"{METADATA_PREFIX}{k}": str(v) for k, v in (
-        ("fingerprint", codec.fingerprint), ("spec", codec.spec), ("dim", codec.dim), ("metric", codec.metric),
-        ("code_size", codec.code_size), ("code_column", code_column), ("source_column", column))}
+def with_provenance(table: pa.Table, record: ColumnRecord) -> pa.Table:
+    """``table`` with ``record`` in its schema metadata (the provenance record every engine writes)."""
+    return table.replace_schema_metadata(provenance.with_record(table.schema.metadata, record))
 
 
 def preview(row: dict, skip: str, width: int = 60) -> str:

@@ -18,7 +18,9 @@ from apache_beam.metrics import Metrics
 from apache_beam.utils.windowed_value import WindowedValue
 
 from embcompress import EmbeddingError
-from embcompress.arrow import encode_arrow
+from embcompress.arrow import codes_as_binary, encode_arrow
+from embcompress.conventions import check_on_invalid, default_code_column
+from embcompress.provenance import ColumnRecord
 
 from . import _rows, _tables
 from ._codec_ref import CodecDoFn, limit_faiss_threads, split_codec_arg
@@ -41,13 +43,13 @@ def dead_letter(row: dict, column: str, reason: str) -> dict:
 class _EncodeDoFn(CodecDoFn):
     """Shared by both conversions: encode one Arrow column, count, and route or raise on bad rows."""
 
-    def __init__(self, blob, column, output_column, drop_input, dead_letters, faiss_threads, replace=False):
+    def __init__(self, blob, column, output_column, drop_input, on_invalid, faiss_threads, replace=False):
         super().__init__(blob, faiss_threads)
         self._replace = replace
         self._column = column
         self._output_column = output_column
         self._drop_input = drop_input
-        self._dead_letters = dead_letters
+        self._on_invalid = on_invalid
         self._encoded = Metrics.counter(NAMESPACE, "rows_encoded")
         self._rejected = Metrics.counter(NAMESPACE, "rows_rejected")
         self._nulls = Metrics.counter(NAMESPACE, "rows_null")
@@ -85,7 +87,8 @@ class _EncodeDoFn(CodecDoFn):
         more = f"; {bad.size - 1} more bad row(s) in this batch" if bad.size > 1 else ""
         raise EmbeddingError(f"{reasons[first]}{more} (row fields: {_tables.preview(rows_of(first), self._column)})",
                              row=first, column=self._column,
-                             hint="fix or drop these rows, or use EncodeEmbeddings(...).with_dead_letters()")
+                             hint="fix or drop these rows, or pass on_invalid='null' or 'dead_letter' "
+                                  "(EncodeEmbeddings(...).with_dead_letters())")
 
 
 class _ArrowTableToCodes(_EncodeDoFn):
@@ -141,9 +144,9 @@ class _ArrowTableToCodes(_EncodeDoFn):
 
     def _complete(self, future, codec, table, was_batch, where, count):
         codes, rejected, reasons = self._tally(codec, future.result(), len(table), count=count)
-        if rejected.any():
+        if rejected.any() and self._on_invalid != "null":  # under "null" they keep their null code
             rows_of = lambda i: table.slice(i, 1).to_pylist()[0]  # noqa: E731
-            if not self._dead_letters:
+            if self._on_invalid == "raise":
                 self._refuse(rows_of, rejected, reasons)
             bad = np.flatnonzero(rejected)
             for i, row in zip(bad, table.take(pa.array(bad)).to_pylist()):
@@ -151,16 +154,16 @@ class _ArrowTableToCodes(_EncodeDoFn):
                 yield beam.pvalue.TaggedOutput(BAD, WindowedValue(letter, *where))
             keep = pa.array(~rejected)
             table, codes = table.filter(keep), codes.filter(keep)
-        out = _tables.put_column(table, self._column, self._output_column, _tables.as_binary(codes), self._drop_input,
+        out = _tables.put_column(table, self._column, self._output_column, codes_as_binary(codes), self._drop_input,
                                  self._replace)
-        out = _tables.with_metadata(out, self._metadata(codec))
+        out = _tables.with_provenance(out, self._record(codec))
         yield WindowedValue(_tables.restore(out, was_batch), *where)
 
-    def _metadata(self, codec):
-        if getattr(self, "_meta_for", None) is not codec:
-            self._meta = _tables.codec_metadata(codec, self._column, self._output_column)
-            self._meta_for = codec
-        return self._meta
+    def _record(self, codec):
+        if getattr(self, "_record_for", None) is not codec:
+            self._record_of = ColumnRecord.of(codec, self._column, self._output_column)
+            self._record_for = codec
+        return self._record_of
 
 
 class _RowDictsToCodes(_EncodeDoFn):
@@ -170,13 +173,13 @@ class _RowDictsToCodes(_EncodeDoFn):
         codec = self.codec(codec_blob)
         values, type_reasons = _rows.vector_column(rows, self._column)
         codes, rejected, reasons = self._encode(codec, values, type_reasons)
-        if rejected.any() and not self._dead_letters:
+        if rejected.any() and self._on_invalid == "raise":
             self._refuse(lambda i: rows[i], rejected, reasons)
         size = codec.code_size
         flat = np.frombuffer(codes.buffers()[1], dtype=np.uint8)[codes.offset * size:]
         null = codes.is_null().to_numpy(zero_copy_only=False)
         for i, row in enumerate(rows):
-            if rejected[i]:
+            if rejected[i] and self._on_invalid == "dead_letter":
                 yield beam.pvalue.TaggedOutput(BAD, dead_letter(row, self._column, reasons[i]))
                 continue
             code = None if null[i] else flat[i * size:(i + 1) * size].tobytes()
@@ -232,32 +235,36 @@ class EncodeEmbeddings(beam.PTransform):
     Output is in the input's form: tables gain a ``binary`` code column ``output_column``
     (default ``<column>_code``; equal to ``column`` replaces it; another existing column of that
     name is an error unless ``replace=True``) and schema metadata naming
-    the codec; row dicts gain the code as ``bytes``. Counters (namespace ``embcompress``):
+    the codec; row dicts gain the code as ``bytes``. Bad vectors (NaN, Inf, wrong length or
+    type) follow ``on_invalid``: ``"raise"`` fails naming the row, ``"null"`` keeps the row
+    with a null code, ``"dead_letter"`` (the same as ``.with_dead_letters()``) returns
+    ``(good, bad)``. Counters (namespace ``embcompress``):
     ``rows_encoded``, ``rows_rejected``, ``rows_null``, ``bytes_in`` (float32 bytes of the
     encoded vectors) and ``bytes_out`` (code bytes).
     """
 
     def __init__(self, column, codec, *, output_column=None, drop_input=False, replace=False,
-                 faiss_threads="auto"):
+                 on_invalid="raise", faiss_threads="auto"):
         super().__init__()
+        self._on_invalid = check_on_invalid(on_invalid)
         self._column = column
         self._codec_arg = codec
-        self._output_column = output_column or f"{column}_code"
+        self._output_column = output_column or default_code_column(column)
         self._drop_input = drop_input
         self._replace = replace
         self._faiss_threads = faiss_threads
-        self._dead_letters = False
 
     def with_dead_letters(self) -> "EncodeEmbeddings":
-        """Route bad rows to ``.bad`` instead of failing: the result has ``.good`` and ``.bad``."""
-        self._dead_letters = True
+        """``on_invalid="dead_letter"``: bad rows go to ``.bad``; the result has ``.good`` and ``.bad``."""
+        self._on_invalid = "dead_letter"
         return self
 
     def expand(self, pcoll):
         blob, side = split_codec_arg(self._codec_arg)
-        args = (blob, self._column, self._output_column, self._drop_input, self._dead_letters, self._faiss_threads,
+        args = (blob, self._column, self._output_column, self._drop_input, self._on_invalid, self._faiss_threads,
                 self._replace)
         side_inputs = {} if side is None else {"codec_blob": side}
+        routed = self._on_invalid == "dead_letter"
         good, bad = apply_by_form(pcoll, _ArrowTableToCodes(*args), _RowDictsToCodes(*args), side_inputs,
-                                  self._dead_letters, keeps_table_type=True)
-        return EncodeResult(good, bad) if self._dead_letters else good
+                                  routed, keeps_table_type=True)
+        return EncodeResult(good, bad) if routed else good

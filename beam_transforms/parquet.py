@@ -1,10 +1,10 @@
 """CompressParquet: Parquet files in, the same files with the embedding column as codes out.
 
 ReadFromParquetBatched → FitCodec (when given a spec) → EncodeEmbeddings → Parquet write.
-The code column is ``binary``; every other column is kept; the schema metadata names
-the codec (``embcompress.fingerprint``, ``embcompress.spec``, ...). Rejected rows go to a
-sibling Parquet output, ``<output dir>/_rejected/<name>-*.parquet``: the original columns
-plus ``reason``. Spark, Hive and ``pyarrow.dataset`` skip ``_``-prefixed paths, so reading
+The code column is ``binary``; every other column is kept; the schema metadata holds the
+provenance record (``embcompress``, docs/conventions.md). Rejected rows go to a sibling
+Parquet output, ``<output dir>/_rejected/<name>-*.parquet``: the original columns plus
+``embcompress_reason``. Spark, Hive and ``pyarrow.dataset`` skip ``_``-prefixed paths, so reading
 the output directory reads the encoded rows only.
 """
 from __future__ import annotations
@@ -18,7 +18,9 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.pvalue import AsSingleton
 
 from embcompress import Codec
+from embcompress.conventions import REASON_COLUMN, default_code_column
 from embcompress.paths import check_no_alias
+from embcompress.provenance import ColumnRecord
 
 from . import _tables
 from ._codec_ref import split_codec_arg
@@ -26,7 +28,6 @@ from .artifacts import write_artifact
 from .encode import EncodeEmbeddings
 from .fit import FitCodec
 
-REASON_COLUMN = "reason"
 REJECTED_DIR = "_rejected"
 REJECTED_BATCH = 4096
 
@@ -95,16 +96,17 @@ class CompressParquet(beam.PTransform):
 
     ``codec`` is a spec string (fitted in the pipeline on ``sample_size`` rows, written to
     ``artifact_location`` if given) or a codec (Codec, artifact bytes, singleton PCollection).
-    ``output_column`` defaults to ``column``: the codes replace the vectors; another existing
-    column of that name is refused unless ``replace=True``. The output prefix and the artifact
+    ``output_column`` defaults to ``{column}_code`` (docs/conventions.md); the vectors are
+    dropped unless ``drop_input=False``; another existing column of that name is refused
+    unless ``replace=True``. The output prefix and the artifact
     location must lie apart from the input files (checked at construction). Returns a dict
     of PCollections: ``codec`` (artifact bytes, when fitted here), ``files`` and
     ``rejected_files`` (the paths written).
     """
 
     def __init__(self, file_pattern, output_prefix, column, codec, *, sample_size=100_000, seed=0, metric="ip",
-                 artifact_location=None, overwrite=False, output_column=None, replace=False, compression="zstd",
-                 num_shards=0, faiss_threads="auto"):
+                 artifact_location=None, overwrite=False, output_column=None, drop_input=True, replace=False,
+                 compression="zstd", num_shards=0, faiss_threads="auto"):
         super().__init__()
         check_no_alias({"file_pattern": file_pattern},
                        {"output_prefix": output_prefix, "artifact_location": artifact_location})
@@ -115,7 +117,8 @@ class CompressParquet(beam.PTransform):
         self._codec_arg = None if self._spec else codec
         self._fit_args = dict(sample_size=sample_size, seed=seed, metric=metric, artifact_location=artifact_location,
                               overwrite=overwrite)
-        self._output_column = output_column or column
+        self._output_column = output_column or default_code_column(column)
+        self._drop_input = drop_input
         self._replace = replace
         self._compression = compression
         self._num_shards = num_shards
@@ -131,12 +134,10 @@ class CompressParquet(beam.PTransform):
             raise ValueError(f"the input already has a {REASON_COLUMN!r} column, which the rejected output needs")
         empty = pa.Table.from_pylist([], schema=schema)
         codes = pa.array([], type=pa.binary())
-        out = _tables.put_column(empty, self._column, self._output_column, codes, drop_input=True,
+        out = _tables.put_column(empty, self._column, self._output_column, codes, drop_input=self._drop_input,
                                  replace=self._replace)
-        meta = {f"{_tables.METADATA_PREFIX}spec": self._spec} if self._spec else {}
-        if isinstance(codec, Codec):
-            meta = _tables.codec_metadata(codec, self._column, self._output_column)
-        out = _tables.with_metadata(out, meta)
+        if isinstance(codec, Codec):  # a codec fitted in the pipeline is named by the encoded tables only
+            out = _tables.with_provenance(out, ColumnRecord.of(codec, self._column, self._output_column))
         return out.schema, schema.append(pa.field(REASON_COLUMN, pa.string()))
 
     def expand(self, pbegin):
@@ -158,7 +159,7 @@ class CompressParquet(beam.PTransform):
         # shared read would have to be held in full until the fit is done.
         result = (pbegin | "Read" >> beam.io.ReadFromParquetBatched(self._pattern).with_output_types(pa.Table)
                   | "Encode" >> EncodeEmbeddings(self._column, codec, output_column=self._output_column,
-                                                 drop_input=True, replace=self._replace,
+                                                 drop_input=self._drop_input, replace=self._replace,
                                                  faiss_threads=self._faiss_threads)
                   .with_dead_letters())
         files = result.good | "Write" >> beam.io.Write(

@@ -157,6 +157,22 @@ def codes_to_arrow(codes: np.ndarray, null: np.ndarray | None = None) -> pa.Fixe
     return pa.Array.from_buffers(pa.binary(size), n, [_validity_buffer(null), pa.py_buffer(codes)])
 
 
+def codes_as_binary(codes: pa.Array) -> pa.BinaryArray:
+    """``fixed_size_binary`` codes as ``binary``, the type every engine writes (docs/conventions.md).
+
+    Only the offsets are built; the code bytes are shared. (``pyarrow.compute.cast`` would
+    copy every code.) A column whose offsets would pass 2 GiB, or a sliced one, is cast.
+    """
+    if not pa.types.is_fixed_size_binary(codes.type):
+        return codes
+    n, size = len(codes), codes.type.byte_width
+    if codes.offset or (n + 1) * size >= 2**31:
+        return codes.cast(pa.binary())
+    validity, data = codes.buffers()
+    offsets = pa.py_buffer(np.arange(n + 1, dtype=np.int32) * np.int32(size))
+    return pa.Array.from_buffers(pa.binary(), n, [validity, offsets, data], null_count=codes.null_count)
+
+
 def codes_from_arrow(values, code_size: int, *, column=None):
     """Return ``(codes, null)`` from a binary or fixed_size_binary column of ``code_size`` bytes.
 

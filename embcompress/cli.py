@@ -17,14 +17,15 @@ import pyarrow.parquet as pq
 from tqdm import tqdm
 
 import embcompress as ec
-from . import files, parquet_io, recommend, report
+from . import files, parquet_io, provenance, recommend, report
+from .conventions import default_code_column
 from .errors import ArtifactError, EmbeddingError
 from .paths import check_no_alias
 from .spec import GRAMMAR
 
 PROG = "embcompress"
 DEFAULT_EVAL_SPECS = "SQ8;SQ4;PCA128,SQ8;PCA64,SQ8;PQ48x4;PQ32x4;BIN"
-ON_INVALID = {"raise": "raise", "null": "null", "dead-letter": "dead_letter"}
+ON_INVALID = {"raise": "raise", "null": "null", "dead-letter": "dead_letter", "dead_letter": "dead_letter"}
 
 
 class UserError(Exception):
@@ -176,7 +177,7 @@ def cmd_encode(args):
                                         drop_input=args.drop_input, on_invalid=on_invalid, rejected_path=rejected,
                                         overwrite=args.overwrite, replace=args.replace_column,
                                         progress=bar.update)
-    out_col = args.output_column or f"{args.column}_code"
+    out_col = args.output_column or default_code_column(args.column)
     msg = (f"wrote {args.output}: {counts['rows_out']:,} rows, column {out_col!r} = {codec.spec} codes "
            f"({codec.code_size} B/vector), {os.path.getsize(args.output) / 1e6:.1f} MB")
     if counts["rows_rejected"]:
@@ -188,10 +189,10 @@ def _code_column(args, records):
     if args.column:
         return args.column
     if len(records) == 1:
-        return records[0]["output_column"]
+        return records[0].code_column
     if not records:
         raise UserError(f"{args.data} records no embcompress codec; pass the code column with --column")
-    names = ", ".join(r["output_column"] for r in records)
+    names = ", ".join(r.code_column for r in records)
     raise UserError(f"{args.data} has several code columns ({names}); choose one with --column")
 
 
@@ -203,10 +204,10 @@ def cmd_decode(args):
     records = parquet_io.read_codec_metadata(args.data)
     column = _code_column(args, records)
     recommend.open_column(args.data, column)
-    record = next((r for r in records if r.get("output_column") == column), None)
-    if record is not None and record.get("fingerprint") != codec.fingerprint:
-        raise UserError(f"column {column!r} of {args.data} was encoded by codec {record['fingerprint'][:16]} "
-                        f"({record.get('spec')}), not by {args.codec} ({codec.fingerprint[:16]}, {codec.spec}); "
+    record = provenance.find(records, column)
+    if record is not None and record.fingerprint != codec.fingerprint:
+        raise UserError(f"column {column!r} of {args.data} was encoded by codec {record.fingerprint[:16]} "
+                        f"({record.spec}), not by {args.codec} ({codec.fingerprint[:16]}, {codec.spec}); "
                         f"decode with the codec that encoded it")
     with _bar(_num_rows(args.data), f"decode {column}") as bar:
         counts = parquet_io.decode_file(args.data, args.output, codec, column, output_column=args.output_column,
@@ -337,9 +338,9 @@ def _inspect_parquet(path):
     if not records:
         print("  no embcompress codec recorded (not written by embcompress encode)")
     for r in records:
-        print(f"  codec: {r.get('column')!r} -> {r.get('output_column')!r} encoded by {r.get('spec')} "
-              f"({r.get('dim')}-d, {r.get('code_size')} B/vector, metric {r.get('metric')}), "
-              f"fingerprint {r.get('fingerprint')}")
+        version = "" if r.codec_version is None else f", registry version {r.codec_version}"
+        print(f"  codec: {r.source_column!r} -> {r.code_column!r} encoded by {r.spec} "
+              f"({r.dim}-d, {r.code_size} B/vector, metric {r.metric}), fingerprint {r.fingerprint}{version}")
 
 
 def cmd_inspect(args):

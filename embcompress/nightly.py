@@ -39,10 +39,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import pyarrow.parquet as pq
 
+from . import provenance
 from .codec import Codec, write_atomically
+from .conventions import default_code_column
 from .drift import drift
 from .fitting import fit
-from .parquet_io import encode_file, footer_digest, read_codec_metadata
+from .parquet_io import encode_file, footer_digest
 from .paths import check_no_alias
 from .registry import Registry
 
@@ -117,10 +119,8 @@ def read_manifest(output_path):
 
 def file_fingerprint(path, code_column: str):
     """The fingerprint of the codec that wrote ``code_column`` of an output file (its Parquet metadata)."""
-    for record in read_codec_metadata(path):
-        if record.get("output_column") == code_column:
-            return record["fingerprint"]
-    return None
+    record = provenance.find(provenance.read(path), code_column)
+    return None if record is None else record.fingerprint
 
 
 def codec_path(output_path, fingerprint: str) -> str:
@@ -193,7 +193,7 @@ class Plan:
 def make_plan(table_path, output_path, column: str, partition_col: str, registry: Registry, name: str,
               code_column=None) -> Plan:
     """Compare the input partitions with the committed output, reading each output file's codec fingerprint."""
-    code_column = code_column or f"{column}_code"
+    code_column = code_column or default_code_column(column)
     check_no_alias({"table_path": table_path}, {"output_path": output_path})
     output_path = os.path.abspath(os.fspath(output_path))
     inputs = list_partitions(table_path, partition_col)
@@ -286,6 +286,7 @@ class Task:
     value: str
     source: str
     relative: str
+    codec_version: int | None = None  # the registry version, recorded in the file's provenance
 
 
 def tasks(plan: Plan, decision: Decision, policy: str) -> list:
@@ -293,7 +294,7 @@ def tasks(plan: Plan, decision: Decision, policy: str) -> list:
     for part in plan.to_encode(decision.version, policy):
         for i, src in enumerate(part.files):
             name = f"part-{i:05d}-{decision.codec.fingerprint[:12]}-{part.signature[:12]}.parquet"
-            out.append(Task(part.value, src, f"{plan.partition_col}={part.value}/{name}"))
+            out.append(Task(part.value, src, f"{plan.partition_col}={part.value}/{name}", decision.version))
     return out
 
 
@@ -314,7 +315,7 @@ def encode_task(codec: Codec, task: Task, output_path: str, column: str, code_co
             if os.path.exists(rejected):
                 os.remove(rejected)  # left by a run killed between its two renames; rewritten identically
         encode_file(task.source, target, codec, column, output_column=code_column, drop_input=True,
-                    on_invalid=on_invalid, rejected_path=rejected)
+                    on_invalid=on_invalid, rejected_path=rejected, codec_version=task.codec_version)
     return pq.ParquetFile(target).metadata.num_rows
 
 

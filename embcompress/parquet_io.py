@@ -22,14 +22,16 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .arrow import ON_INVALID, decode_arrow, encode_arrow
+from . import provenance
+from .arrow import ON_INVALID, codes_as_binary, decode_arrow, encode_arrow
+from .conventions import REASON_COLUMN, default_code_column, default_decoded_column
 from .errors import EmbeddingError
 from .paths import check_no_alias
 from .prefetch import prefetched
+from .provenance import ColumnRecord
 
-METADATA_KEY = b"embcompress"
+METADATA_KEY = provenance.KEY
 RUN_KEY = b"embcompress.run"
-REASON_COLUMN = "_embcompress_reason"
 # Rows per read, and a small read buffer instead of pyarrow's pre-buffering of whole column
 # chunks: memory stays bounded whatever the row-group size. For 1M x 384 rows (PCA128,SQ8,
 # 50k-row groups) the CLI encode peaked at 602 MB this way, against 1,041 MB with 64k-row
@@ -41,24 +43,14 @@ READ_BUFFER_BYTES = 1 << 20
 MAX_EXCESS_VALUES = 1 << 24
 
 
-def codec_metadata(codec, column: str, output_column: str) -> dict:
-    return {"column": column, "output_column": output_column, "spec": codec.spec, "dim": codec.dim,
-            "code_size": codec.code_size, "metric": codec.metric, "fingerprint": codec.fingerprint}
+def codec_metadata(codec, column: str, output_column: str, *, codec_version: int | None = None) -> ColumnRecord:
+    """The provenance record of ``codec`` encoding ``column`` into ``output_column``."""
+    return ColumnRecord.of(codec, column, output_column, codec_version=codec_version)
 
 
-def read_codec_metadata(path) -> list:
-    """The codec records (one per encoded column) stored in a Parquet file's schema metadata."""
-    meta = pq.read_schema(path).metadata or {}
-    raw = meta.get(METADATA_KEY)
-    return json.loads(raw)["columns"] if raw else []
-
-
-def _with_metadata(schema: pa.Schema, record: dict) -> pa.Schema:
-    meta = dict(schema.metadata or {})
-    existing = json.loads(meta[METADATA_KEY])["columns"] if METADATA_KEY in meta else []
-    existing = [r for r in existing if r.get("output_column") != record["output_column"]]
-    meta[METADATA_KEY] = json.dumps({"columns": existing + [record]}, sort_keys=True).encode()
-    return schema.with_metadata(meta)
+def read_codec_metadata(path) -> list[ColumnRecord]:
+    """The provenance records (one per code column) of a Parquet file, whichever engine wrote it."""
+    return provenance.read(path)
 
 
 def _release_batch_memory() -> None:
@@ -76,18 +68,6 @@ def _tables(source: pq.ParquetFile):
     for i in range(source.num_row_groups):
         for batch in source.iter_batches(batch_size=BATCH_ROWS, row_groups=[i]):
             yield pa.Table.from_batches([batch])
-
-
-def _without_record(metadata, code_column: str):
-    """Schema metadata minus the codec record of a column that decoding removes."""
-    meta = dict(metadata or {})
-    if METADATA_KEY in meta:
-        kept = [r for r in json.loads(meta[METADATA_KEY])["columns"] if r.get("output_column") != code_column]
-        if kept:
-            meta[METADATA_KEY] = json.dumps({"columns": kept}, sort_keys=True).encode()
-        else:
-            del meta[METADATA_KEY]
-    return meta or None
 
 
 def open_column(path, column: str, *, hint=None) -> pq.ParquetFile:
@@ -161,8 +141,9 @@ def _refuse_existing(names, output_column: str, replace: bool, path, removed=())
 
 
 def encode_file(input_path, output_path, codec, column: str, *, output_column=None, drop_input=False,
-                on_invalid="raise", rejected_path=None, overwrite=False, replace=False, progress=None) -> dict:
-    """Encode ``column`` of a Parquet file into a ``fixed_size_binary`` code column.
+                on_invalid="raise", rejected_path=None, overwrite=False, replace=False, progress=None,
+                codec_version: int | None = None) -> dict:
+    """Encode ``column`` of a Parquet file into a ``binary`` code column (docs/conventions.md).
 
     Every other column and every row is kept (bad rows get a null code with
     ``on_invalid="null"``; with ``"dead_letter"`` they go to ``rejected_path`` with a reason
@@ -176,7 +157,7 @@ def encode_file(input_path, output_path, codec, column: str, *, output_column=No
         raise ValueError(f"on_invalid must be one of {ON_INVALID}, got {on_invalid!r}")
     if on_invalid == "dead_letter" and rejected_path is None:
         raise ValueError("on_invalid='dead_letter' needs rejected_path for the rejected rows")
-    output_column = output_column or f"{column}_code"
+    output_column = output_column or default_code_column(column)
     check_no_alias({"input": input_path}, {"output": output_path, "rejected_path": rejected_path})
     _check_target(output_path, overwrite)
     source = open_column(input_path, column)
@@ -186,8 +167,9 @@ def encode_file(input_path, output_path, codec, column: str, *, output_column=No
     if on_invalid == "dead_letter":
         _check_target(rejected_path, overwrite)
     fields = [f for f in in_schema if not (drop_input and f.name == column) and f.name != output_column]
-    out_schema = _with_metadata(pa.schema(fields + [pa.field(output_column, pa.binary(codec.code_size))],
-                                          metadata=in_schema.metadata), codec_metadata(codec, column, output_column))
+    record = codec_metadata(codec, column, output_column, codec_version=codec_version)
+    out_schema = pa.schema(fields + [pa.field(output_column, pa.binary())],
+                           metadata=provenance.with_record(in_schema.metadata, record))
     writer = _AtomicWriter(output_path, out_schema)
     rejected_writer = None
     counts = {"rows_in": 0, "rows_out": 0, "rows_rejected": 0}
@@ -210,7 +192,7 @@ def encode_file(input_path, output_path, codec, column: str, *, output_column=No
                 table, codes = table.filter(keep), encoded.codes.filter(keep)
             else:
                 codes = encoded.codes
-            out = table.select([f.name for f in fields]).append_column(output_column, codes)
+            out = table.select([f.name for f in fields]).append_column(output_column, codes_as_binary(codes))
             writer.write(out.cast(out_schema))
             counts["rows_out"] += out.num_rows
             if progress is not None:
@@ -280,14 +262,14 @@ def decode_file(input_path, output_path, codec, column: str, *, output_column=No
 
     An ``output_column`` that names another existing column is refused unless ``replace``.
     """
-    output_column = output_column or (column[: -len("_code")] if column.endswith("_code") else f"{column}_decoded")
+    output_column = output_column or default_decoded_column(column)
     check_no_alias({"input": input_path}, {"output": output_path})
     _check_target(output_path, overwrite)
     source = open_column(input_path, column)
     _refuse_existing(source.schema_arrow.names, output_column, replace, input_path, removed=(column,))
     fields = [f for f in source.schema_arrow if f.name not in (column, output_column)]
     out_schema = pa.schema(fields + [pa.field(output_column, pa.list_(pa.float32(), codec.dim))],
-                           metadata=_without_record(source.schema_arrow.metadata, column))
+                           metadata=provenance.without_column(source.schema_arrow.metadata, column))
     writer = _AtomicWriter(output_path, out_schema)
     rows = 0
     try:

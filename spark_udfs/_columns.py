@@ -48,26 +48,6 @@ def code_input(df, column: str) -> None:
                         f"(the output of encode_column or {{prefix}}_encode)")
 
 
-def to_binary(codes) -> pa.BinaryArray:
-    """``fixed_size_binary[w]`` -> ``binary`` without copying the code bytes (Spark has no fixed-width binary)."""
-    if pa.types.is_binary(codes.type):
-        return codes
-    width = codes.type.byte_width
-    n = len(codes)
-    offsets = pa.py_buffer((np.arange(n + 1, dtype=np.int32) * width).tobytes())
-    data = codes.buffers()[1]
-    if codes.offset:
-        data = data.slice(codes.offset * width, n * width)
-    return pa.Array.from_buffers(pa.binary(), n, [codes.buffers()[0] if not codes.offset else
-                                                  _validity(codes), offsets, data])
-
-
-def _validity(arr):
-    if arr.null_count == 0:
-        return None
-    return pa.array(arr.is_valid().to_numpy(zero_copy_only=False), pa.bool_()).buffers()[1]
-
-
 def to_list(vectors) -> pa.ListArray:
     """``fixed_size_list<float>[d]`` -> ``list<float>``, which is what Spark's ``array<float>`` reads."""
     return pa.ListArray.from_arrays(

@@ -7,7 +7,6 @@ written to a temporary name and renamed, so a retried task leaves the same bytes
 """
 from __future__ import annotations
 
-import json
 import posixpath
 import uuid
 
@@ -17,14 +16,13 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 from pyspark.sql import types as T
 
-from embcompress import storage
-from embcompress.arrow import encode_arrow
+from embcompress import provenance, storage
+from embcompress.arrow import codes_as_binary, encode_arrow
 from embcompress.errors import EmbeddingError
+from embcompress.provenance import ColumnRecord
 
 from . import _columns, _session
 from ._worker import broadcast_codec
-
-KV_KEY = b"embcompress"
 
 
 def plan(input_path: str):
@@ -39,7 +37,7 @@ def plan(input_path: str):
     return fs, root, dataset, tasks
 
 
-def _writer_task(handle, in_loc, tasks, column, output_col, keep_input, on_invalid, out_loc, run_id, meta):
+def _writer_task(handle, in_loc, tasks, column, output_col, drop_input, on_invalid, out_loc, run_id, record):
     def run(batches):
         from pyspark import TaskContext
 
@@ -58,10 +56,10 @@ def _writer_task(handle, in_loc, tasks, column, output_col, keep_input, on_inval
                     where = None if exc.row is None else f"{exc.row} of row group {rg} in {path}"
                     raise EmbeddingError(exc.problem, row=where, column=column,
                                          hint="fix or drop the row, or pass on_invalid='null'") from None
-                table = table.append_column(output_col, _columns.to_binary(enc.codes))
-                if not keep_input:
+                table = table.append_column(output_col, codes_as_binary(enc.codes))
+                if drop_input:
                     table = table.drop_columns([column])
-                table = table.replace_schema_metadata({**(table.schema.metadata or {}), KV_KEY: meta})
+                table = table.replace_schema_metadata(provenance.with_record(table.schema.metadata, record))
                 subdir = "/".join(f"{k}={v}" for k, v in keys.items())
                 target = posixpath.join(out_root, subdir, f"part-{task_id:05d}-{run_id}.parquet")
                 out_fs.create_dir(posixpath.dirname(target), recursive=True)
@@ -75,8 +73,8 @@ def _writer_task(handle, in_loc, tasks, column, output_col, keep_input, on_inval
     return run
 
 
-def compress_row_groups(spark, input_path, output_path, column, codec, *, output_col, keep_input, on_invalid,
-                        sidecar: dict, overwrite: bool) -> int:
+def compress_row_groups(spark, input_path, output_path, column, codec, *, output_col, drop_input, on_invalid,
+                        record: ColumnRecord, overwrite: bool) -> int:
     """Encode every row group of ``input_path`` into ``output_path``; returns the rows written."""
     fs, root, dataset, tasks = plan(input_path)
     if column not in dataset.schema.names:
@@ -88,9 +86,8 @@ def compress_row_groups(spark, input_path, output_path, column, codec, *, output
             out_fs.delete_dir(out_root)
     out_fs.create_dir(out_root, recursive=True)
     handle = broadcast_codec(spark, codec)
-    meta = json.dumps(sidecar).encode()
-    run = _writer_task(handle, input_path, tasks, column, output_col, keep_input, on_invalid, output_path,
-                       uuid.uuid4().hex[:12], meta)
+    run = _writer_task(handle, input_path, tasks, column, output_col, drop_input, on_invalid, output_path,
+                       uuid.uuid4().hex[:12], record)
     n_tasks = max(1, len(tasks))
     jobs = spark.range(0, len(tasks), 1, numPartitions=n_tasks)
     schema = T.StructType([T.StructField("task", T.LongType()), T.StructField("rows", T.LongType())])

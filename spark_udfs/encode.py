@@ -5,13 +5,16 @@ from __future__ import annotations
 import pyarrow as pa
 from pyspark.sql import types as T
 
-from embcompress.arrow import ON_INVALID, decode_arrow, encode_arrow, vectors_from_arrow
+from embcompress.arrow import codes_as_binary, decode_arrow, encode_arrow, vectors_from_arrow
+from embcompress import provenance
+from embcompress.conventions import REASON_COLUMN, check_on_invalid, default_code_column
 from embcompress.errors import EmbeddingError
+from embcompress.provenance import ColumnRecord
 
 from . import _columns, _scan
 from ._worker import broadcast_codec
 
-DEFAULT_REASON_COL = "embcompress_reason"
+DEFAULT_REASON_COL = REASON_COLUMN
 HINT = "fix or drop the row, or pass on_invalid='null' or on_invalid='dead_letter' to encode_column"
 ENGINES = ("auto", "pyarrow", "spark")
 
@@ -29,17 +32,19 @@ def _partition() -> int:
     return ctx.partitionId() if ctx is not None else -1
 
 
-def _output_schema(df, input_col, output_col, drop_input, out_type):
+def _output_schema(df, input_col, output_col, drop_input, out_type, metadata=None):
+    """``df``'s schema with ``output_col`` (typed ``out_type``, carrying ``metadata``) added or replaced."""
+    out = T.StructField(output_col, out_type, True, metadata)
     fields = []
     for f in df.schema.fields:
         if f.name.startswith(_columns.TEMP_PREFIX):
             continue
         if f.name == output_col:
-            fields.append(T.StructField(output_col, out_type, True))
+            fields.append(out)
         elif not (drop_input and f.name == input_col):
             fields.append(f)
     if output_col not in df.columns:
-        fields.append(T.StructField(output_col, out_type, True))
+        fields.append(out)
     return T.StructType(fields)
 
 
@@ -66,7 +71,7 @@ def _encoder(handle, read_col, column, output_col, names, mode):
                 raise _located(exc, part, seen, column, HINT) from None
             seen += batch.num_rows
             keep = ~enc.rejected if mode == "dead_letter" else None
-            yield _assemble(batch, names, output_col, _columns.to_binary(enc.codes), keep)
+            yield _assemble(batch, names, output_col, codes_as_binary(enc.codes), keep)
     return run
 
 
@@ -86,7 +91,7 @@ def _row_group_encoder(handle, scan, column, output_col, names, mode):
                     where = None if exc.row is None else f"{exc.row + seen} of row group {group.index} in {group.path}"
                     raise EmbeddingError(exc.problem, row=where, column=column, hint=HINT) from None
                 seen += data.num_rows
-                yield _assemble(data, names, output_col, _columns.to_binary(enc.codes))
+                yield _assemble(data, names, output_col, codes_as_binary(enc.codes))
     return run
 
 
@@ -138,14 +143,14 @@ def encode_column(df, codec, input_col, output_col=None, *, on_invalid="raise", 
     always uses ``mapInArrow`` (for files only the JVM can open, e.g. through Hadoop
     credentials); ``"pyarrow"`` fails unless the direct read is possible.
     """
-    if on_invalid not in ON_INVALID:
-        raise ValueError(f"on_invalid must be one of {ON_INVALID}, got {on_invalid!r}")
-    output_col = output_col or f"{input_col}_code"
+    check_on_invalid(on_invalid)
+    output_col = output_col or default_code_column(input_col)
     _check_output(df, input_col, output_col)
     src, read_col = _columns.vector_input(df, input_col)
     scan = _plain_scan(df, src, engine, on_invalid)
     handle = _handle or broadcast_codec(df.sparkSession, codec)
-    schema = _output_schema(src, input_col, output_col, drop_input, T.BinaryType())
+    record = ColumnRecord.of(codec, input_col, output_col)  # saved by Spark in every file footer it writes
+    schema = _output_schema(src, input_col, output_col, drop_input, T.BinaryType(), provenance.field_metadata(record))
     if scan is not None:
         run = _row_group_encoder(handle, scan, input_col, output_col, schema.names, on_invalid)
         return _scan.task_frame(df.sparkSession, scan).mapInArrow(run, schema)

@@ -12,12 +12,14 @@ from pyspark.ml.util import (DefaultParamsReadable, DefaultParamsReader, Default
 
 import embcompress as ec
 from embcompress.codec import MAX_ARTIFACT_BYTES
+from embcompress.conventions import ARTIFACT_SUFFIX, default_code_column
 
 from . import _fs, _session
 from .encode import encode_column
 from .sampling import fit_codec
 
-ARTIFACT = "data/codec.emb"
+ARTIFACT = f"data/codec{ARTIFACT_SUFFIX}"
+LEGACY_ARTIFACT = "data/codec.emb"  # written before docs/conventions.md; still read
 
 
 class _CodecParams(HasInputCol, HasOutputCol, HasSeed):
@@ -47,7 +49,7 @@ class _CodecParams(HasInputCol, HasOutputCol, HasSeed):
         return self.getOrDefault(self.onInvalid)
 
     def _output(self):
-        return self.getOutputCol() if self.isSet(self.outputCol) else f"{self.getInputCol()}_code"
+        return self.getOutputCol() if self.isSet(self.outputCol) else default_code_column(self.getInputCol())
 
 
 class EmbeddingCompressor(Estimator, _CodecParams, DefaultParamsReadable, DefaultParamsWritable):
@@ -125,7 +127,7 @@ def _context(io):
 
 
 class _ModelWriter(MLWriter):
-    """``path/metadata`` (params and codec fingerprint, Spark's JSON layout) and ``path/data/codec.emb``."""
+    """``path/metadata`` (params and codec fingerprint, Spark's JSON layout) and ``path/data/codec.ecz``."""
 
     def __init__(self, instance):
         super().__init__()
@@ -145,7 +147,8 @@ class _ModelReader(MLReader):
 
     def load(self, path):
         meta = DefaultParamsReader.loadMetadata(path, _context(self))
-        codec = ec.Codec.from_bytes(_fs.read_bytes(_fs.join(path, ARTIFACT), limit=MAX_ARTIFACT_BYTES))
+        artifact = ARTIFACT if _fs.exists(_fs.join(path, ARTIFACT)) else LEGACY_ARTIFACT
+        codec = ec.Codec.from_bytes(_fs.read_bytes(_fs.join(path, artifact), limit=MAX_ARTIFACT_BYTES))
         if codec.fingerprint != meta.get("fingerprint"):
             raise ec.ArtifactError(f"{path}: codec artifact fingerprint does not match the saved metadata")
         model = self.cls(codec)

@@ -2,18 +2,20 @@
 and leave the codec artifact and a sidecar JSON describing it next to the output."""
 from __future__ import annotations
 
-import json
-
 import embcompress as ec
+from embcompress import provenance
 from embcompress.codec import MAX_ARTIFACT_BYTES
+from embcompress.conventions import (DATASET_ARTIFACT, DATASET_SIDECAR, LEGACY_DATASET_ARTIFACTS, check_on_invalid,
+                                     default_code_column, resolve_drop_input)
 from embcompress.paths import check_no_alias
+from embcompress.provenance import ColumnRecord
 
 from . import _fs, _rowgroups, _scan
 from .encode import encode_column
 from .sampling import fit_codec
 
-SIDECAR = "_embcompress.json"
-ARTIFACT = "_embcompress.codec"
+SIDECAR = DATASET_SIDECAR
+ARTIFACT = DATASET_ARTIFACT
 MODES = ("errorifexists", "error", "overwrite", "append", "ignore")
 ENGINES = ("auto", "pyarrow", "spark")
 
@@ -34,29 +36,35 @@ def read_parquet(spark, *paths: str):
     return df
 
 
-def sidecar(codec, column: str, output_col: str) -> dict:
-    """What a reader needs to decode the output: which column holds codes of what, by which codec."""
-    return {"format": "embcompress-parquet/1", "column": column, "code_column": output_col, "spec": codec.spec,
-            "dim": codec.dim, "metric": codec.metric, "code_size": codec.code_size,
-            "fingerprint": codec.fingerprint, "artifact": ARTIFACT, "embcompress_version": ec.__version__}
+def sidecar(record: ColumnRecord, partition_by) -> bytes:
+    """The dataset's sidecar: the provenance record every engine writes, the artifact's name, the partitioning."""
+    return provenance.sidecar(record, artifact=ARTIFACT, partition_by=list(partition_by or []))
 
 
-def read_sidecar(spark, path: str) -> dict:
-    return json.loads(_fs.read_bytes(_fs.join(path, SIDECAR), limit=1 << 20).decode("utf-8"))
+def read_sidecar(spark, path: str) -> tuple[ColumnRecord, str]:
+    """``(record, artifact file name)`` from the sidecar of a ``compress_parquet`` output (any release's shape)."""
+    where = _fs.join(path, SIDECAR)
+    records, extra = provenance.read_sidecar(_fs.read_bytes(where, limit=1 << 20), where)
+    if len(records) != 1:
+        raise ec.ArtifactError(f"{where} records {len(records)} code columns; compress_parquet writes one")
+    artifact = extra.get("artifact", ARTIFACT)
+    if artifact not in (ARTIFACT, *LEGACY_DATASET_ARTIFACTS):
+        raise ec.ArtifactError(f"{where} names artifact {artifact!r}; expected {ARTIFACT!r}")
+    return records[0], artifact
 
 
 def load_codec(spark, path: str):
     """The codec stored next to a ``compress_parquet`` output, checked against the sidecar fingerprint."""
-    meta = read_sidecar(spark, path)
-    codec = ec.Codec.from_bytes(_fs.read_bytes(_fs.join(path, meta["artifact"]), limit=MAX_ARTIFACT_BYTES))
-    if codec.fingerprint != meta["fingerprint"]:
+    record, artifact = read_sidecar(spark, path)
+    codec = ec.Codec.from_bytes(_fs.read_bytes(_fs.join(path, artifact), limit=MAX_ARTIFACT_BYTES))
+    if codec.fingerprint != record.fingerprint:
         raise ec.ArtifactError(f"{path}: the artifact's fingerprint does not match {SIDECAR}")
     return codec
 
 
 def _check_append(spark, output_path, codec):
     if _fs.exists(_fs.join(output_path, SIDECAR)):
-        old = read_sidecar(spark, output_path)["fingerprint"]
+        old = read_sidecar(spark, output_path)[0].fingerprint
         if old != codec.fingerprint:
             raise ValueError(f"{output_path} holds codes of codec {old[:12]}; appending codes of codec "
                              f"{codec.fingerprint[:12]} would mix two codecs in one column. Use the stored codec "
@@ -64,16 +72,17 @@ def _check_append(spark, output_path, codec):
 
 
 def compress_parquet(spark, input_path, output_path, column, spec, *, sample_size=100_000, seed=0, metric="ip",
-                     output_col=None, keep_input=False, partition_by=None, mode="errorifexists",
-                     on_invalid="raise", engine="auto"):
+                     output_col=None, drop_input=None, partition_by=None, mode="errorifexists",
+                     on_invalid="raise", engine="auto", keep_input=None):
     """Read Parquet at ``input_path``, encode ``column`` and write Parquet to ``output_path``.
 
     ``spec`` is a spec string (fitted here on ``sample_size`` rows) or a fitted Codec. The code
     column is ``output_col`` (default ``{column}_code``); the vectors are dropped unless
-    ``keep_input``. Hive-style partitioning of the input is kept unless ``partition_by`` says
-    otherwise. ``_embcompress.json`` (fingerprint, spec, column) and ``_embcompress.codec``
-    (the artifact) are written into ``output_path``; with the pyarrow engine each file's Parquet
-    key-value metadata also holds the sidecar under ``embcompress``. Returns the codec.
+    ``drop_input=False`` (``keep_input`` is its deprecated negation). Hive-style partitioning of
+    the input is kept unless ``partition_by`` says otherwise. ``_embcompress.json`` (the
+    provenance record) and ``_embcompress.ecz`` (the artifact) are written into
+    ``output_path``; every data file's footer holds the same record (docs/conventions.md).
+    Returns the codec.
 
     ``engine="pyarrow"`` runs one Spark task per row group that reads, encodes and writes with
     pyarrow (no Spark row conversion of the vectors: the faster path, see docs/spark.md);
@@ -86,9 +95,11 @@ def compress_parquet(spark, input_path, output_path, column, spec, *, sample_siz
         raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
     if engine == "pyarrow" and partition_by is not None:
         raise ValueError("engine='pyarrow' keeps the input's partitioning; pass engine='spark' to use partition_by")
-    if on_invalid not in ("raise", "null"):
-        raise ValueError(f"on_invalid must be 'raise' or 'null' here, got {on_invalid!r}; "
-                         f"use encode_column(..., on_invalid='dead_letter') to route bad rows")
+    if on_invalid == "dead_letter":
+        raise ValueError("compress_parquet takes on_invalid='raise' or 'null'; "
+                         "use encode_column(..., on_invalid='dead_letter') to route bad rows")
+    check_on_invalid(on_invalid)
+    drop_input = resolve_drop_input(drop_input, keep_input, default=True, where="compress_parquet")
     check_no_alias({"input_path": input_path}, {"output_path": output_path})  # before anything is deleted
     exists = _fs.exists(output_path)
     if exists and mode == "ignore":
@@ -101,11 +112,11 @@ def compress_parquet(spark, input_path, output_path, column, spec, *, sample_siz
                                                              metric=metric, engine=read_engine)
     if exists and mode == "append":
         _check_append(spark, output_path, codec)
-    output_col = output_col or f"{column}_code"
+    output_col = output_col or default_code_column(column)
     parts = _fs.partition_columns(input_path) if partition_by is None else list(partition_by)
-    meta = dict(sidecar(codec, column, output_col), partition_by=parts)
+    record = ColumnRecord.of(codec, column, output_col)
     if engine == "spark" or (engine == "auto" and partition_by is not None):
-        encoded = encode_column(df, codec, column, output_col, on_invalid=on_invalid, drop_input=not keep_input,
+        encoded = encode_column(df, codec, column, output_col, on_invalid=on_invalid, drop_input=drop_input,
                                 engine=read_engine)
         writer = encoded.write.mode("error" if mode == "errorifexists" else mode)  # Connect knows only 'error'
         if parts:
@@ -113,8 +124,8 @@ def compress_parquet(spark, input_path, output_path, column, spec, *, sample_siz
         writer.parquet(output_path)
     else:
         _rowgroups.compress_row_groups(spark, input_path, output_path, column, codec, output_col=output_col,
-                                       keep_input=keep_input, on_invalid=on_invalid, sidecar=meta,
+                                       drop_input=drop_input, on_invalid=on_invalid, record=record,
                                        overwrite=mode == "overwrite")
     _fs.write_bytes(_fs.join(output_path, ARTIFACT), codec.to_bytes(), overwrite=True)
-    _fs.write_bytes(_fs.join(output_path, SIDECAR), json.dumps(meta, indent=1).encode(), overwrite=True)
+    _fs.write_bytes(_fs.join(output_path, SIDECAR), sidecar(record, parts), overwrite=True)
     return codec

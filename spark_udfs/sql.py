@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from embcompress.arrow import decode_arrow, encode_arrow
+from embcompress.arrow import codes_as_binary, decode_arrow, encode_arrow
 
 from . import _columns, _session
 from ._pairs import score_pairs, sim_pairs
@@ -52,7 +52,7 @@ def make_udfs(spark, codec, prefix: str = "emb", *, on_invalid: str = "raise") -
     def encode(v: pa.Array) -> pa.Array:
         enc = encode_arrow(handle.get(), _columns.dense(v), column=f"{names['encode']} argument 1",
                            on_invalid=on_invalid)
-        return _columns.to_binary(enc.codes)
+        return codes_as_binary(enc.codes)
 
     @udf("array<float>", "code")
     def decode(c: pa.Array) -> pa.Array:

@@ -95,3 +95,20 @@ def test_nan_rows_are_never_altered(sq8, demo_table):
         result = p | beam.Create(rows) | EncodeEmbeddings("embedding", sq8).with_dead_letters()
         assert_that(result.bad | beam.Map(lambda d: all(math.isnan(v) for v in d["row"]["embedding"])),
                     equal_to([True]))
+
+
+@pytest.mark.parametrize("form", ["rows", "table"])
+def test_on_invalid_null_keeps_bad_rows_with_a_null_code(sq8, bad_table, form):
+    """``on_invalid="null"``: every row comes out, bad and null vectors with a null code (as in Spark and the CLI)."""
+    elements = bad_table.to_pylist() if form == "rows" else [bad_table]
+    expected = [(r["id"], k in (2, 5, 7, 9)) for k, r in enumerate(bad_table.to_pylist())]
+    with beam.Pipeline() as p:
+        out = p | beam.Create(elements) | EncodeEmbeddings("embedding", sq8, on_invalid="null")
+        pairs = out | beam.FlatMap(lambda e: [(r["id"], r["embedding_code"] is None)
+                                             for r in (e.to_pylist() if hasattr(e, "to_pylist") else [e])])
+        assert_that(pairs, equal_to(expected))
+
+
+def test_on_invalid_takes_the_shared_values_only(sq8):
+    with pytest.raises(ValueError, match="on_invalid must be one of 'raise', 'null', 'dead_letter'"):
+        EncodeEmbeddings("embedding", sq8, on_invalid="skip")

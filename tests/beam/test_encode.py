@@ -8,7 +8,7 @@ from .conftest import core_codes, fitted, row_groups
 import embcompress as ec
 from embcompress import datasets
 from beam_transforms import EncodeEmbeddings, FitCodec
-from beam_transforms._tables import METADATA_PREFIX
+from embcompress import provenance
 
 
 def test_tables_match_core_encode(codec, demo_table, demo_path):
@@ -92,12 +92,8 @@ def test_codec_from_a_pipeline(demo_path, as_side_input):
 def test_output_tables_name_their_codec(sq8, demo_table):
     with beam.Pipeline() as p:
         out = p | beam.Create([demo_table.slice(0, 5)]) | EncodeEmbeddings("embedding", sq8)
-        meta = out | beam.Map(lambda t: {k.decode(): v.decode() for k, v in t.schema.metadata.items()
-                                         if k.decode().startswith(METADATA_PREFIX)})
-        assert_that(meta, equal_to([{
-            "embcompress.fingerprint": sq8.fingerprint, "embcompress.spec": "SQ8", "embcompress.dim": "384",
-            "embcompress.metric": "ip", "embcompress.code_size": "384", "embcompress.code_column": "embedding_code",
-            "embcompress.source_column": "embedding"}]))
+        records = out | beam.Map(lambda t: provenance.from_schema(t.schema))
+        assert_that(records, equal_to([[provenance.ColumnRecord.of(sq8, "embedding", "embedding_code")]]))
 
 
 def test_missing_column_is_an_error_naming_it(sq8, demo_table):

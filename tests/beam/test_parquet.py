@@ -10,7 +10,8 @@ import pyarrow.parquet as pq
 import pytest
 
 import embcompress as ec
-from embcompress import datasets
+from embcompress import datasets, provenance
+from embcompress.conventions import REASON_COLUMN
 from embcompress.arrow import codes_from_arrow
 from beam_transforms import CompressParquet
 from beam_transforms.parquet import rejected_prefix
@@ -28,19 +29,18 @@ def test_fit_encode_write(demo_table, demo_path, tmp_path):
         _ = p | CompressParquet(demo_path, prefix, "embedding", "SQ8", sample_size=500, artifact_location=location)
     codec = ec.load(location)
     out, files = read_output(prefix)
-    meta = pq.read_schema(files[0]).metadata
-    assert meta[b"embcompress.fingerprint"].decode() == codec.fingerprint
-    assert meta[b"embcompress.spec"] == b"SQ8"
-    assert out.schema.field("embedding").type == pa.binary()
-    assert out.column_names == demo_table.column_names
+    record, = provenance.read(files[0])
+    assert (record.fingerprint, record.spec, record.source_column) == (codec.fingerprint, "SQ8", "embedding")
+    assert out.schema.field("embedding_code").type == pa.binary()
+    assert out.column_names == [c for c in demo_table.column_names if c != "embedding"] + ["embedding_code"]
     out = out.sort_by("id")
     src = demo_table.sort_by("id")
-    assert out.drop_columns(["embedding"]).equals(src.drop_columns(["embedding"]))
+    assert out.drop_columns(["embedding_code"]).equals(src.drop_columns(["embedding"]))
     expected = {i: c for t in row_groups(demo_table) for i, c in zip(t["id"].to_pylist(),
                                                                        core_codes(codec, datasets.matrix(t)))}
-    assert out["embedding"].to_pylist() == [expected[i] for i in out["id"].to_pylist()]
+    assert out["embedding_code"].to_pylist() == [expected[i] for i in out["id"].to_pylist()]
     rejected, _ = read_output(rejected_prefix(prefix))
-    assert rejected.num_rows == 0 and rejected.column_names == demo_table.column_names + ["reason"]
+    assert rejected.num_rows == 0 and rejected.column_names == demo_table.column_names + [REASON_COLUMN]
 
 
 def test_given_codec_and_rejected_rows(sq8, bad_table, tmp_path):
@@ -52,16 +52,16 @@ def test_given_codec_and_rejected_rows(sq8, bad_table, tmp_path):
     rejected, _ = read_output(rejected_prefix(prefix))
     assert out.num_rows + rejected.num_rows == bad_table.num_rows
     assert sorted(rejected["id"].to_pylist()) == [bad_table["id"][i].as_py() for i in (2, 5, 7)]
-    assert sorted(rejected["reason"].to_pylist()) == sorted(
+    assert sorted(rejected[REASON_COLUMN].to_pylist()) == sorted(
         ["NaN in vector", "Inf in vector", "wrong length: expected 384, got 10"])
     original = {r["id"]: r for r in bad_table.to_pylist()}
     for row in rejected.to_pylist():  # each rejected row is written exactly as it came in
-        row.pop("reason")
+        row.pop(REASON_COLUMN)
         before = original[row["id"]]
         assert {k: v for k, v in row.items() if k != "embedding"} == {k: v for k, v in before.items() if k != "embedding"}
         assert np.array_equal(row["embedding"], before["embedding"], equal_nan=True)
-    assert out.sort_by("id")["embedding"].null_count == 1  # the null vector stays a null code
-    assert pq.read_schema(files[0]).metadata[b"embcompress.fingerprint"].decode() == sq8.fingerprint
+    assert out.sort_by("id")["embedding_code"].null_count == 1  # the null vector stays a null code
+    assert provenance.read(files[0])[0].fingerprint == sq8.fingerprint
 
 
 def test_codes_decode_in_plain_python_and_spark(demo_path, tmp_path):
@@ -73,7 +73,7 @@ def test_codes_decode_in_plain_python_and_spark(demo_path, tmp_path):
     codec = ec.load(location)
     out, _ = read_output(prefix)
     out = out.sort_by("id")
-    codes, _ = codes_from_arrow(out["embedding"], codec.code_size)
+    codes, _ = codes_from_arrow(out["embedding_code"], codec.code_size)
     python_decoded = codec.decode(codes)
 
     pyspark = pytest.importorskip("pyspark", reason="pyspark is not installed: Spark cross-check skipped")
@@ -84,10 +84,10 @@ def test_codes_decode_in_plain_python_and_spark(demo_path, tmp_path):
     spark = (SparkSession.builder.master("local[1]").appName("beam-crosscheck")
              .config("spark.ui.enabled", "false").config("spark.sql.shuffle.partitions", "1").getOrCreate())
     try:
-        rows = spark.read.parquet(str(tmp_path / "out")).select("id", "embedding").orderBy("id").collect()
+        rows = spark.read.parquet(str(tmp_path / "out")).select("id", "embedding_code").orderBy("id").collect()
     finally:
         spark.stop()
-    spark_codes = np.frombuffer(b"".join(bytes(r["embedding"]) for r in rows), np.uint8).reshape(len(rows), -1)
+    spark_codes = np.frombuffer(b"".join(bytes(r["embedding_code"]) for r in rows), np.uint8).reshape(len(rows), -1)
     assert [r["id"] for r in rows] == out["id"].to_pylist()
     assert spark_codes.tobytes() == codes.tobytes()
     assert codec.decode(spark_codes).tobytes() == python_decoded.tobytes()

@@ -66,7 +66,7 @@ def test_out_of_range_rows_are_dead_lettered_by_the_cli_and_beam(codec, tmp_path
     pq.write_table(pa.table({"id": [0, 1], "embedding": pa.array(rows, pa.list_(pa.float64()))}), src)
     parquet_io.encode_file(src, tmp_path / "o.parquet", codec, "embedding", on_invalid="dead_letter",
                            rejected_path=tmp_path / "r.parquet")
-    assert pq.read_table(tmp_path / "r.parquet")["_embcompress_reason"].to_pylist() == ["value out of float32 range"]
+    assert pq.read_table(tmp_path / "r.parquet")["embcompress_reason"].to_pylist() == ["value out of float32 range"]
     values, _ = _rows.vector_column([{"e": r} for r in rows], "e")
     assert list(encode_arrow(codec, values, on_invalid="dead_letter").reasons) == [None, "value out of float32 range"]
 

@@ -251,9 +251,9 @@ def cli_encode(ctx, t, codec, column):
         "--on-invalid", "dead-letter", output=out)
     a = pq.read_table(out)
     rejected = out[: -len(".parquet")] + ".rejected.parquet"
-    b = pq.read_table(rejected) if os.path.exists(rejected) else pa.table({"id": [], "_embcompress_reason": []})
+    b = pq.read_table(rejected) if os.path.exists(rejected) else pa.table({"id": [], "embcompress_reason": []})
     return _result(t.num_rows, a["id"].to_pylist(), a[CODE].to_pylist(), b["id"].to_pylist(),
-                   b["_embcompress_reason"].to_pylist())
+                   b["embcompress_reason"].to_pylist())
 
 
 def cli_fit(ctx, t, spec):

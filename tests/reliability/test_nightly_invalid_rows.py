@@ -43,7 +43,7 @@ def test_one_nan_row_among_300_is_dead_lettered_not_fatal(tmp_path):
     data = [p for p in out.rglob("*.parquet") if nightly.REJECTED not in p.parts]
     assert _rows(out / nightly.REJECTED) == 1 and sum(pq.ParquetFile(p).metadata.num_rows for p in data) == ROWS - 1
     rejected = pq.read_table(next((out / nightly.REJECTED).rglob("*.parquet")))
-    assert rejected["id"].to_pylist() == [17] and rejected["_embcompress_reason"].to_pylist() == ["NaN in vector"]
+    assert rejected["id"].to_pylist() == [17] and rejected["embcompress_reason"].to_pylist() == ["NaN in vector"]
     assert nightly.vacuum(out, keep=1) == []  # the dead letters live as long as their data file
 
 

@@ -33,7 +33,7 @@ def test_save_load_round_trip_without_pickle(model, demo_df, tmp_path):
     model.save(path)
     meta = json.loads(open(glob.glob(f"{path}/metadata/part-*")[0]).read())
     assert meta["fingerprint"] == model.codec.fingerprint and meta["paramMap"]["spec"] == "SQ8"
-    assert open(f"{path}/data/codec.emb", "rb").read() == model.codec.to_bytes()
+    assert open(f"{path}/data/codec.ecz", "rb").read() == model.codec.to_bytes()
     loaded = EmbeddingCompressorModel.load(path)
     assert loaded.codec.fingerprint == model.codec.fingerprint and loaded.uid == model.uid
     assert loaded.transform(demo_df).columns == model.transform(demo_df).columns

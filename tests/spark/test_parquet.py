@@ -10,6 +10,7 @@ from pyspark import TaskContext
 from pyspark.sql import functions as F
 
 import embcompress as ec
+from embcompress import provenance
 from embcompress.datasets import DEMO_PATH
 from spark_udfs import compress_parquet, encode_column
 from spark_udfs.parquet import load_codec
@@ -27,10 +28,10 @@ ENGINES = ["pyarrow", "spark"]
 def test_compress_with_a_spec_fits_encodes_and_records(spark, demo_table, demo_matrix, tmp_path, engine):
     out = str(tmp_path / "out")
     codec = compress_parquet(spark, str(DEMO_PATH), out, "embedding", "SQ8", sample_size=1000, engine=engine)
-    meta = json.loads((tmp_path / "out" / "_embcompress.json").read_text())
-    assert (meta["fingerprint"], meta["spec"], meta["column"], meta["code_column"]) == \
-        (codec.fingerprint, "SQ8", "embedding", "embedding_code")
-    assert ec.load(tmp_path / "out" / "_embcompress.codec").fingerprint == codec.fingerprint
+    expected = provenance.ColumnRecord.of(codec, "embedding", "embedding_code")
+    records, _ = provenance.read_sidecar((tmp_path / "out" / "_embcompress.json").read_bytes())
+    assert records == [expected]
+    assert ec.load(tmp_path / "out" / "_embcompress.ecz").fingerprint == codec.fingerprint
     assert load_codec(spark, out).fingerprint == codec.fingerprint
     written = pq.read_table(out)
     assert sorted(written.column_names) == ["embedding_code", "id", "source", "text"]
@@ -38,9 +39,8 @@ def test_compress_with_a_spec_fits_encodes_and_records(spark, demo_table, demo_m
     order = np.argsort(demo_table["id"].to_numpy())
     assert ids.tolist() == demo_table["id"].to_numpy()[order].tolist()
     np.testing.assert_array_equal(codes, codec.encode(demo_matrix[order]))
-    if engine == "pyarrow":  # each file also carries the sidecar in its key-value metadata
-        kv = pq.ParquetFile(next((tmp_path / "out").glob("part-*.parquet"))).schema_arrow.metadata
-        assert json.loads(kv[b"embcompress"])["fingerprint"] == codec.fingerprint
+    for part in (tmp_path / "out").glob("part-*.parquet"):  # every data file carries the same record
+        assert provenance.read(part) == [expected]
 
 
 def test_modes_and_append_guard(spark, sq8, codecs, tmp_path):
@@ -62,7 +62,7 @@ def test_partitioned_input_keeps_partitioning(spark, demo_table, sq8, tmp_path, 
     table = demo_table.append_column("part", pa.array(demo_table["id"].to_numpy() % 3))
     pq.write_to_dataset(table, str(src), partition_cols=["part"])
     out = tmp_path / "out"
-    compress_parquet(spark, str(src), str(out), "embedding", sq8, keep_input=True, engine=engine)
+    compress_parquet(spark, str(src), str(out), "embedding", sq8, drop_input=False, engine=engine)
     assert sorted(p.name for p in out.iterdir() if p.is_dir()) == ["part=0", "part=1", "part=2"]
     assert json.loads((out / "_embcompress.json").read_text())["partition_by"] == ["part"]
     back = spark.read.parquet(str(out))
