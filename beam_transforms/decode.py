@@ -9,6 +9,7 @@ import apache_beam as beam
 from apache_beam.metrics import Metrics
 
 from embcompress.arrow import decode_arrow
+from embcompress.conventions import default_decoded_column
 
 from . import _rows, _tables
 from ._codec_ref import CodecDoFn, split_codec_arg
@@ -54,7 +55,8 @@ class _RowCodesToVectors(_DecodeDoFn):
 class DecodeEmbeddings(beam.PTransform):
     """Decode the code column ``column`` with ``codec`` (Codec, artifact bytes or singleton side input).
 
-    ``output_column`` defaults to ``<column>_decoded``; equal to ``column`` replaces the codes.
+    ``output_column`` defaults to ``column`` without ``_code`` (``embedding_code`` -> ``embedding``),
+    else ``<column>_decoded``; equal to ``column`` replaces the codes.
     Another existing column of that name is an error unless ``replace=True``.
     """
 
@@ -63,7 +65,7 @@ class DecodeEmbeddings(beam.PTransform):
         super().__init__()
         self._column = column
         self._codec_arg = codec
-        self._output_column = output_column or f"{column}_decoded"
+        self._output_column = output_column or default_decoded_column(column)
         self._drop_input = drop_input
         self._replace = replace
         self._faiss_threads = faiss_threads

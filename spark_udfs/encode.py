@@ -7,7 +7,7 @@ from pyspark.sql import types as T
 
 from embcompress.arrow import codes_as_binary, decode_arrow, encode_arrow, vectors_from_arrow
 from embcompress import provenance
-from embcompress.conventions import REASON_COLUMN, check_on_invalid, default_code_column
+from embcompress.conventions import REASON_COLUMN, check_on_invalid, default_code_column, default_decoded_column
 from embcompress.errors import EmbeddingError
 from embcompress.provenance import ColumnRecord
 
@@ -183,10 +183,13 @@ def _decoder(handle, column, output_col, names):
 def decode_column(df, codec, input_col, output_col=None, *, drop_input=False, _handle=None):
     """Add ``output_col`` (``array<float>``, the reconstruction) decoded from the binary codes in ``input_col``.
 
+    ``output_col`` defaults to ``input_col`` without ``_code`` (``embedding_code`` -> ``embedding``),
+    else ``{input_col}_decoded``; an existing column of that name is an error.
+
     Null codes give null vectors; a code of the wrong size fails naming the row, the expected
     and the actual size.
     """
-    output_col = output_col or f"{input_col}_decoded"
+    output_col = output_col or default_decoded_column(input_col)
     _check_output(df, input_col, output_col)
     _columns.code_input(df, input_col)
     handle = _handle or broadcast_codec(df.sparkSession, codec)
