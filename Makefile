@@ -10,7 +10,11 @@ VPY35 := $(VENV35)/bin/python
 STAMP35 := $(VENV35)/.installed
 PYSPARK_LTS ?= pyspark==3.5.*
 
-.PHONY: demo test test-core test-connect test-spark35 fuzz bench clean
+# The core alone, installed from the built package next to the newest pyarrow (no Spark, Beam,
+# matplotlib or tqdm): a CLI- or library-only user's environment.
+VENVCORE := .venv-core
+
+.PHONY: demo test test-core test-connect test-spark35 test-core-install lint fuzz bench clean
 
 $(VPY):
 	$(PYTHON) -m venv $(VENV)
@@ -35,7 +39,18 @@ demo: $(STAMP)
 # The whole suite on classic Spark (newest pyspark), then the Spark suite (and the nightly job's
 # Spark engine) on Spark Connect and on classic pyspark 3.5.
 SPARK_SUITE := tests/spark tests/nightly -k spark
-test: test-core test-connect test-spark35
+test: test-core-install test-core test-connect test-spark35
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check embcompress spark_udfs beam_transforms tests benchmarks examples
+	$(VENV)/bin/mypy
+
+test-core-install:
+	rm -rf $(VENVCORE)
+	$(PYTHON) -m venv $(VENVCORE)
+	$(VENVCORE)/bin/python -m pip install --quiet --upgrade pip
+	$(VENVCORE)/bin/python -m pip install --quiet 'pyarrow>=26' .
+	cd /tmp && $(CURDIR)/$(VENVCORE)/bin/python $(CURDIR)/.ci/core_only_smoke.py
 
 test-core: $(STAMP)
 	$(VPY) -m pytest -q
@@ -54,4 +69,4 @@ bench: $(STAMP)
 	$(VPY) benchmarks/run_all.py
 
 clean:
-	rm -rf $(VENV) $(VENV35) build *.egg-info
+	rm -rf $(VENV) $(VENV35) $(VENVCORE) build *.egg-info

@@ -14,8 +14,6 @@ import threading
 from contextlib import contextmanager
 
 import pyarrow.parquet as pq
-from tqdm import tqdm
-
 import embcompress as ec
 from . import files, parquet_io, provenance, recommend, report
 from .conventions import default_code_column
@@ -33,14 +31,44 @@ class UserError(Exception):
 
 
 # ----- helpers ------------------------------------------------------------------------------------
+class _NoBar:
+    """Stands in for a tqdm bar when tqdm (the ``report`` extra) is not installed."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def update(self, n=1):
+        pass
+
+    def refresh(self):
+        pass
+
+    def set_postfix_str(self, text):
+        pass
+
+    def close(self):
+        pass
+
+
+def _tqdm(**kwargs):
+    try:
+        from tqdm import tqdm
+    except ImportError:  # progress bars are optional: the core install has no tqdm
+        return _NoBar()
+    return tqdm(file=sys.stderr, disable=None, leave=False, **kwargs)
+
+
 def _bar(total=None, desc="", unit="rows"):
-    return tqdm(total=total, desc=desc, unit=unit, unit_scale=True, file=sys.stderr, disable=None, leave=False)
+    return _tqdm(total=total, desc=desc, unit=unit, unit_scale=True)
 
 
 @contextmanager
 def _ticking(desc: str):
     """A progress line with elapsed time for steps that report no progress (faiss training)."""
-    bar = tqdm(total=None, desc=desc, file=sys.stderr, disable=None, leave=False, bar_format="{desc} {elapsed}")
+    bar = _tqdm(total=None, desc=desc, bar_format="{desc} {elapsed}")
     stop = threading.Event()
 
     def tick():
@@ -81,6 +109,8 @@ def _output(path: str, overwrite: bool) -> str:
 def _report_dir(path):
     if path and os.path.exists(path) and not os.path.isdir(path):
         raise UserError(f"--report {path} is a file; pass a folder for the report and its plots")
+    if path:
+        report.require_plotting()  # before the measurements, not after them
 
 
 def _load_codec(path: str):

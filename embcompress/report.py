@@ -9,6 +9,16 @@ import os
 
 from .recommend import pareto_front
 
+INSTALL_HINT = "pip install 'embcompress[report]'"
+
+
+def require_plotting() -> None:
+    """Raise RuntimeError saying how to install matplotlib (the ``report`` extra) when it is missing."""
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        raise RuntimeError(f"--report draws its plots with matplotlib, which is not installed: {INSTALL_HINT}") from None
+
 COLUMNS = [  # (header, row key, format)
     ("spec", "spec", "{}"),
     ("bytes/vec", "bytes", "{:d}"),
