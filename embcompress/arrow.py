@@ -245,3 +245,16 @@ def decode_arrow(codec, values, *, column=None) -> pa.FixedSizeListArray:
     """Decode a code column to ``fixed_size_list<float32>[dim]``; null codes stay null."""
     codes, null = codes_from_arrow(values, codec.code_size, column=column)
     return vectors_to_arrow(codec.decode(codes), null)
+
+
+def validate(x, *, dim=None, column=None, nonzero_norm: bool = False):
+    """Return ``(bad_mask, reasons)``: ``reasons[i]`` says why row ``i`` is bad, None if it is fine.
+
+    ``x`` is an (n, d) array or a pyarrow list / large_list / fixed_size_list array. Null
+    vectors count as bad here (reason ``"null vector"``); the adapters keep them as nulls.
+    """
+    if isinstance(x, np.ndarray) or not type(x).__module__.startswith("pyarrow"):
+        matrix = v.as_float_matrix(x, column=column, dim=dim)
+        return v.find_invalid(matrix, nonzero_norm=nonzero_norm)
+    batch = vectors_from_arrow(x, dim=dim, column=column, nonzero_norm=nonzero_norm)
+    return batch.invalid, batch.reasons

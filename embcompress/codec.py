@@ -9,10 +9,11 @@ from hashlib import sha256
 import faiss
 import numpy as np
 
-from . import artifact, binary, files, layout
-from . import scoring
-from .pipeline import Pipeline
+from . import artifact, binary, files, layout, scoring
+from ._version import __version__
+from .arrow import vectors_from_arrow
 from .errors import ArtifactError, EmbeddingError
+from .pipeline import Pipeline
 from .spec import MAX_DIM, parse_spec
 from .validation import as_float_matrix, check_queries, find_invalid, raise_on_invalid
 
@@ -23,7 +24,6 @@ ENCODE_BLOCK = 65536
 
 
 def library_versions() -> dict:
-    from . import __version__
 
     return {"embcompress": __version__, "faiss": faiss.__version__, "numpy": np.__version__,
             "python": platform.python_version()}
@@ -99,8 +99,6 @@ class Codec:
     # ----- encode / decode --------------------------------------------------------------------
     def _matrix(self, x, column=None) -> np.ndarray:
         if type(x).__module__.startswith("pyarrow"):
-            from .arrow import vectors_from_arrow
-
             batch = vectors_from_arrow(x, dim=self.dim, column=column, nonzero_norm=self.needs_nonzero_norm)
             raise_on_invalid(batch.invalid, batch.reasons, column=column)
             return batch.matrix

@@ -7,6 +7,9 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 
+from .arrow import vectors_from_arrow
+from .validation import raise_on_invalid
+
 DEMO_PATH = Path(__file__).parent / "data" / "docstrings_minilm384_2k.parquet"
 DEV_FILE = "dev_docstrings_minilm384.parquet"
 DEV_GT_FILE = "dev_gt_top100.parquet"
@@ -14,9 +17,6 @@ DEV_GT_FILE = "dev_gt_top100.parquet"
 
 def matrix(table, column: str = "embedding") -> np.ndarray:
     """A list<float> column of equal-length rows as an (n, d) float32 matrix."""
-    from .arrow import vectors_from_arrow
-    from .validation import raise_on_invalid
-
     batch = vectors_from_arrow(table[column], column=column)
     raise_on_invalid(batch.invalid, batch.reasons, column=column)
     return batch.matrix

@@ -16,7 +16,9 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from . import scoring
+from .arrow import vectors_from_arrow
 from .fitting import STAT_DATABASE, STAT_QUERIES, recall_at_k
+from .validation import as_float_matrix, find_invalid
 
 DEFAULT_THRESHOLDS = {
     "mse_ratio": 1.5,  # refit when MSE grows by more than half
@@ -48,12 +50,10 @@ class DriftReport:
 def _valid_rows(codec, sample):
     """The usable rows of ``sample`` and the share of unusable ones, converting the input once."""
     if type(sample).__module__.startswith("pyarrow"):
-        from .arrow import vectors_from_arrow
 
         batch = vectors_from_arrow(sample, dim=codec.dim, nonzero_norm=codec.needs_nonzero_norm)
         x, mask = batch.matrix, batch.invalid
     else:
-        from .validation import as_float_matrix, find_invalid
 
         x = as_float_matrix(sample, dim=codec.dim)
         mask, _ = find_invalid(x, nonzero_norm=codec.needs_nonzero_norm)

@@ -6,18 +6,11 @@ import time
 import numpy as np
 
 from . import scoring
-from .protocol import split_queries
+from .protocol import recall_at_k, split_queries
+from .scoring import exact_search  # noqa: F401 -- also importable from here, as before
 from .validation import as_float_matrix
 
 DEFAULT_QUERIES = 1000
-
-
-def exact_search(queries, data, k: int, metric: str = "ip", exclude=None):
-    """Exact top-``k`` ``(ids, sims)`` of ``queries`` among ``data`` rows, in bounded blocks."""
-    data = as_float_matrix(data)
-    queries = as_float_matrix(queries, dim=data.shape[1])
-    sims, ids = scoring.blocked_topk(queries, len(data), k, lambda a, b: data[a:b], metric, exclude)
-    return ids, sims
 
 
 def evaluate(codec, data, queries=None, k: int = 10, ground_truth=None, *, seed: int = 0, rescore_factor=None) -> dict:
@@ -27,7 +20,6 @@ def evaluate(codec, data, queries=None, k: int = 10, ground_truth=None, *, seed:
     of row ids of ``data`` (self-matches excluded), or a float (nq, d) matrix of external
     queries. ``ground_truth`` (nq, >=k) row ids skips the exact search.
     """
-    from .fitting import recall_at_k
 
     data = as_float_matrix(data, dim=codec.dim)
     n = len(data)

@@ -6,6 +6,7 @@ import numbers
 import numpy as np
 
 from . import layout, scoring
+from .arrow import vectors_from_arrow
 from .codec import METRIC_NAMES, Codec, library_versions
 from .errors import EmbeddingError
 from .moments import Moments
@@ -44,7 +45,6 @@ def _sample_matrix(sample, column):
     if not isinstance(column, (str, type(None))):
         raise ValueError("a list of columns needs a pyarrow Table sample holding them")
     if type(sample).__module__.startswith("pyarrow"):
-        from .arrow import vectors_from_arrow
 
         batch = vectors_from_arrow(sample, column=column)
         x = batch.matrix

@@ -40,13 +40,15 @@ import numpy as np
 import pyarrow.parquet as pq
 
 from . import provenance
+from .arrow import validate
 from .codec import Codec, write_atomically
 from .conventions import default_code_column
-from .drift import drift
+from .drift import DEFAULT_THRESHOLDS, drift
 from .fitting import fit
 from .parquet_io import encode_file, footer_digest
 from .paths import check_no_alias
 from .registry import Registry
+from .spec import parse_spec
 
 FORMAT = "embcompress-nightly/1"
 CURRENT = "_CURRENT"
@@ -235,10 +237,6 @@ def _valid_sample(sample, spec: str, thresholds, name: str):
     share is decided; later nights checked it already and only drop the rows here.
     """
     import pyarrow as pa
-
-    from .drift import DEFAULT_THRESHOLDS
-    from .spec import parse_spec
-    from .validation import validate
 
     mask, reasons = validate(sample, nonzero_norm=parse_spec(spec).needs_nonzero_norm)
     limit = {**DEFAULT_THRESHOLDS, **(thresholds or {})}["invalid_share"]

@@ -23,12 +23,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from . import provenance
-from .arrow import ON_INVALID, codes_as_binary, decode_arrow, encode_arrow
+from .arrow import ON_INVALID, codes_as_binary, codes_from_arrow, decode_arrow, encode_arrow, vectors_from_arrow
 from .conventions import REASON_COLUMN, default_code_column, default_decoded_column
 from .errors import EmbeddingError
 from .paths import check_no_alias
 from .prefetch import prefetched
 from .provenance import ColumnRecord
+from .validation import raise_on_invalid
 
 METADATA_KEY = provenance.KEY
 RUN_KEY = b"embcompress.run"
@@ -293,17 +294,12 @@ def decode_file(input_path, output_path, codec, column: str, *, output_column=No
 
 def read_codes(path, column: str, code_size: int) -> np.ndarray:
     """A whole code column of a Parquet file as (n, code_size) uint8 (null codes are zeros)."""
-    from .arrow import codes_from_arrow
-
     codes, _ = codes_from_arrow(pq.read_table(path, columns=[column])[column], code_size, column=column)
     return codes
 
 
 def read_matrix(path, column: str, *, max_rows=None) -> np.ndarray:
     """The first ``max_rows`` vectors of a Parquet column as float32, read row group by row group."""
-    from .arrow import vectors_from_arrow
-    from .validation import raise_on_invalid
-
     source = open_column(path, column)
     parts, seen = [], 0
     for i in range(source.num_row_groups):

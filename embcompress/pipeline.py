@@ -12,7 +12,7 @@ import numpy as np
 from . import faiss_backend as fb
 from . import layout
 from .errors import ArtifactError
-from .spec import Piece, Spec
+from .spec import Piece, Spec, parse_spec
 from .techniques import CUSTOM_CODES, CUSTOM_TRANSFORMS
 
 FLAT = Piece("Flat", "Flat", ())
@@ -163,3 +163,10 @@ class Pipeline:
         for stage in reversed(self.segments[depth:]):
             y = stage.inverse(y)
         return np.ascontiguousarray(y, dtype=np.float32)
+
+
+def code_size(spec, dim: int) -> int:
+    """Bytes per vector that ``spec`` produces for ``dim``-dimensional input, without fitting."""
+    parsed = parse_spec(spec)
+    parsed.check_dim(dim)
+    return Pipeline(parsed, dim, "ip", 0).code_size

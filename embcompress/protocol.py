@@ -18,6 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .scoring import exact_search
+
 DEV_FIT_ROWS = 10_000
 
 
@@ -75,8 +77,6 @@ class DevProtocol:
 
     def recall_of_reconstruction(self, recon: np.ndarray, k: int = 10) -> float:
         """Recall@k of the float queries against reconstructed rows (faiss's sa_decode, say)."""
-        from .evaluation import exact_search
-
         found, _ = exact_search(self.queries, recon, k, exclude=self.query_rows)
         return recall_at_k(found, self.truth, k)
 

@@ -19,6 +19,8 @@ from dataclasses import asdict, dataclass
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from ._version import __version__
+
 FORMAT = "embcompress-provenance/1"
 KEY = b"embcompress"
 FIELD_KEY = "embcompress"  # the entry's key in a column's field metadata (Spark)
@@ -49,7 +51,6 @@ class ColumnRecord:
     def of(cls, codec, source_column: str | None, code_column: str, *, codec_version: int | None = None
            ) -> ColumnRecord:
         """The record of ``codec`` encoding ``source_column`` into ``code_column``."""
-        from . import __version__
         return cls(code_column=code_column, spec=codec.spec, dim=int(codec.dim), metric=codec.metric,
                    code_size=int(codec.code_size), fingerprint=codec.fingerprint, source_column=source_column,
                    codec_version=codec_version, writer=f"embcompress {__version__}")

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .validation import as_float_matrix
+
 DB_BLOCK = 32768
 QUERY_BLOCK = 1024
 
@@ -94,3 +96,11 @@ def rescore(queries, candidates, originals, k: int, metric: str):
         scores[q0:q1] = np.where(valid[q0:q1], dots, -np.inf)
     s, i = _order(scores, np.where(valid, candidates, -1))
     return s[:, :k], i[:, :k]
+
+
+def exact_search(queries, data, k: int, metric: str = "ip", exclude=None):
+    """Exact top-``k`` ``(ids, sims)`` of ``queries`` among ``data`` rows, in bounded blocks."""
+    data = as_float_matrix(data)
+    queries = as_float_matrix(queries, dim=data.shape[1])
+    sims, ids = blocked_topk(queries, len(data), k, lambda a, b: data[a:b], metric, exclude)
+    return ids, sims

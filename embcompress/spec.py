@@ -293,12 +293,3 @@ def _additive_args(spec: str, token: str, kind: str, numbers: tuple) -> tuple:
     if any(not 1 <= s <= MAX_ADDITIVE_SETTING for s in settings):
         raise _bad(spec, f"{token!r}: beam sizes and iteration counts must be 1..{MAX_ADDITIVE_SETTING}")
     return (m_sub, bits, *settings) + ((splits,) if kind in ("PRQ", "PLSQ") else ())
-
-
-def code_size(spec, dim: int) -> int:
-    """Bytes per vector that ``spec`` produces for ``dim``-dimensional input, without fitting."""
-    from .pipeline import Pipeline
-
-    parsed = parse_spec(spec)
-    parsed.check_dim(dim)
-    return Pipeline(parsed, dim, "ip", 0).code_size

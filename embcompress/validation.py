@@ -164,21 +164,6 @@ def check_queries(q: np.ndarray) -> None:
         raise EmbeddingError(f"query {int(bad[0])}: {reasons[bad[0]]}", hint="queries must be finite vectors")
 
 
-def validate(x, *, dim=None, column=None, nonzero_norm: bool = False):
-    """Return ``(bad_mask, reasons)``: ``reasons[i]`` says why row ``i`` is bad, None if it is fine.
-
-    ``x`` is an (n, d) array or a pyarrow list / large_list / fixed_size_list array. Null
-    vectors count as bad here (reason ``"null vector"``); the adapters keep them as nulls.
-    """
-    if isinstance(x, np.ndarray) or not _is_arrow(x):
-        matrix = as_float_matrix(x, column=column, dim=dim)
-        return find_invalid(matrix, nonzero_norm=nonzero_norm)
-    from .arrow import vectors_from_arrow
-
-    batch = vectors_from_arrow(x, dim=dim, column=column, nonzero_norm=nonzero_norm)
-    return batch.invalid, batch.reasons
-
-
 def raise_on_invalid(mask: np.ndarray, reasons: np.ndarray, *, column=None, row_offset: int = 0) -> None:
     """Raise EmbeddingError naming the first bad row and how many rows are bad in total."""
     bad = np.flatnonzero(mask)
@@ -195,7 +180,3 @@ def raise_on_invalid(mask: np.ndarray, reasons: np.ndarray, *, column=None, row_
 def _is_row(value) -> bool:
     """Whether ``value`` is one row of a list of rows (a sequence), not a coordinate."""
     return value is None or (hasattr(value, "__len__") and not isinstance(value, (str, bytes)))
-
-
-def _is_arrow(x) -> bool:
-    return type(x).__module__.startswith("pyarrow")

@@ -5,19 +5,7 @@ A transform stage has ``d_out``, ``fit(x, seed)``, ``forward(x)``, ``inverse(y)`
 ``export()``/``load(arrays)``; a code stage has ``code_size``, ``fit``, ``encode(y, out)``,
 ``decode(codes)``, ``export``/``load`` and optionally ``similarity(q, codes)``.
 """
-class NoFit:
-    """Stages with nothing to learn and nothing to store beyond the spec and the seed."""
-
-    def fit(self, x, seed):
-        pass
-
-    def export(self):
-        return {}
-
-    def load(self, arrays):
-        pass
-
-
+from .base import NoFit
 from .binary_code import BinaryCode  # noqa: E402
 from .distill import Distill  # noqa: E402
 from .hashing import FeatureHash  # noqa: E402

@@ -19,6 +19,8 @@ from __future__ import annotations
 import numpy as np
 
 from .. import exact
+from ..protocol import recall_at_k
+from ..scoring import blocked_topk
 
 MINE_ROWS = 20000
 NEIGHBOURS = 10
@@ -92,8 +94,6 @@ class Distill:
 
     # ----- training ---------------------------------------------------------------------------
     def fit(self, x, seed):
-        from ..scoring import blocked_topk
-
         rng = np.random.default_rng(seed)
         x = x.astype(np.float32)
         order = rng.permutation(len(x))
@@ -133,9 +133,6 @@ class Distill:
         self.val_recall = best
 
     def _val_recall(self, val, mine, truth, k):
-        from ..fitting import recall_at_k
-        from ..scoring import blocked_topk
-
         ys = self._forward(mine)[0]
         _, ids = blocked_topk(self._forward(val)[0], len(ys), k, lambda a, b: ys[a:b], "ip")
         return recall_at_k(ids, truth, k)

@@ -13,7 +13,7 @@ import hashlib
 import numpy as np
 
 from .. import exact
-from . import NoFit
+from .base import NoFit
 
 def _mix64(z: np.ndarray) -> np.ndarray:
     """splitmix64 finalizer, vectorized on uint64 (wrap-around arithmetic)."""

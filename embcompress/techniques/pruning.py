@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..scoring import blocked_topk
+
 IMPORTANCE_QUERIES = 256
 NEIGHBOURS = 10
 
 
 def _importance(x: np.ndarray, metric: str, seed: int) -> np.ndarray:
-    from ..scoring import blocked_topk
-
     rng = np.random.default_rng(seed)
     q_rows = rng.choice(len(x), min(IMPORTANCE_QUERIES, len(x)), replace=False)
     k = min(NEIGHBOURS, len(x) - 1)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import NoFit
+from .base import NoFit
 
 _PAIR = np.dtype([("index", "<u2"), ("value", "<f2")])
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import NoFit
+from .base import NoFit
 
 
 class Truncate(NoFit):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import NoFit
+from .base import NoFit
 
 
 def _normalize(x: np.ndarray) -> np.ndarray:
