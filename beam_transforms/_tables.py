@@ -1,7 +1,6 @@
 """Small Arrow table helpers shared by the transforms: find, replace and describe columns."""
 from __future__ import annotations
 
-import numpy as np
 import pyarrow as pa
 
 from embcompress import EmbeddingError, provenance

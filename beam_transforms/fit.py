@@ -9,6 +9,7 @@ from __future__ import annotations
 import apache_beam as beam
 
 import embcompress as ec
+from embcompress.checks import check_sample_size
 
 from .artifacts import read_artifact, write_artifact
 from .sampling import ReservoirSample
@@ -31,8 +32,7 @@ class FitCodec(beam.PTransform):
                  overwrite=False):
         super().__init__()
         ec.parse_spec(spec)
-        if not isinstance(sample_size, int) or sample_size < 1:
-            raise ValueError(f"sample_size must be a positive integer, got {sample_size!r}")
+        check_sample_size(sample_size)
         self._column = column
         self._spec = spec
         self._sample_size = sample_size

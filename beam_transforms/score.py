@@ -16,6 +16,7 @@ from apache_beam.pvalue import AsDict, AsSingleton, PCollection
 
 from embcompress import EmbeddingError
 from embcompress.arrow import codes_from_arrow
+from embcompress.checks import check_k
 
 from . import _rows, _tables
 from ._codec_ref import CodecDoFn, split_codec_arg
@@ -51,8 +52,7 @@ class TopKNeighbors(beam.PTransform):
 
     def __init__(self, k: int = 10):
         super().__init__()
-        if not isinstance(k, int) or k < 1:
-            raise ValueError(f"k must be a positive integer, got {k!r}")
+        check_k(k)
         self._k = k
 
     def expand(self, pcoll):
@@ -134,8 +134,7 @@ class ScoreEmbeddings(beam.PTransform):
 
     def __init__(self, column, codec, queries, *, k=10, id_column="id", mode="asymmetric", faiss_threads="auto"):
         super().__init__()
-        if not isinstance(k, int) or k < 1:
-            raise ValueError(f"k must be a positive integer, got {k!r}")
+        check_k(k)
         self._column = column
         self._codec_arg = codec
         self._queries = queries

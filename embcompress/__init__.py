@@ -5,19 +5,21 @@
     codes = codec.encode(x); x_hat = codec.decode(codes)
     ids, sims = codec.search(queries, codes, k=10)
 """
-from ._version import __version__  # noqa: E402
+from ._version import __version__
+from .arrow import validate
+from .codec import Codec, load
+from .drift import DriftReport, drift
+from .errors import ArtifactError, EmbeddingError, NotFittedError
+from .evaluation import evaluate
+from .fitting import fit, recall_at_k
+from .moments import Moments
+from .pipeline import code_size
+from .scoring import exact_search
+from .spec import GRAMMAR, parse_spec
+from .techniques.hashing import hash_features
 
-from .codec import Codec, load  # noqa: E402
-from .drift import DriftReport, drift  # noqa: E402
-from .errors import ArtifactError, EmbeddingError, NotFittedError  # noqa: E402
-from .evaluation import evaluate  # noqa: E402
-from .fitting import fit, recall_at_k  # noqa: E402
-from .moments import Moments  # noqa: E402
-from .scoring import exact_search  # noqa: E402
-from .pipeline import code_size  # noqa: E402
-from .spec import GRAMMAR, parse_spec  # noqa: E402
-from .techniques.hashing import hash_features  # noqa: E402
-from .arrow import validate  # noqa: E402
-
-__all__ = ["Codec", "load", "fit", "Moments", "evaluate", "exact_search", "recall_at_k", "validate", "parse_spec", "code_size", "hash_features", "drift", "DriftReport", "GRAMMAR",
-           "ArtifactError", "EmbeddingError", "NotFittedError", "__version__"]
+__all__ = [
+    "GRAMMAR", "ArtifactError", "Codec", "DriftReport", "EmbeddingError", "Moments", "NotFittedError", "__version__",
+    "code_size", "drift", "evaluate", "exact_search", "fit", "hash_features", "load", "parse_spec", "recall_at_k",
+    "validate",
+]

@@ -11,13 +11,14 @@ import numpy as np
 
 from . import artifact, binary, files, layout, scoring
 from ._version import __version__
+from .checks import METRICS, check_k
 from .arrow import vectors_from_arrow
 from .errors import ArtifactError, EmbeddingError
 from .pipeline import Pipeline
 from .spec import MAX_DIM, parse_spec
 from .validation import as_float_matrix, check_queries, find_invalid, raise_on_invalid
 
-METRIC_NAMES = ("ip", "l2")
+METRIC_NAMES = METRICS
 SCORE_MODES = ("asymmetric", "hamming")
 MAX_ARTIFACT_BYTES = artifact.MAX_PAYLOAD_BYTES + artifact.MAX_HEADER_BYTES + 64 + artifact.MAC_BYTES
 ENCODE_BLOCK = 65536
@@ -184,8 +185,7 @@ class Codec:
         originals. ``exclude[i]`` is a row id never returned for query ``i`` (e.g. the query's
         own row), or -1; it needs one entry per query. NaN or Inf queries raise EmbeddingError.
         """
-        if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k < 1:
-            raise ValueError(f"k must be a positive integer, got {k!r}")
+        check_k(k)
         q, n, block, similarity = self._scorer(queries, codes, mode)
         k = int(min(k, n))
         fetch = k

@@ -5,7 +5,6 @@ import time
 
 import numpy as np
 
-from . import scoring
 from .protocol import recall_at_k, split_queries
 from .scoring import exact_search  # noqa: F401 -- also importable from here, as before
 from .validation import as_float_matrix

@@ -7,7 +7,8 @@ import numpy as np
 
 from . import layout, scoring
 from .arrow import vectors_from_arrow
-from .codec import METRIC_NAMES, Codec, library_versions
+from .checks import check_metric, check_seed
+from .codec import Codec, library_versions
 from .errors import EmbeddingError
 from .moments import Moments
 from .pipeline import Pipeline
@@ -77,10 +78,8 @@ def _split(n: int, holdout, need: int, seed: int, cap):
 
 def check_fit_arguments(metric, seed, holdout) -> None:
     """Raise on a bad ``metric``, ``seed`` or ``holdout`` (adapters call it before sampling)."""
-    if metric not in METRIC_NAMES:
-        raise ValueError(f"metric must be one of {METRIC_NAMES}, got {metric!r}")
-    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or not 0 <= seed < 2**31:
-        raise ValueError(f"seed must be an integer in [0, 2**31), got {seed!r}")
+    check_metric(metric)
+    check_seed(seed)
     if holdout is None:
         return
     if not isinstance(holdout, numbers.Real) or isinstance(holdout, bool) or not 0 <= holdout < 1:

@@ -36,7 +36,7 @@ def main():
     codec = fit_codec(df, "embedding", args.spec, sample_size=100_000)  # + fit on a sample
     df = encode_column(df, codec, "embedding", "embedding_code", drop_input=True)  # + encode
     df.write.mode("overwrite").parquet(out)
-    codec.save(os.path.join(out, "_embcompress.codec"), overwrite=True)  # + keep the codec with the data
+    codec.save(os.path.join(out, "_embcompress.ecz"), overwrite=True)  # + keep the codec with the data
 
     back = spark.read.parquet(out)
     raw = os.path.getsize(args.input)
@@ -45,7 +45,7 @@ def main():
     print(f"codec {codec.spec}: {codec.code_size} bytes per vector instead of {4 * codec.dim}; "
           f"Parquet {raw / 1e6:.2f} MB -> {size / 1e6:.2f} MB")
     # anyone can decode later in plain Python, without Spark:
-    plain = ec.load(os.path.join(out, "_embcompress.codec"))
+    plain = ec.load(os.path.join(out, "_embcompress.ecz"))
     first = back.select("embedding_code").first()[0]
     print("decoded first row, first values:", plain.decode(bytearray(first))[0][:4])
     spark.stop()

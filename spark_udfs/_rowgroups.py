@@ -21,7 +21,7 @@ from embcompress.arrow import codes_as_binary, encode_arrow
 from embcompress.errors import EmbeddingError
 from embcompress.provenance import ColumnRecord
 
-from . import _columns, _session
+from . import _session
 from ._worker import broadcast_codec
 
 

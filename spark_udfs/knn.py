@@ -15,6 +15,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from embcompress.arrow import codes_from_arrow, vectors_from_arrow
+from embcompress.checks import check_k
 from embcompress.validation import raise_on_invalid
 
 from . import _columns, _session
@@ -94,8 +95,7 @@ def knn_join(queries_df, corpus_df, codec, *, query_col, code_col, k=10, rescore
     vectors), each partition re-ranks its top ``rescore_factor * k`` by exact similarity and
     ``score`` is exact. Null codes never match; a null or bad query fails the job.
     """
-    if not isinstance(k, int) or isinstance(k, bool) or k < 1:
-        raise ValueError(f"k must be a positive integer, got {k!r}")
+    check_k(k)
     _columns.code_input(corpus_df, code_col)
     for df, col in ((corpus_df, corpus_id_col), (queries_df, query_id_col)):
         _columns.field(df, col)

@@ -8,6 +8,7 @@ import pyarrow as pa
 from pyspark.sql import functions as F
 
 import embcompress as ec
+from embcompress.checks import check_sample_size
 from embcompress.fitting import check_fit_arguments
 
 from . import _columns, _moments, _scan, _session
@@ -53,8 +54,7 @@ def sample_vectors(df, column: str, sample_size: int = 100_000, seed: int = 0, *
 
 
 def _check_sampling(sample_size, engine) -> None:
-    if not isinstance(sample_size, int) or isinstance(sample_size, bool) or sample_size < 1:
-        raise ValueError(f"sample_size must be a positive integer, got {sample_size!r}")
+    check_sample_size(sample_size)
     if engine not in ENGINES:
         raise ValueError(f"engine must be 'auto' or 'spark', got {engine!r}")
 

@@ -5,7 +5,7 @@ A transform stage has ``d_out``, ``fit(x, seed)``, ``forward(x)``, ``inverse(y)`
 ``export()``/``load(arrays)``; a code stage has ``code_size``, ``fit``, ``encode(y, out)``,
 ``decode(codes)``, ``export``/``load`` and optionally ``similarity(q, codes)``.
 """
-from .base import NoFit
+from .base import NoFit  # noqa: F401 -- re-exported: stages subclass techniques.NoFit
 from .binary_code import BinaryCode  # noqa: E402
 from .distill import Distill  # noqa: E402
 from .hashing import FeatureHash  # noqa: E402
