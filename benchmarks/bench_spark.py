@@ -300,11 +300,8 @@ def bench_shipping(spark, workdir, mode, tasks=8):
     size = len(codec.to_bytes()) / 1e6
     ways = ("closure",) if mode == "connect" else ("broadcast", "closure")
     for way in ways:
-        from spark_udfs import _worker
-
         def job():
-            handle = _worker.broadcast_codec(spark, codec, how=way)
-            noop(encode_column(df, codec, "embedding", engine="spark", _handle=handle))
+            noop(encode_column(df, codec, "embedding", engine="spark", ship=way))
         s = best_of(3, job)
         report(f"ship a {size:.0f} MB codec by {way} ({mode}), {tasks} tasks", s, tasks,
                "best of 3; each run ships it anew")

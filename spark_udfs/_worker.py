@@ -10,25 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from hashlib import sha256
+from typing import Any
 
 from . import _session
 
 _CACHE: dict = {}
 _THREADS_SET = False
-
-
-@dataclass(frozen=True)
-class CodecHandle:
-    """What a task closure carries: a broadcast of the artifact bytes, or the bytes themselves."""
-
-    payload: object  # a pyspark Broadcast of bytes (classic), or the bytes (Connect)
-    fingerprint: str
-
-    def blob(self) -> bytes:
-        return self.payload if isinstance(self.payload, (bytes, bytearray)) else self.payload.value
-
-    def get(self):
-        return worker_codec(self)
 
 
 SHIP_MODES = ("auto", "broadcast", "closure")
@@ -38,10 +25,24 @@ SHIP_MODES = ("auto", "broadcast", "closure")
 class Shipped:
     """Bytes a task closure carries: a broadcast of them, or the bytes themselves."""
 
-    payload: object
+    payload: Any  # a pyspark Broadcast of bytes (classic), or the bytes (Connect)
 
     def blob(self) -> bytes:
-        return self.payload if isinstance(self.payload, (bytes, bytearray)) else self.payload.value
+        return bytes(self.payload) if isinstance(self.payload, (bytes, bytearray)) else self.payload.value
+
+
+@dataclass(frozen=True)
+class CodecHandle:
+    """What a task closure carries to rebuild a codec: its shipped artifact bytes and their fingerprint."""
+
+    shipped: Shipped
+    fingerprint: str
+
+    def blob(self) -> bytes:
+        return self.shipped.blob()
+
+    def get(self):
+        return worker_codec(self)
 
 
 def ship_bytes(spark, blob: bytes, *, how: str = "auto") -> Shipped:
@@ -56,7 +57,7 @@ def ship_bytes(spark, blob: bytes, *, how: str = "auto") -> Shipped:
 
 def broadcast_codec(spark, codec, *, how: str = "auto") -> CodecHandle:
     """The handle tasks rebuild ``codec`` from, shipped as :func:`ship_bytes` says."""
-    return CodecHandle(ship_bytes(spark, codec.to_bytes(), how=how).payload, codec.fingerprint)
+    return CodecHandle(ship_bytes(spark, codec.to_bytes(), how=how), codec.fingerprint)
 
 
 def _limit_threads() -> None:

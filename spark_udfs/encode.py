@@ -128,7 +128,7 @@ def _plain_scan(df, src, engine, on_invalid):
 
 
 def encode_column(df, codec, input_col, output_col=None, *, on_invalid="raise", drop_input=False,
-                  reason_col=DEFAULT_REASON_COL, engine="auto", _handle=None):
+                  reason_col=DEFAULT_REASON_COL, engine="auto", ship="auto"):
     """Add ``output_col`` (binary, ``codec.code_size`` bytes per row) holding the codes of ``input_col``.
 
     ``input_col`` is ``array<float>``, ``array<double>`` or a Spark ML vector; null vectors give
@@ -142,13 +142,17 @@ def encode_column(df, codec, input_col, output_col=None, *, on_invalid="raise", 
     conversion of the vectors; any other DataFrame goes through ``mapInArrow``. ``"spark"``
     always uses ``mapInArrow`` (for files only the JVM can open, e.g. through Hadoop
     credentials); ``"pyarrow"`` fails unless the direct read is possible.
+
+    ``ship`` says how the codec reaches the tasks: ``"broadcast"`` (classic sessions),
+    ``"closure"`` (inside each task, the only way on Spark Connect) or ``"auto"`` (docs/spark.md
+    measures both).
     """
     check_on_invalid(on_invalid)
     output_col = output_col or default_code_column(input_col)
     _check_output(df, input_col, output_col)
     src, read_col = _columns.vector_input(df, input_col)
     scan = _plain_scan(df, src, engine, on_invalid)
-    handle = _handle or broadcast_codec(df.sparkSession, codec)
+    handle = broadcast_codec(df.sparkSession, codec, how=ship)
     record = ColumnRecord.of(codec, input_col, output_col)  # saved by Spark in every file footer it writes
     schema = _output_schema(src, input_col, output_col, drop_input, T.BinaryType(), provenance.field_metadata(record))
     if scan is not None:
@@ -180,7 +184,7 @@ def _decoder(handle, column, output_col, names):
     return run
 
 
-def decode_column(df, codec, input_col, output_col=None, *, drop_input=False, _handle=None):
+def decode_column(df, codec, input_col, output_col=None, *, drop_input=False, ship="auto"):
     """Add ``output_col`` (``array<float>``, the reconstruction) decoded from the binary codes in ``input_col``.
 
     ``output_col`` defaults to ``input_col`` without ``_code`` (``embedding_code`` -> ``embedding``),
@@ -192,6 +196,6 @@ def decode_column(df, codec, input_col, output_col=None, *, drop_input=False, _h
     output_col = output_col or default_decoded_column(input_col)
     _check_output(df, input_col, output_col)
     _columns.code_input(df, input_col)
-    handle = _handle or broadcast_codec(df.sparkSession, codec)
+    handle = broadcast_codec(df.sparkSession, codec, how=ship)
     schema = _output_schema(df, input_col, output_col, drop_input, T.ArrayType(T.FloatType(), True))
     return df.mapInArrow(_decoder(handle, input_col, output_col, schema.names), schema)

@@ -173,9 +173,9 @@ def sql_parquet(ctx, path, codec):
 
 def sql_artifact(ctx, path, blob):
     """What a SQL UDF's worker does with the broadcast artifact bytes."""
-    from spark_udfs._worker import CodecHandle, worker_codec
+    from spark_udfs._worker import CodecHandle, Shipped, worker_codec
 
-    return worker_codec(CodecHandle(ctx.spark.sparkContext.broadcast(blob), sha256(blob).hexdigest()))
+    return worker_codec(CodecHandle(Shipped(ctx.spark.sparkContext.broadcast(blob)), sha256(blob).hexdigest()))
 
 
 # ----- Beam (DirectRunner) ------------------------------------------------------------------------
