@@ -216,7 +216,7 @@ def apply_by_form(pcoll, table_fn, rows_fn, side_inputs: dict, tagged: bool, kee
             # runtime_type_check test the dead letters against it too.
             main.element_type = pcoll.element_type
         return main, bad
-    tables, rows = pcoll | "SplitByForm" >> beam.Partition(_form, 2)
+    tables, rows = pcoll | "SplitByForm" >> beam.Partition(_form, 2)  # type: ignore[arg-type]  # Beam's stubs
     batches = rows | "BatchRows" >> beam.BatchElements(min_batch_size=ROW_BATCH[0], max_batch_size=ROW_BATCH[1])
     outs = []
     for name, source, fn in (("Tables", tables, table_fn), ("Rows", batches, rows_fn)):

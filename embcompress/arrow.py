@@ -237,7 +237,7 @@ def encode_arrow(codec, values, *, column=None, on_invalid="raise") -> EncodedCo
             codes[good] = codec.encode(batch.matrix[good], validate=False)
     else:
         codes = codec.encode(batch.matrix, validate=False)
-    reasons = np.where(rejected, batch.reasons, None)
+    reasons = np.where(rejected, batch.reasons, np.array(None, dtype=object))
     return EncodedColumn(codes_to_arrow(codes, batch.invalid), rejected, reasons)
 
 

@@ -9,7 +9,7 @@ SEED_LIMIT = 2**31
 
 def positive_int(name: str, value) -> int:
     """``value`` as an int, or ValueError: a bool, a float or a value below 1 is refused."""
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or int(value) < 1:
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
     return int(value)
 
@@ -24,7 +24,7 @@ def check_sample_size(sample_size) -> int:
 
 
 def check_seed(seed) -> int:
-    if not isinstance(seed, numbers.Integral) or isinstance(seed, bool) or not 0 <= seed < SEED_LIMIT:
+    if not isinstance(seed, numbers.Integral) or isinstance(seed, bool) or not 0 <= int(seed) < SEED_LIMIT:
         raise ValueError(f"seed must be an integer in [0, 2**31), got {seed!r}")
     return int(seed)
 

@@ -43,7 +43,7 @@ class Codec:
         self._pipeline = Pipeline(self._spec, header["dim"], header["metric"], header["seed"])
         self._pipeline.load(arrays)
         self._arrays = arrays
-        self._blob = None
+        self._blob: bytes | None = None
 
     # ----- identity -------------------------------------------------------------------------
     @property
@@ -213,7 +213,8 @@ class Codec:
         """
         if self._blob is None:
             self._blob = artifact.pack(self._header, self._arrays)
-        return self._blob if key is None else artifact.sign(self._blob, key)
+        blob: bytes = self._blob
+        return blob if key is None else artifact.sign(blob, key)
 
     @classmethod
     def from_bytes(cls, blob, *, key: bytes | None = None, max_memory: int | None = None) -> "Codec":
@@ -298,7 +299,8 @@ def _minus_hamming(q_pm1, x_pm1, metric):
 
 def _check_header(header: dict):
     """The parsed spec of a header whose fields have the right types and ranges; ArtifactError if not."""
-    for key, kind in (("spec", str), ("dim", int), ("metric", str), ("seed", int)):
+    scalars: tuple[tuple[str, type], ...] = (("spec", str), ("dim", int), ("metric", str), ("seed", int))
+    for key, kind in scalars:
         if type(header.get(key)) is not kind:  # not isinstance: JSON true would pass as the int 1
             raise ArtifactError(f"artifact header field {key!r} is missing or not a {kind.__name__}")
     if header["metric"] not in METRIC_NAMES:
@@ -307,7 +309,8 @@ def _check_header(header: dict):
         raise ArtifactError(f"artifact dim {header['dim']} is out of range 1..{MAX_DIM}")
     if not 0 <= header["seed"] < 2**31:
         raise ArtifactError(f"artifact seed {header['seed']} is out of range [0, 2**31)")
-    for key, kind in (("columns", list), ("fit", dict), ("versions", dict)):
+    containers: tuple[tuple[str, type], ...] = (("columns", list), ("fit", dict), ("versions", dict))
+    for key, kind in containers:
         if key in header and not isinstance(header[key], kind):
             raise ArtifactError(f"artifact header field {key!r} is not a {kind.__name__}")
     try:

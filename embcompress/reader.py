@@ -104,7 +104,8 @@ class CompressedTable:
 
     def search(self, queries, k: int = 10, *, id_column: str = "id"):
         """Top-``k`` rows over all partitions, each scored with its own codec: ``(ids, sims)`` (nq, k)."""
-        best_ids, best_sims = None, None
+        best_ids: np.ndarray | None = None
+        best_sims: np.ndarray | None = None
         for _, table, codec in self.iter_files(columns=[id_column, self.code_column]):
             codes, _ = codes_from_arrow(table[self.code_column], codec.code_size, column=self.code_column)
             local, sims = codec.search(queries, codes, k=min(k, len(codes)))
@@ -113,7 +114,7 @@ class CompressedTable:
                 best_ids, best_sims = ids, sims
             else:
                 best_ids, best_sims = _merge(best_ids, best_sims, ids, sims, k)
-        if best_ids is None:
+        if best_ids is None or best_sims is None:
             raise ValueError(f"{self.path} has no rows to search")
         return best_ids[:, :k], best_sims[:, :k]
 

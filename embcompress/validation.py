@@ -112,7 +112,8 @@ def as_float_matrix(x, *, column=None, dim=None) -> np.ndarray:
 def _squared_norms(x: np.ndarray) -> np.ndarray:
     """Row norms squared, by faiss's SIMD loop: one pass that exposes NaN, Inf and zero rows alike."""
     out = np.empty(len(x), dtype=np.float32)
-    faiss.fvec_norms_L2sqr(faiss.swig_ptr(out), faiss.swig_ptr(x), x.shape[1], len(x))
+    norms_l2sqr = faiss.fvec_norms_L2sqr  # type: ignore[attr-defined]  # a SWIG function faiss's stubs omit
+    norms_l2sqr(faiss.swig_ptr(out), faiss.swig_ptr(x), x.shape[1], len(x))
     return out
 
 

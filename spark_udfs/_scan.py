@@ -250,7 +250,9 @@ def _partitions(groups, parallelism: int):
     rounds = max(1, math.ceil(total_bytes / (PARTITION_BYTES * parallelism)))
     n = max(1, min(len(groups), parallelism * rounds))
     total_rows = sum(g[0].rows for g in groups)
-    parts, current, done = [], [], 0
+    parts: list = []
+    current: list = []
+    done = 0
     for i, (group, _) in enumerate(groups):
         current.append(i)
         done += group.rows

@@ -27,7 +27,7 @@ def _vectorized(return_type: str, *kinds: str):
     if _session.pyspark_version() >= ARROW_UDF_SINCE:
         from pyspark.sql.functions import arrow_udf
 
-        return arrow_udf(return_type)
+        return arrow_udf(return_type)  # type: ignore[call-overload]  # pyspark's stubs want a literal type
     from pyspark.sql.functions import pandas_udf
 
     def wrap(f):
