@@ -65,8 +65,8 @@ def input_dir(base: np.ndarray, rows: int) -> Path:
     folder.mkdir(parents=True)
     rng = np.random.default_rng(0)
     for f, start in enumerate(range(0, rows, ROWS_PER_FILE)):
-        with pq.ParquetWriter(folder / f"part-{f:05d}.parquet", pa.schema([("id", pa.int64()),
-                                                                           ("embedding", pa.list_(pa.float32()))])) as w:
+        schema = pa.schema([("id", pa.int64()), ("embedding", pa.list_(pa.float32()))])
+        with pq.ParquetWriter(folder / f"part-{f:05d}.parquet", schema) as w:
             for lo in range(start, min(rows, start + ROWS_PER_FILE), ROW_GROUP):
                 hi = min(rows, start + ROWS_PER_FILE, lo + ROW_GROUP)
                 x = base[np.arange(lo, hi) % len(base)] + NOISE * rng.standard_normal((hi - lo, base.shape[1]),

@@ -24,11 +24,11 @@ os.environ["PYSPARK_PYTHON"] = sys.executable
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # idle OpenMP threads must not spin on a shared 2-core box
 os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (os.environ.get("PYTHONPATH"), str(REPO)) if p)
 
-import numpy as np
-import pyarrow as pa
-import pyarrow.parquet as pq
+import numpy as np  # noqa: E402 -- after the path and environment set-up above
+import pyarrow as pa  # noqa: E402 -- after the path and environment set-up above
+import pyarrow.parquet as pq  # noqa: E402 -- after the path and environment set-up above
 
-from embcompress import datasets, nightly
+from embcompress import datasets, nightly  # noqa: E402 -- after the path and environment set-up above
 
 
 def write_table(root: Path, partitions: int, copies: int) -> int:

@@ -189,8 +189,8 @@ def bench_compress_parquet(spark, path, codec, rows, workdir):
     print("compress_parquet PQ48:", flush=True)
     for engine in ("spark", "pyarrow"):
         out = workdir / f"compressed_{engine}"
-        s, _ = timed(lambda: compress_parquet(spark, str(path), str(out), "embedding", codec, mode="overwrite",
-                                              engine=engine))
+        s, _ = timed(lambda out=out, engine=engine: compress_parquet(spark, str(path), str(out), "embedding", codec,
+                                                                     mode="overwrite", engine=engine))
         report(f"compress_parquet engine={engine!r} (read+encode+write)", s, rows, f"= {RAW['s'] / s:.2f}x raw")
 
 
@@ -236,9 +236,9 @@ def bench_knn(spark, dev_codec, data):
     corpus.count()
     queries = dev.where(dev.id.isin([int(q) for q in query_ids]))
     for factor in (None, 4):
-        s, out = timed(lambda: knn_join(queries, corpus, dev_codec, query_col="embedding", code_col="code", k=11,
-                                        rescore_col="embedding" if factor else None,
-                                        rescore_factor=factor or 1).toPandas())
+        s, out = timed(lambda factor=factor: knn_join(
+            queries, corpus, dev_codec, query_col="embedding", code_col="code", k=11,
+            rescore_col="embedding" if factor else None, rescore_factor=factor or 1).toPandas())
         out = out[out.query_id != out.corpus_id].sort_values(["query_id", "rank"])  # drop each query's own row
         got = np.stack(out.groupby("query_id")["corpus_id"].apply(lambda v: v.to_numpy()[:10]).loc[query_ids])
         recall = ec.recall_at_k(got, truth, 10)
@@ -300,7 +300,7 @@ def bench_shipping(spark, workdir, mode, tasks=8):
     size = len(codec.to_bytes()) / 1e6
     ways = ("closure",) if mode == "connect" else ("broadcast", "closure")
     for way in ways:
-        def job():
+        def job(way=way):
             noop(encode_column(df, codec, "embedding", engine="spark", ship=way))
         s = best_of(3, job)
         report(f"ship a {size:.0f} MB codec by {way} ({mode}), {tasks} tasks", s, tasks,

@@ -202,7 +202,8 @@ def codes_from_arrow(values, code_size: int, *, column=None):
                 f"wrong code size: expected {code_size} bytes, got {int(lengths[row])}", row=row, column=column,
                 hint="decode with the codec that encoded this column",
             )
-        data = np.frombuffer(arr.buffers()[2], dtype=np.uint8) if arr.buffers()[2] is not None else np.zeros(0, np.uint8)
+        values = arr.buffers()[2]
+        data = np.frombuffer(values, dtype=np.uint8) if values is not None else np.zeros(0, np.uint8)
         codes = np.zeros((n, code_size), dtype=np.uint8)
         good = np.flatnonzero(~null)
         if good.size:

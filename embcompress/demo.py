@@ -27,7 +27,8 @@ def main() -> None:
     truth, _ = ec.exact_search(x[queries], x, K, exclude=queries)
     raw_mb = os.path.getsize(datasets.DEMO_PATH) / 1e6
     print(f"embcompress {ec.__version__}: {len(x)} real all-MiniLM-L6-v2 embeddings ({x.shape[1]}-d) from "
-          f"{datasets.DEMO_PATH.name} ({raw_mb:.1f} MB); recall@{K} of {len(queries)} held-in queries vs exact search\n")
+          f"{datasets.DEMO_PATH.name} ({raw_mb:.1f} MB); recall@{K} of {len(queries)} held-in queries "
+          f"vs exact search\n")
     header = f"{'spec':<12} {'bytes/vec':>9} {'ratio':>6} {'recall@10':>9} {'+rescore':>9} {'encode rows/s':>14} " \
              f"{'fit s':>6} {'parquet MB':>10}"
     print(header)

@@ -17,7 +17,8 @@ def require_plotting() -> None:
     try:
         import matplotlib  # noqa: F401
     except ImportError:
-        raise RuntimeError(f"--report draws its plots with matplotlib, which is not installed: {INSTALL_HINT}") from None
+        raise RuntimeError(f"--report draws its plots with matplotlib, which is not installed: "
+                           f"{INSTALL_HINT}") from None
 
 COLUMNS = [  # (header, row key, format)
     ("spec", "spec", "{}"),
@@ -39,7 +40,7 @@ REPORT_MD = "report.md"
 
 def _cells(row: dict, k: int) -> list:
     out = []
-    for header, key, fmt in COLUMNS:
+    for _, key, fmt in COLUMNS:
         value = row.get(key)
         out.append("-" if value is None else fmt.format(value))
     return out

@@ -76,7 +76,10 @@ def blocked_topk(queries: np.ndarray, n: int, k: int, block_vectors, metric: str
 def _order(best_s, best_i):
     """Sort each row by decreasing score, ties by increasing id, missing (-1) last."""
     ids_key = np.where(best_i < 0, np.iinfo(np.int64).max, best_i)
-    order = np.lexsort((ids_key, -best_s.astype(np.float64)), axis=1) if best_s.size else np.zeros(best_s.shape, np.int64)
+    if best_s.size:
+        order = np.lexsort((ids_key, -best_s.astype(np.float64)), axis=1)
+    else:
+        order = np.zeros(best_s.shape, np.int64)
     return np.take_along_axis(best_s, order, axis=1), np.take_along_axis(best_i, order, axis=1)
 
 

@@ -13,5 +13,8 @@ from .parquet import compress_parquet, read_parquet
 from .sampling import fit_codec, sample_vectors
 from .sql import register_udfs
 
-__all__ = ["fit_codec", "sample_vectors", "encode_column", "decode_column", "compress_parquet", "read_parquet", "register_udfs",
-           "EmbeddingCompressor", "EmbeddingCompressorModel", "knn_join", "recompress", "read_compressed"]
+__all__ = [
+    "fit_codec", "sample_vectors", "encode_column", "decode_column", "compress_parquet", "read_parquet",
+    "register_udfs", "EmbeddingCompressor", "EmbeddingCompressorModel", "knn_join", "recompress",
+    "read_compressed",
+]

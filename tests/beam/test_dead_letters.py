@@ -34,7 +34,8 @@ def _spoil(rows, spoil, at=(3,)):
     return rows
 
 
-@pytest.mark.parametrize("name, spoil, reason", BAD_KINDS + ROW_ONLY_KINDS, ids=lambda v: v if isinstance(v, str) else "")
+@pytest.mark.parametrize("name, spoil, reason", BAD_KINDS + ROW_ONLY_KINDS,
+                         ids=lambda v: v if isinstance(v, str) else "")
 def test_row_dicts_route_bad_rows(sq8, demo_table, name, spoil, reason):
     rows = _spoil(demo_table.slice(0, 8).to_pylist(), spoil, at=(3, 6))
     with beam.Pipeline() as p:

@@ -58,7 +58,8 @@ def test_given_codec_and_rejected_rows(sq8, bad_table, tmp_path):
     for row in rejected.to_pylist():  # each rejected row is written exactly as it came in
         row.pop(REASON_COLUMN)
         before = original[row["id"]]
-        assert {k: v for k, v in row.items() if k != "embedding"} == {k: v for k, v in before.items() if k != "embedding"}
+        others = {k: v for k, v in before.items() if k != "embedding"}
+        assert {k: v for k, v in row.items() if k != "embedding"} == others
         assert np.array_equal(row["embedding"], before["embedding"], equal_nan=True)
     assert out.sort_by("id")["embedding_code"].null_count == 1  # the null vector stays a null code
     assert provenance.read(files[0])[0].fingerprint == sq8.fingerprint

@@ -23,7 +23,8 @@ def test_encode_streams_many_row_groups_keeping_count_order_and_columns(cli, tab
     codes = parquet_io.read_codes(out, "embedding_code", codec.code_size)
     np.testing.assert_array_equal(codes, codec.encode(data64))
     record, = parquet_io.read_codec_metadata(out)
-    assert (record.fingerprint, record.source_column, record.code_column) == (codec.fingerprint, "embedding", "embedding_code")
+    assert (record.fingerprint, record.source_column, record.code_column) == \
+        (codec.fingerprint, "embedding", "embedding_code")
 
 
 def test_encode_drop_input_and_output_column(cli, table64, codec64, tmp_path):

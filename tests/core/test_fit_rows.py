@@ -1,5 +1,4 @@
 """ec.fit with default arguments trains on the rows faiss would: the trained state equals faiss's."""
-import faiss
 import numpy as np
 import pytest
 
@@ -46,7 +45,8 @@ def test_explicit_holdout_keeps_its_meaning(make_low_rank, holdout, train_rows, 
     assert stats["train_rows"] == train_rows and stats["stats_from"] == stats_from
 
 
-@pytest.mark.parametrize("spec, cap", [("SQ8", None), ("PQ8", 65536), ("PCA16,PQ4", 65536), ("PCA16,PQ4x4", 32000), ("OPQ8,PQ8", 65536),
-                                       ("RQ8x8", None), ("PCA16,SQ8", None), ("HASH64,PQ8", None), ("Flat", 0)])
+@pytest.mark.parametrize("spec, cap", [("SQ8", None), ("PQ8", 65536), ("PCA16,PQ4", 65536), ("PCA16,PQ4x4", 32000),
+                                       ("OPQ8,PQ8", 65536), ("RQ8x8", None), ("PCA16,SQ8", None), ("HASH64,PQ8", None),
+                                       ("Flat", 0)])
 def test_max_training_rows(spec, cap):
     assert parse_spec(spec).max_training_rows(32) == cap

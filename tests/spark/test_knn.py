@@ -57,7 +57,8 @@ def test_ids_of_any_type_and_stable_ties(spark, demo_matrix, sq8, id_type):
     """Three corpus rows share one code: the tie goes to the smaller ids, in every partitioning."""
     code = bytes(sq8.encode(demo_matrix[0])[0])
     other = bytes(sq8.encode(demo_matrix[1])[0])
-    make = {"string": lambda i: f"doc-{i}", "long": lambda i: i, "date": lambda i: __import__("datetime").date(2020, 1, i)}
+    make = {"string": lambda i: f"doc-{i}", "long": lambda i: i,
+            "date": lambda i: __import__("datetime").date(2020, 1, i)}
     rows = [(make[id_type](i), code if i in (3, 5, 7) else other) for i in range(1, 9)]
     corpus = spark.createDataFrame(rows, f"cid {id_type}, code binary")
     queries = spark.createDataFrame([("q", demo_matrix[0].tolist())], "qid string, embedding array<float>")
@@ -92,5 +93,6 @@ def test_partitioning_does_not_change_the_top_k(demo_df, sq8, partitions):
     args = dict(query_col="embedding", code_col="code", k=5)
     whole = knn_join(queries, corpus.coalesce(1), sq8, **args).orderBy("query_id", "rank").toPandas()
     split = knn_join(queries, corpus.repartition(partitions), sq8, **args).orderBy("query_id", "rank").toPandas()
-    assert split[["query_id", "corpus_id", "rank"]].values.tolist() == whole[["query_id", "corpus_id", "rank"]].values.tolist()
+    columns = ["query_id", "corpus_id", "rank"]
+    assert split[columns].values.tolist() == whole[columns].values.tolist()
     np.testing.assert_allclose(split["score"], whole["score"], rtol=1e-5, atol=1e-6)

@@ -57,4 +57,4 @@ def test_missing_params_and_unfitted_model(demo_df):
     with pytest.raises(ValueError, match="parameter 'spec' must be set"):
         EmbeddingCompressor(inputCol="embedding").fit(demo_df)
     with pytest.raises(ec.NotFittedError, match="has no codec"):
-        EmbeddingCompressorModel().codec
+        _ = EmbeddingCompressorModel().codec
