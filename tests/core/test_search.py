@@ -5,6 +5,8 @@ import pytest
 import embcompress as ec
 from embcompress import scoring
 
+from ..topk import assert_same_topk
+
 
 @pytest.fixture(scope="module", params=["ip", "l2"])
 def setup(request, data64):
@@ -38,8 +40,7 @@ def test_blocked_search_equals_unblocked(db_block, query_block, data64):
     q, x = data64[:13], data64
     ref_s, ref_i = scoring.blocked_topk(q, len(x), 5, lambda a, b: x[a:b], "ip")
     s, i = scoring.blocked_topk(q, len(x), 5, lambda a, b: x[a:b], "ip", db_block=db_block, query_block=query_block)
-    np.testing.assert_array_equal(i, ref_i)
-    np.testing.assert_allclose(s, ref_s, rtol=1e-5)
+    assert_same_topk(i, s, ref_i, ref_s, what=f"blocks {db_block}x{query_block} against one block")
 
 
 def test_ties_go_to_the_smaller_id():
