@@ -22,7 +22,7 @@ import pyarrow.parquet as pq  # noqa: E402
 from apache_beam.io.filesystems import FileSystems  # noqa: E402
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions  # noqa: E402
 
-from embcompress import datasets  # noqa: E402
+from embcompress import datasets, provenance  # noqa: E402
 from beam_transforms import CompressParquet, load_codec  # noqa: E402
 from beam_transforms.parquet import rejected_prefix  # noqa: E402
 
@@ -48,10 +48,8 @@ def summary(output: str) -> str:
     n_files, rows, metas = stats(output)
     _, rejected, _ = stats(rejected_prefix(output))
     meta = pq.ParquetFile(FileSystems.open(FileSystems.match([output + "-*.parquet"])[0].metadata_list[0].path))
-    schema_meta = meta.schema_arrow.metadata or {}
-    spec = schema_meta.get(b"embcompress.spec", b"?").decode()
-    fingerprint = schema_meta.get(b"embcompress.fingerprint", b"?").decode()[:16]
-    return (f"wrote {rows:,} rows in {n_files} file(s) with {spec} codes (codec {fingerprint}); "
+    (record,) = provenance.from_schema(meta.schema_arrow)  # which codec wrote the code column
+    return (f"wrote {rows:,} rows in {n_files} file(s) with {record.spec} codes (codec {record.fingerprint[:16]}); "
             f"{rejected:,} rejected row(s) under {rejected_prefix(output)}-*.parquet")
 
 

@@ -35,12 +35,29 @@ def demo_matrix():
     return datasets.matrix(datasets.load_demo())
 
 
-@pytest.fixture(scope="session")
-def shared_dev():
+REQUIRE_DEV_DATA = "EMBCOMPRESS_REQUIRE_DEV_DATA"
+
+
+def dev_data_dir():
+    """``../shared/data``; where it is absent the test skips, or fails when $EMBCOMPRESS_REQUIRE_DEV_DATA=1
+    (CI sets it: CI always has the shared data, so a skip there would hide a broken path)."""
     root = datasets.shared_data_dir()
     if root is None:
-        pytest.skip("../shared/data (the project's real dev embeddings) is absent on this machine")
-    return datasets.load_dev(root)
+        message = "../shared/data (the project's real dev embeddings) is absent on this machine"
+        if os.environ.get(REQUIRE_DEV_DATA) == "1":
+            pytest.fail(f"{message}, and {REQUIRE_DEV_DATA}=1 requires it")
+        pytest.skip(message)
+    return root
+
+
+@pytest.fixture(scope="session")
+def dev_dir():
+    return dev_data_dir()
+
+
+@pytest.fixture(scope="session")
+def shared_dev(dev_dir):
+    return datasets.load_dev(dev_dir)
 
 
 SPARK_MODES = ("classic", "connect")

@@ -11,7 +11,7 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 @pytest.mark.parametrize("script, args, expect", [
     ("spark_etl_step.py", ["--spec", "SQ8"], "embedding_code"),
     ("spark_sql_join.py", [], "score"),
-    ("beam_compress_parquet.py", ["--spec", "SQ8", "--sample-size", "1000"], ""),
+    ("beam_compress_parquet.py", ["--spec", "SQ8", "--sample-size", "1000"], "wrote 2,000 rows in"),
     ("beam_etl_step.py", ["--spec", "SQ8"], "2000 rows"),
     ("nightly_recompression.py", ["--engine", "local"], "nothing to do"),
 ])

@@ -10,10 +10,8 @@ PARTS = 4
 
 
 @pytest.fixture(scope="module")
-def halves_table(tmp_path_factory):
-    data = datasets.shared_data_dir()
-    if data is None:
-        pytest.skip("the shared dev set (../shared/data) is not present")
+def halves_table(tmp_path_factory, dev_dir):
+    data = dev_dir
     table = pq.read_table(data / datasets.DEV_FILE, columns=["id", "embedding"])
     order = np.random.default_rng(0).permutation(table.num_rows)
     root = tmp_path_factory.mktemp("dev")

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import embcompress as ec
-from embcompress.datasets import load_dev, shared_data_dir
+from embcompress.datasets import load_dev
 from spark_udfs import encode_column, knn_join
 
 from ..topk import assert_same_topk
@@ -71,9 +71,8 @@ def test_ids_of_any_type_and_stable_ties(spark, demo_matrix, sq8, id_type):
                                                                     ("q", make[id_type](5), 2)]
 
 
-@pytest.mark.skipif(shared_data_dir() is None, reason="needs the dev set in ../shared/data (not shipped)")
-def test_recall_on_dev_data_with_rescoring(spark):
-    data = shared_data_dir()
+def test_recall_on_dev_data_with_rescoring(spark, dev_dir):
+    data = dev_dir
     ids, x, query_ids, truth = load_dev(data)
     codec = ec.fit("SQ4", x[:5000], seed=0)  # quick to fit; the PQ48 figure is in benchmarks/bench_spark.py
     dev = spark.read.parquet(str(data / "dev_docstrings_minilm384.parquet")).select("id", "embedding")

@@ -33,7 +33,7 @@ def test_sample_is_seeded_and_skips_nulls(spark, demo_df):
     assert len(sample_vectors(with_nulls, "embedding", sample_size=5000)) == with_nulls.where("id % 2 = 0").count()
 
 
-def test_fit_codec_artifact_decodes_in_plain_python(demo_df, demo_matrix, tmp_path):
+def test_fit_codec_artifact_rebuilds_the_same_codec_in_plain_python(demo_df, demo_matrix, tmp_path):
     codec = fit_codec(demo_df, "embedding", "SQ8", sample_size=1000, seed=0)
     assert codec.spec == "SQ8" and codec.dim == 384 and codec.fit_stats["sample_rows"] == 1000
     codec.save(tmp_path / "c.emb")
