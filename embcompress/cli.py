@@ -342,8 +342,21 @@ def _inspect_parquet(path):
               f"fingerprint {r.get('fingerprint')}")
 
 
+def _inspect_result(path):
+    print(f"run record {path}")
+    try:
+        run = parquet_io.verify_result(path)
+    except ValueError as exc:
+        print(f"  result: NOT complete: {exc}")
+        return
+    print(f"  result: complete, {run['rows_in']:,} rows in = {run['rows_out']:,} out in {len(run['files'])} files + "
+          f"{run['rows_rejected']:,} rejected in {len(run['rejected'])} files")
+
+
 def cmd_inspect(args):
     _input(args.path)
+    if str(args.path).endswith(parquet_io.RESULT_SUFFIX):
+        return _inspect_result(args.path)
     magic = files.read_head(args.path, 8)
     if magic.startswith(b"PAR1"):
         _inspect_parquet(args.path)

@@ -293,3 +293,69 @@ def test_output_and_rejected_file_commit_as_one_result(tmp_path, codec):
     rejected.unlink()
     with pytest.raises(ValueError, match="is missing: the result is partial"):
         parquet_io.verify_result(out)
+
+
+# ----- class 4 in Beam: CompressParquet's shards and rejected shards commit as one result -----------------
+def _beam_compress(folder, prefix, codec, **kw):
+    from beam_transforms import CompressParquet
+
+    transform = CompressParquet(os.path.join(folder, "*.parquet"), prefix, "embedding", codec, **kw)
+    with beam.Pipeline(runner="DirectRunner") as p:
+        p | transform
+    return parquet_io.result_record_path(prefix)
+
+
+def _bad_folder(tmp_path, name, bad_rows):
+    vectors = inputs.good_vectors(ROWS).tolist()
+    for i in bad_rows:
+        vectors[i][0] = float("nan")
+    root = tmp_path / name
+    root.mkdir()
+    inputs.write_parquet(root / "part-0.parquet", inputs.table(vectors), row_group=7)
+    return str(root)
+
+
+def test_beam_compress_parquet_commits_output_and_rejected_rows_as_one_result(tmp_path, codec):
+    from beam_transforms.parquet import rejected_prefix
+
+    folder = _bad_folder(tmp_path, "in", [3, 11])
+    prefix = str(tmp_path / "out" / "part")
+    record = parquet_io.verify_result(_beam_compress(folder, prefix, codec, num_shards=3))
+    assert record["rows_in"] == ROWS and record["rows_out"] == ROWS - 2 and record["rows_rejected"] == 2
+    assert len(record["files"]) == 3 and record["rejected"] == ["_rejected/part-00000-of-00001.parquet"]
+    assert pq.read_table(tmp_path / "out").num_rows == ROWS - 2  # a directory reader sees the output rows only
+    before = digest(folder)
+    with pytest.raises(FileExistsError, match="already holds a result .*pass overwrite=True"):
+        _beam_compress(folder, prefix, codec)
+    # the fixed input, rerun with overwrite and fewer shards: the earlier run's shards are gone
+    fixed = _bad_folder(tmp_path, "fixed", [])
+    rerun = parquet_io.verify_result(_beam_compress(fixed, prefix, codec, num_shards=1, overwrite=True))
+    assert rerun["run_id"] != record["run_id"] and rerun["rows_out"] == ROWS and rerun["rows_rejected"] == 0
+    written = sorted(os.path.relpath(p, tmp_path / "out") for p in map(str, (tmp_path / "out").rglob("*.parquet")))
+    assert written == sorted(rerun["files"] + rerun["rejected"]) == [
+        "_rejected/part-00000-of-00001.parquet", "part-00000-of-00001.parquet"]
+    assert pq.read_table(rejected_prefix(prefix) + "-00000-of-00001.parquet").num_rows == 0
+    assert digest(folder) == before
+
+
+def test_beam_compress_parquet_partial_and_mixed_results_are_told_apart(tmp_path, codec, monkeypatch):
+    from beam_transforms import parquet as beam_parquet
+
+    folder = _bad_folder(tmp_path, "in", [5])
+    prefix = str(tmp_path / "out" / "part")
+    record_path = _beam_compress(folder, prefix, codec, num_shards=1)
+    committed = parquet_io.verify_result(record_path)
+    rejected = os.path.join(tmp_path, "out", committed["rejected"][0])
+    os.replace(rejected, tmp_path / "aside.parquet")
+    with pytest.raises(ValueError, match="which is missing: the result is partial"):
+        parquet_io.verify_result(record_path)
+    os.replace(tmp_path / "aside.parquet", rejected)
+    # a rerun killed after its files were renamed into place but before its commit step
+    monkeypatch.setattr(beam_parquet, "_commit", lambda *a: (_ for _ in ()).throw(RuntimeError("killed")))
+    with pytest.raises(Exception, match="killed"):
+        _beam_compress(_bad_folder(tmp_path, "other", [6, 7]), prefix, codec, num_shards=1, overwrite=True)
+    with pytest.raises(ValueError, match="belongs to another run than .*: the result is mixed"):
+        parquet_io.verify_result(record_path)
+    assert parquet_io.run_record(prefix + "-00000-of-00001.parquet")["run_id"] != committed["run_id"]
+    with pytest.raises(ValueError, match="was never committed"):
+        parquet_io.verify_result(parquet_io.result_record_path(str(tmp_path / "elsewhere" / "part")))
