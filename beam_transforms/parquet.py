@@ -30,8 +30,9 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.pvalue import AsList, AsSingleton
 
 from embcompress import Codec, storage
-from embcompress.parquet_io import RUN_KEY, result_record, result_record_path
+from embcompress.parquet_io import RUN_KEY, check_files, result_record, result_record_path
 from embcompress.paths import check_no_alias
+from embcompress.spec import MAX_DIM
 
 from . import _tables
 from ._codec_ref import split_codec_arg
@@ -172,6 +173,7 @@ class CompressParquet(beam.PTransform):
         super().__init__()
         check_no_alias({"file_pattern": file_pattern},
                        {"output_prefix": output_prefix, "artifact_location": artifact_location})
+        self._check_footers(file_pattern, column, codec)
         existing = _shards(output_prefix) + [p for p in [result_record_path(output_prefix)] if storage.exists(p)]
         if existing and not overwrite:
             raise FileExistsError(f"output_prefix {output_prefix} already holds a result ({len(existing)} files, "
@@ -191,6 +193,15 @@ class CompressParquet(beam.PTransform):
         self._faiss_threads = faiss_threads
         if self._spec:
             FitCodec(column, self._spec, **self._fit_args)  # check the arguments now, not at run time
+
+    @staticmethod
+    def _check_footers(file_pattern, column, codec):
+        """Refuse, from the footers, an input whose vectors hold far more values than any codec
+        takes, before the sample read or the encode read materialises such a row."""
+        dim = codec.dim if isinstance(codec, Codec) else MAX_DIM
+        paths = sorted(m.path for m in FileSystems.match([file_pattern])[0].metadata_list)
+        check_files(paths, column, dim,
+                    open_file=lambda p: FileSystems.open(p, compression_type=CompressionTypes.UNCOMPRESSED))
 
     def _schemas(self, codec):
         schema = input_schema(self._pattern)

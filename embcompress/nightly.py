@@ -42,9 +42,10 @@ import pyarrow.parquet as pq
 from .codec import Codec, write_atomically
 from .drift import drift
 from .fitting import fit
-from .parquet_io import encode_file, footer_digest, read_codec_metadata
+from .parquet_io import check_files, encode_file, footer_digest, read_codec_metadata
 from .paths import check_no_alias
 from .registry import Registry
+from .spec import MAX_DIM
 
 FORMAT = "embcompress-nightly/1"
 CURRENT = "_CURRENT"
@@ -210,6 +211,9 @@ def make_plan(table_path, output_path, column: str, partition_col: str, registry
         if fp not in by_fp:
             by_fp[fp] = registry.find(name, fp) if fp else None
         fingerprints[part.value], versions[part.value] = fp, by_fp[fp]
+    for part in inputs:  # whatever engine samples them next: no huge row is read before a length check
+        if status[part.value] != "current":
+            check_files(part.files, column, MAX_DIM)
     return Plan(os.path.abspath(os.fspath(table_path)), output_path, column, code_column, partition_col, inputs,
                 previous, status, versions, fingerprints)
 

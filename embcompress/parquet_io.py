@@ -113,10 +113,11 @@ def open_column(path, column: str, *, hint=None) -> pq.ParquetFile:
     return source
 
 
-def check_value_counts(source: pq.ParquetFile, column: str, dim: int, path) -> None:
+def check_value_counts(source, column: str, dim: int, path) -> None:
     """Refuse, from the footer alone, a row group whose vectors hold far more values than
-    ``dim`` per row: reading it would materialise a huge row before any length check."""
-    meta = source.metadata
+    ``dim`` per row: reading it would materialise a huge row before any length check.
+    ``source`` is a ``ParquetFile`` or its ``FileMetaData`` (a dataset fragment's footer)."""
+    meta = source if isinstance(source, pq.FileMetaData) else source.metadata
     leaves = [j for j in range(meta.num_columns) if meta.schema.column(j).path.split(".")[0] == column]
     if len(leaves) != 1:
         return  # not a plain list column: the type check names the problem
@@ -128,6 +129,16 @@ def check_value_counts(source: pq.ParquetFile, column: str, dim: int, path) -> N
                                  f"{dim} per row: a vector is much longer than expected; refusing to read it",
                                  column=column, hint=f"rows of the wrong length are tolerated up to "
                                  f"{MAX_EXCESS_VALUES:,} extra values per row group")
+
+
+def check_files(paths, column: str, dim: int, *, open_file=None) -> None:
+    """:func:`check_value_counts` for every file of ``paths``, reading footers only.
+
+    ``open_file`` opens a path for binary reading (default: a local file; Beam passes its
+    ``FileSystems.open`` for remote files)."""
+    for path in paths:
+        with (open_file(path) if open_file is not None else open(path, "rb")) as f:
+            check_value_counts(pq.ParquetFile(f), column, dim, path)
 
 
 class _AtomicWriter:

@@ -5,8 +5,11 @@ from __future__ import annotations
 import json
 
 import embcompress as ec
+from embcompress import storage
 from embcompress.codec import MAX_ARTIFACT_BYTES
+from embcompress.parquet_io import check_value_counts
 from embcompress.paths import check_no_alias
+from embcompress.spec import MAX_DIM
 
 from . import _fs, _rowgroups, _scan
 from .encode import encode_column
@@ -63,6 +66,23 @@ def _check_append(spark, output_path, codec):
                              f"(spark_udfs.parquet.load_codec) or write to a new path")
 
 
+def _check_footers(input_path, column, dim):
+    """Refuse, from the footers alone, input whose vectors hold far more values than ``dim`` per
+    row, before the fit's sample or an encode task materialises such a row. Paths that only the
+    JVM can open (engine='spark' with Hadoop credentials) are left to Spark's own read."""
+    import pyarrow as pa
+    import pyarrow.dataset as pads
+
+    try:
+        fs, root = storage.resolve(input_path)
+        dataset = pads.dataset(root, filesystem=fs, format="parquet", partitioning="hive")
+        footers = [(frag.path, frag.metadata) for frag in dataset.get_fragments()]
+    except (OSError, pa.ArrowException):
+        return  # unreadable here: Spark's read reports it in its own words
+    for path, meta in footers:
+        check_value_counts(meta, column, dim, path)
+
+
 def compress_parquet(spark, input_path, output_path, column, spec, *, sample_size=100_000, seed=0, metric="ip",
                      output_col=None, keep_input=False, partition_by=None, mode="errorifexists",
                      on_invalid="raise", engine="auto"):
@@ -95,6 +115,7 @@ def compress_parquet(spark, input_path, output_path, column, spec, *, sample_siz
         return load_codec(spark, output_path)
     if exists and mode in ("errorifexists", "error"):
         raise FileExistsError(f"{output_path} already exists; pass mode='overwrite' or mode='append'")
+    _check_footers(input_path, column, spec.dim if isinstance(spec, ec.Codec) else MAX_DIM)
     df = read_parquet(spark, input_path)
     read_engine = "spark" if engine == "spark" else "auto"  # how fit_codec/encode_column read the vectors
     codec = spec if isinstance(spec, ec.Codec) else fit_codec(df, column, spec, sample_size=sample_size, seed=seed,
