@@ -138,3 +138,26 @@ def test_an_unknown_on_invalid_is_refused_before_anything_runs(request, engine, 
     with pytest.raises(ValueError, match=r"on_invalid must be one of \('dead_letter', 'null', 'raise'\), got 'skip'"):
         _run(request, engine, tmp_path, table, on_invalid="skip")
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_every_kind_of_invalid_row_is_routed_the_same_way(request, engine, tmp_path):
+    """A float64 partition with a ragged row, a null vector, a value beyond float32 and an Inf."""
+    import pyarrow as pa
+
+    vectors = inputs.good_vectors(ROWS, 16, seed=4).astype("float64").tolist()
+    vectors[10] = vectors[10][:15]
+    vectors[20] = None
+    vectors[30][2] = 1e39
+    vectors[40][5] = float("inf")
+    folder = tmp_path / "table" / "date=2026-01-01"
+    folder.mkdir(parents=True)
+    inputs.write_parquet(folder / "part-0.parquet", inputs.table(vectors, pa.float64()))
+    summary = _run(request, engine, tmp_path, str(tmp_path / "table"))
+    assert summary["status"] == "committed" and summary["rows_rejected"] == 3
+    rejected = pq.read_table(next((tmp_path / "out" / nightly.REJECTED).rglob("*.parquet"))).sort_by("id")
+    assert list(zip(rejected["id"].to_pylist(), rejected["_embcompress_reason"].to_pylist())) == [
+        (10, "wrong length: expected 16, got 15"), (30, "value out of float32 range"), (40, "Inf in vector")]
+    codes = pq.read_table(next(p for p in (tmp_path / "out").rglob("*.parquet")
+                               if "=" in p.parent.name and nightly.REJECTED not in p.parts))
+    assert codes.num_rows == ROWS - 3 and codes.filter(codes["embedding_code"].is_null())["id"].to_pylist() == [20]

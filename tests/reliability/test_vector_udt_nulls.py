@@ -1,7 +1,7 @@
 """A Spark ML ``VectorUDT`` column with a null vector: every ``on_invalid`` mode treats it as a
 null ``array<float>`` (a null code, never a dead letter), and a bad vector beside it still goes
 by the mode. Spark's own ``vector_to_array`` fails the job on a null, so the plugin must not
-hand it one.
+hand it one. A double beyond float32's range is named as such, not as Inf.
 """
 import numpy as np
 import pytest
@@ -84,3 +84,16 @@ def test_fit_and_knn_skip_or_name_a_null_vector_udt(spark, codec, frame):
     assert sorted({r["query_id"] for r in found}) == [0, 1, 2, 3]
     with pytest.raises(Exception, match="column 'v', row .*: null vector"):
         knn_join(clean, corpus, codec, query_col="v", code_col="c", k=2).collect()
+
+
+def test_vector_udt_beyond_float32_is_out_of_range_not_inf(spark, codec):
+    from pyspark.ml.linalg import Vectors, VectorUDT
+    from pyspark.sql import types as T
+
+    from spark_udfs import encode_column
+
+    schema = T.StructType([T.StructField("id", T.LongType()), T.StructField("v", VectorUDT(), True)])
+    rows = [(0, Vectors.dense([0.5] * 8)), (1, Vectors.dense([0.5] * 7 + [-1e39])), (2, Vectors.dense([0.5] * 8))]
+    good, bad = encode_column(spark.createDataFrame(rows, schema), codec, "v", "c", on_invalid="dead_letter")
+    assert sorted(r["id"] for r in good.collect()) == [0, 2]
+    assert [(r["id"], r["embcompress_reason"]) for r in bad.collect()] == [(1, "value out of float32 range")]
