@@ -52,7 +52,7 @@ class TopKNeighbors(beam.PTransform):
 
     def __init__(self, k: int = 10):
         super().__init__()
-        if not isinstance(k, int) or k < 1:
+        if not isinstance(k, int) or isinstance(k, bool) or k < 1:
             raise ValueError(f"k must be a positive integer, got {k!r}")
         self._k = k
 
@@ -136,7 +136,7 @@ class ScoreEmbeddings(beam.PTransform):
 
     def __init__(self, column, codec, queries, *, k=10, id_column="id", mode="asymmetric", faiss_threads="auto"):
         super().__init__()
-        if not isinstance(k, int) or k < 1:
+        if not isinstance(k, int) or isinstance(k, bool) or k < 1:
             raise ValueError(f"k must be a positive integer, got {k!r}")
         self._column = column
         self._codec_arg = codec

@@ -376,6 +376,18 @@ def test_argument_sizes_are_checked(ctx, entry):
         QUERIES[entry](ctx, [GOOD[:6], GOOD[:6]])
 
 
+@pytest.mark.parametrize("k", [0, True, 2.5])
+@pytest.mark.parametrize("entry", ["core_search", "spark_knn", "beam_score", "beam_topk"])
+def test_k_must_be_a_positive_integer(ctx, entry, k):
+    with pytest.raises(ValueError, match=rf"k must be a positive integer, got {k!r}"):
+        if entry == "beam_topk":
+            from beam_transforms import TopKNeighbors
+
+            TopKNeighbors(k)
+        else:
+            QUERIES[entry](ctx, [GOOD], k=k)
+
+
 # ----- class: k larger than n is clipped ---------------------------------------------------------------
 @pytest.mark.parametrize("entry", ["core_search", "spark_knn", "beam_score"])
 def test_k_larger_than_n_is_clipped(ctx, entry):
@@ -403,6 +415,11 @@ def _fit_constant(entry, ctx):
 
         return fit_codec(ctx["spark"]().createDataFrame(t), "embedding", "PCAW4,SQ8", sample_size=150,
                          pca_moments=entry == "spark_fit-moments")
+    if entry.startswith("nightly"):
+        folder = ctx["tmp"] / "in" / "date=2026-01-01"
+        folder.mkdir(parents=True)
+        pq.write_table(t, folder / "part-0.parquet")
+        return _nightly(entry, ctx, spec="PCAW4,SQ8")
     if entry == "spark_ml":
         from spark_udfs import EmbeddingCompressor
 
@@ -415,10 +432,28 @@ def _fit_constant(entry, ctx):
 
 
 @pytest.mark.parametrize("entry", ["core_fit", "cli_fit", "spark_fit-moments", "spark_fit-sample", "spark_ml",
-                                   "beam_fit"])
+                                   "beam_fit", "nightly_local", "nightly_spark", "nightly_beam"])
 def test_degenerate_samples_are_refused_by_name(ctx, entry):
     with pytest.raises(Exception, match=DEGENERATE):
         _fit_constant(entry, ctx)
+    assert not (ctx["tmp"] / "out" / "_CURRENT").exists() and not (ctx["tmp"] / "reg" / "items").exists()
+
+
+def _nightly(entry, ctx, spec="SQ8"):
+    """One night of the nightly job in ``entry``'s engine over ``tmp/in`` (a ``date=`` partitioned table)."""
+    args = (str(ctx["tmp"] / "in"), "embedding", str(ctx["tmp"] / "reg"), "items")
+    kw = dict(spec=spec, partition_col="date", output_path=str(ctx["tmp"] / "out"))
+    if entry == "nightly_local":
+        from embcompress import nightly
+
+        return nightly.recompress_local(*args, **kw)
+    if entry == "nightly_spark":
+        from spark_udfs import recompress
+
+        return recompress(ctx["spark"](), *args, **kw)
+    from beam_transforms import Recompress
+
+    _beam_run(lambda p: p | Recompress(*args, **kw))
 
 
 # ----- class: bools are not coordinates ------------------------------------------------------------------
@@ -439,9 +474,20 @@ BOOLS = {
 }
 
 
-@pytest.mark.parametrize("entry", list(BOOLS) + ["core_encode-numpy", "beam_score"])
+@pytest.mark.parametrize("entry", list(BOOLS) + ["core_encode-numpy", "beam_score", "nightly_local", "nightly_spark",
+                                   "nightly_beam"])
 def test_bools_are_refused_in_every_path(ctx, entry):
     """Python rows hold one bool row among floats; Arrow tables are a list<bool> column."""
+    if entry.startswith("nightly"):
+        folder = ctx["tmp"] / "in" / "date=2026-01-01"
+        folder.mkdir(parents=True)
+        flags = pa.array([[True, False] * 4] * 50, pa.list_(pa.bool_()))
+        pq.write_table(pa.table({"id": list(range(50)), "embedding": flags}), folder / "part-0.parquet")
+        want = "has type array<boolean>" if entry == "nightly_spark" else "non-numeric type: vector elements are bool"
+        with pytest.raises(Exception, match=want):
+            _nightly(entry, ctx)
+        assert not (ctx["tmp"] / "out" / "_CURRENT").exists()
+        return
     if entry == "core_encode-numpy":
         with pytest.raises(ec.EmbeddingError, match="non-numeric type: expected float vectors, got dtype bool"):
             ctx["codec"].encode(np.ones((2, 8), bool))
@@ -512,18 +558,5 @@ def test_a_huge_row_is_refused_before_it_is_read(ctx, entry):
             CompressParquet(str(folder / "*.parquet"), str(ctx["tmp"] / "out" / "part"), "embedding",
                             "SQ8" if entry.endswith("fit") else codec)
         else:
-            args = (str(ctx["tmp"] / "in"), "embedding", str(ctx["tmp"] / "reg"), "items")
-            kw = dict(spec="SQ8", partition_col="date", output_path=str(ctx["tmp"] / "out"))
-            if entry == "nightly_local":
-                from embcompress import nightly
-
-                nightly.recompress_local(*args, **kw)
-            elif entry == "nightly_spark":
-                from spark_udfs import recompress
-
-                recompress(ctx["spark"](), *args, **kw)
-            else:
-                from beam_transforms import Recompress
-
-                _beam_run(lambda p: p | Recompress(*args, **kw))
+            _nightly(entry, ctx)
     assert digest(str(ctx["tmp"] / "in")) == before and not (ctx["tmp"] / "out").exists()
