@@ -250,7 +250,22 @@ def beam_score(ctx, queries, k=10):
     return {key: len(c) for key, c in _load(path)}
 
 
-QUERIES = {f.__name__: f for f in (core_search, core_score, spark_knn, sql_score, beam_score)}
+def cli_evaluate(ctx, queries, k=None, command="evaluate"):
+    """The CLI draws its queries from the data: the rows given come first, then good rows."""
+    src = ctx["tmp"] / "q.parquet"
+    rows = list(queries) + [list(map(float, v)) for v in inputs.good_vectors(N, seed=7)]
+    pq.write_table(pa.table({"embedding": pa.array(rows, pa.list_(pa.float64()))}), src)
+    args = ("--spec", "SQ8") if command == "evaluate" else ("--budget-bytes", "8")
+    return cli(command, src, *args, "--queries", "5")
+
+
+def cli_recommend(ctx, queries, k=None):
+    return cli_evaluate(ctx, queries, k, command="recommend")
+
+
+QUERIES = {f.__name__: f for f in (core_search, core_score, spark_knn, sql_score, beam_score, cli_evaluate,
+                                   cli_recommend)}
+CLI_QUERIES = ("cli_evaluate", "cli_recommend")  # no codec to size the queries against, no k
 
 
 @pytest.fixture
@@ -359,7 +374,8 @@ def test_nan_or_inf_queries_are_refused(ctx, entry, bad):
 
 
 # ----- class: argument sizes -----------------------------------------------------------------------------
-@pytest.mark.parametrize("entry", list(QUERIES) + ["core_search-exclude", "core_search-rescore"])
+@pytest.mark.parametrize("entry", [q for q in QUERIES if q not in CLI_QUERIES]
+                         + ["core_search-exclude", "core_search-rescore"])
 def test_argument_sizes_are_checked(ctx, entry):
     if entry == "core_search-exclude":
         codec = ctx["codec"]
@@ -474,8 +490,8 @@ BOOLS = {
 }
 
 
-@pytest.mark.parametrize("entry", list(BOOLS) + ["core_encode-numpy", "beam_score", "nightly_local", "nightly_spark",
-                                   "nightly_beam"])
+@pytest.mark.parametrize("entry", list(BOOLS) + ["core_encode-numpy", "core_search", "core_score", "beam_score",
+                                   "nightly_local", "nightly_spark", "nightly_beam"])
 def test_bools_are_refused_in_every_path(ctx, entry):
     """Python rows hold one bool row among floats; Arrow tables are a list<bool> column."""
     if entry.startswith("nightly"):
@@ -492,9 +508,9 @@ def test_bools_are_refused_in_every_path(ctx, entry):
         with pytest.raises(ec.EmbeddingError, match="non-numeric type: expected float vectors, got dtype bool"):
             ctx["codec"].encode(np.ones((2, 8), bool))
         return
-    if entry == "beam_score":
-        with pytest.raises(Exception, match="row 1: wrong type: expected a list of floats, got a list containing bool"):
-            beam_score(ctx, [GOOD, [True] * 8])
+    if entry in QUERIES:
+        with pytest.raises(Exception, match=f"row 1: {re.escape(BOOL_REASON)}"):
+            QUERIES[entry](ctx, [GOOD, [True] * 8])
         return
     want = BOOLS[entry]
     if entry in ("core_encode", "core_fit"):
