@@ -58,9 +58,11 @@ def _writer_task(handle, in_loc, tasks, column, output_col, keep_input, on_inval
                     where = None if exc.row is None else f"{exc.row} of row group {rg} in {path}"
                     raise EmbeddingError(exc.problem, row=where, column=column,
                                          hint="fix or drop the row, or pass on_invalid='null'") from None
-                table = table.append_column(output_col, _columns.to_binary(enc.codes))
                 if not keep_input:
                     table = table.drop_columns([column])
+                if output_col in table.column_names:  # replace=True (refused on the driver otherwise)
+                    table = table.drop_columns([output_col])
+                table = table.append_column(output_col, _columns.to_binary(enc.codes))
                 table = table.replace_schema_metadata({**(table.schema.metadata or {}), KV_KEY: meta})
                 subdir = "/".join(f"{k}={v}" for k, v in keys.items())
                 target = posixpath.join(out_root, subdir, f"part-{task_id:05d}-{run_id}.parquet")

@@ -7,6 +7,7 @@ import json
 import embcompress as ec
 from embcompress import storage
 from embcompress.codec import MAX_ARTIFACT_BYTES
+from embcompress.parquet_io import _refuse_existing as refuse_existing
 from embcompress.parquet_io import check_value_counts
 from embcompress.paths import check_no_alias
 from embcompress.spec import MAX_DIM
@@ -85,14 +86,15 @@ def _check_footers(input_path, column, dim):
 
 def compress_parquet(spark, input_path, output_path, column, spec, *, sample_size=100_000, seed=0, metric="ip",
                      output_col=None, keep_input=False, partition_by=None, mode="errorifexists",
-                     on_invalid="raise", engine="auto"):
+                     on_invalid="raise", engine="auto", replace=False):
     """Read Parquet at ``input_path``, encode ``column`` and write Parquet to ``output_path``.
 
     ``spec`` is a spec string (fitted here on ``sample_size`` rows) or a fitted Codec. The code
     column is ``output_col`` (default ``{column}_code``); the vectors are dropped unless
     ``keep_input``. Hive-style partitioning of the input is kept unless ``partition_by`` says
-    otherwise. ``_embcompress.json`` (fingerprint, spec, column) and ``_embcompress.codec``
-    (the artifact) are written into ``output_path``; with the pyarrow engine each file's Parquet
+    otherwise. An ``output_col`` naming another existing column is refused (before anything
+    is deleted or fitted) unless ``replace=True``. ``_embcompress.json`` (fingerprint, spec,
+    column) and ``_embcompress.codec`` (the artifact) are written into ``output_path``; with the pyarrow engine each file's Parquet
     key-value metadata also holds the sidecar under ``embcompress``. Returns the codec.
 
     ``engine="pyarrow"`` runs one Spark task per row group that reads, encodes and writes with
@@ -117,12 +119,15 @@ def compress_parquet(spark, input_path, output_path, column, spec, *, sample_siz
         raise FileExistsError(f"{output_path} already exists; pass mode='overwrite' or mode='append'")
     _check_footers(input_path, column, spec.dim if isinstance(spec, ec.Codec) else MAX_DIM)
     df = read_parquet(spark, input_path)
+    output_col = output_col or f"{column}_code"
+    refuse_existing(df.columns, output_col, replace, input_path, removed=() if keep_input else (column,))
+    if output_col in df.columns and output_col != column:
+        df = df.drop(output_col)  # replace=True: the codes take its place
     read_engine = "spark" if engine == "spark" else "auto"  # how fit_codec/encode_column read the vectors
     codec = spec if isinstance(spec, ec.Codec) else fit_codec(df, column, spec, sample_size=sample_size, seed=seed,
                                                              metric=metric, engine=read_engine)
     if exists and mode == "append":
         _check_append(spark, output_path, codec)
-    output_col = output_col or f"{column}_code"
     parts = _fs.partition_columns(input_path) if partition_by is None else list(partition_by)
     meta = dict(sidecar(codec, column, output_col), partition_by=parts)
     if engine == "spark" or (engine == "auto" and partition_by is not None):

@@ -232,6 +232,21 @@ def test_beam_compress_parquet_refuses_an_existing_column_at_construction(folder
         transform._schemas(codec)
 
 
+@pytest.mark.parametrize("engine", ["pyarrow", "spark"])
+def test_spark_compress_parquet_output_column_that_exists_is_refused_unless_replace(spark, folder, codec, tmp_path,
+                                                                                    engine):
+    from spark_udfs import compress_parquet
+
+    before, out = digest(folder), tmp_path / "out"
+    with pytest.raises(ec.EmbeddingError, match="column 'label': output column already exists"):
+        compress_parquet(spark, folder, str(out), "embedding", codec, output_col="label", engine=engine)
+    assert digest(folder) == before and not out.exists()
+    compress_parquet(spark, folder, str(out), "embedding", codec, output_col="label", engine=engine, replace=True)
+    t = pq.read_table(out)
+    assert t.num_rows == ROWS and sorted(t.column_names) == ["id", "label"]
+    assert t.schema.field("label").type == pa.binary() and digest(folder) == before
+
+
 # ----- class 4: reruns and multi-file outputs ------------------------------------------------------------
 def test_overwrite_rerun_removes_the_previous_runs_rejected_file(tmp_path, codec):
     codec_path = str(codec.save(tmp_path / "codec.ecz"))
