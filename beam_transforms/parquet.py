@@ -30,7 +30,12 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.pvalue import AsList, AsSingleton
 
 from embcompress import Codec, storage
-from embcompress.parquet_io import RUN_KEY, check_files, result_record, result_record_path
+from embcompress.parquet_io import (
+    RUN_KEY,
+    check_files,
+    result_record,
+    result_record_path,
+)
 from embcompress.paths import check_no_alias
 from embcompress.spec import MAX_DIM
 

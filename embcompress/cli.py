@@ -17,6 +17,7 @@ import pyarrow.parquet as pq
 from tqdm import tqdm
 
 import embcompress as ec
+
 from . import files, parquet_io, recommend, report
 from .errors import ArtifactError, EmbeddingError
 from .paths import check_no_alias

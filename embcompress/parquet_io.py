@@ -29,8 +29,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .arrow import ON_INVALID, decode_arrow, encode_arrow
 from . import storage
+from .arrow import ON_INVALID, decode_arrow, encode_arrow
 from .errors import EmbeddingError
 from .paths import check_no_alias
 from .prefetch import prefetched

@@ -80,7 +80,7 @@ def _writer_task(handle, in_loc, tasks, column, output_col, keep_input, on_inval
 def compress_row_groups(spark, input_path, output_path, column, codec, *, output_col, keep_input, on_invalid,
                         sidecar: dict, overwrite: bool) -> int:
     """Encode every row group of ``input_path`` into ``output_path``; returns the rows written."""
-    fs, root, dataset, tasks = plan(input_path)
+    _, _, dataset, tasks = plan(input_path)
     if column not in dataset.schema.names:
         raise KeyError(f"column {column!r} not found in {input_path}; it has columns {dataset.schema.names}")
     out_fs, out_root = storage.resolve(output_path)

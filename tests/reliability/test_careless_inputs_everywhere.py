@@ -53,10 +53,6 @@ def _table(bad, value_type):
     return inputs.table(_rows(bad), value_type)
 
 
-class Outcome(Exception):
-    """What happened to row BAD: 'ok', 'null' or 'dead: <reason>' (raised to end the runner)."""
-
-
 def _routed(ids, codes, dead_ids=(), reasons=()):
     """The outcome of row BAD, after checking rows in = rows out + dead letters."""
     out, dead = dict(zip(ids, codes)), dict(zip(dead_ids, reasons))
@@ -458,7 +454,7 @@ def test_degenerate_samples_are_refused_by_name(ctx, entry):
 def _nightly(entry, ctx, spec="SQ8"):
     """One night of the nightly job in ``entry``'s engine over ``tmp/in`` (a ``date=`` partitioned table)."""
     args = (str(ctx["tmp"] / "in"), "embedding", str(ctx["tmp"] / "reg"), "items")
-    kw = dict(spec=spec, partition_col="date", output_path=str(ctx["tmp"] / "out"))
+    kw = {"spec": spec, "partition_col": "date", "output_path": str(ctx["tmp"] / "out")}
     if entry == "nightly_local":
         from embcompress import nightly
 

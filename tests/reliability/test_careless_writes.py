@@ -200,6 +200,7 @@ def test_cli_decode_into_an_existing_column_is_refused(data, codec, tmp_path):
 @pytest.mark.parametrize("replace", [False, True])
 def test_beam_output_column_that_exists(codec, form, replace):
     from apache_beam.testing.util import assert_that
+
     from beam_transforms import EncodeEmbeddings
 
     t = inputs.table(inputs.good_vectors(4).tolist())

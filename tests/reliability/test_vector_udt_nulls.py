@@ -3,7 +3,6 @@ null ``array<float>`` (a null code, never a dead letter), and a bad vector besid
 by the mode. Spark's own ``vector_to_array`` fails the job on a null, so the plugin must not
 hand it one. A double beyond float32's range is named as such, not as Inf.
 """
-import numpy as np
 import pytest
 
 from . import inputs
@@ -72,13 +71,11 @@ def test_null_vector_udt_gives_a_null_code_in_every_mode(spark, codec, frame, mo
 
 
 def test_fit_and_knn_skip_or_name_a_null_vector_udt(spark, codec, frame):
-    from spark_udfs import fit_codec, knn_join
+    from spark_udfs import encode_column, fit_codec, knn_join
 
     clean = frame.where("id != 5")
     fitted = fit_codec(clean, "v", "SQ8")  # the null vector is left out of the sample
     assert fitted.dim == 8
-    from spark_udfs import encode_column
-
     corpus = encode_column(clean, codec, "v", "c")
     found = knn_join(clean.where("id != 4"), corpus, codec, query_col="v", code_col="c", k=2).collect()
     assert sorted({r["query_id"] for r in found}) == [0, 1, 2, 3]
