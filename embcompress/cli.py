@@ -350,8 +350,11 @@ def _inspect_result(path):
     except ValueError as exc:
         print(f"  result: NOT complete: {exc}")
         return
-    print(f"  result: complete, {run['rows_in']:,} rows in = {run['rows_out']:,} out in {len(run['files'])} files + "
-          f"{run['rows_rejected']:,} rejected in {len(run['rejected'])} files")
+    def files_(names):
+        return f"{len(names)} file" + ("" if len(names) == 1 else "s")
+
+    print(f"  result: complete, {run['rows_in']:,} rows in = {run['rows_out']:,} out in {files_(run['files'])} + "
+          f"{run['rows_rejected']:,} rejected in {files_(run['rejected'])}")
 
 
 def cmd_inspect(args):

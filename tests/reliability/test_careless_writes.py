@@ -336,8 +336,11 @@ def test_beam_compress_parquet_commits_output_and_rejected_rows_as_one_result(tm
 
     folder = _bad_folder(tmp_path, "in", [3, 11])
     prefix = str(tmp_path / "out" / "part")
-    record = parquet_io.verify_result(_beam_compress(folder, prefix, codec, num_shards=3))
+    record_path = _beam_compress(folder, prefix, codec, num_shards=3)
+    record = parquet_io.verify_result(record_path)
     assert record["rows_in"] == ROWS and record["rows_out"] == ROWS - 2 and record["rows_rejected"] == 2
+    assert f"result: complete, {ROWS} rows in = {ROWS - 2} out in 3 files + 2 rejected in 1 file" \
+        in cli("inspect", record_path)
     assert len(record["files"]) == 3 and record["rejected"] == ["_rejected/part-00000-of-00001.parquet"]
     assert pq.read_table(tmp_path / "out").num_rows == ROWS - 2  # a directory reader sees the output rows only
     before = digest(folder)
@@ -372,6 +375,7 @@ def test_beam_compress_parquet_partial_and_mixed_results_are_told_apart(tmp_path
         _beam_compress(_bad_folder(tmp_path, "other", [6, 7]), prefix, codec, num_shards=1, overwrite=True)
     with pytest.raises(ValueError, match="belongs to another run than .*: the result is mixed"):
         parquet_io.verify_result(record_path)
+    assert "result: NOT complete" in cli("inspect", record_path)
     assert parquet_io.run_record(prefix + "-00000-of-00001.parquet")["run_id"] != committed["run_id"]
     with pytest.raises(ValueError, match="was never committed"):
         parquet_io.verify_result(parquet_io.result_record_path(str(tmp_path / "elsewhere" / "part")))
