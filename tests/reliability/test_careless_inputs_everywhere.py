@@ -477,7 +477,7 @@ BOOLS = {
     "cli_fit": "error: non-numeric type: vector elements are bool",
     "spark_encode": "error: has type array<boolean>; expected array<float>",
     "spark_compress_parquet": "error: non-numeric type: vector elements are bool",
-    "sql_encode": "error: (non-numeric type|array<boolean>)",
+    "sql_encode": "error: column 'careless_encode argument 1': non-numeric type: vector elements are bool",
     "spark_fit": "error: has type array<boolean>; expected array<float>",
     "beam_encode": "error: non-numeric type: vector elements are bool",
     "beam_encode_rows": f"dead: {BOOL_REASON}",
