@@ -43,10 +43,12 @@ def _output_schema(df, input_col, output_col, drop_input, out_type):
     return T.StructType(fields)
 
 
-def _check_output(df, input_col, output_col):
-    if output_col != input_col and output_col in df.columns:
-        raise ValueError(f"output column {output_col!r} already exists; pick another output_col, or pass "
-                         f"output_col={input_col!r} to replace the input column")
+def _check_output(df, input_col, output_col, replace=False):
+    """Refuse an ``output_col`` naming another existing column unless ``replace`` (the core's message)."""
+    if output_col != input_col and output_col in df.columns and not replace:
+        raise EmbeddingError("output column already exists; writing there would replace its data", column=output_col,
+                             hint=f"choose another output_col, pass output_col={input_col!r} to replace the input "
+                                  f"column, or replace=True to overwrite it")
 
 
 def _assemble(batch: pa.RecordBatch, names, output_col, new_values, keep=None) -> pa.RecordBatch:
@@ -123,7 +125,7 @@ def _plain_scan(df, src, engine, on_invalid):
 
 
 def encode_column(df, codec, input_col, output_col=None, *, on_invalid="raise", drop_input=False,
-                  reason_col=DEFAULT_REASON_COL, engine="auto", _handle=None):
+                  reason_col=DEFAULT_REASON_COL, engine="auto", replace=False, _handle=None):
     """Add ``output_col`` (binary, ``codec.code_size`` bytes per row) holding the codes of ``input_col``.
 
     ``input_col`` is ``array<float>``, ``array<double>`` or a Spark ML vector; null vectors give
@@ -131,6 +133,8 @@ def encode_column(df, codec, input_col, output_col=None, *, on_invalid="raise", 
     ``"raise"`` fails the job naming column, row and problem; ``"null"`` gives them a null code;
     ``"dead_letter"`` returns ``(encoded_df, bad_df)``, where ``bad_df`` holds the bad rows
     unchanged plus ``reason_col``. Rows in = rows in ``encoded_df`` + rows in ``bad_df``.
+    An ``output_col`` naming another existing column is refused unless ``replace=True``, which
+    puts the codes in its place (``output_col=input_col`` replaces the vectors).
 
     ``engine="auto"`` reads the row groups with pyarrow on the executors when ``df`` comes from
     :func:`spark_udfs.read_parquet` (or is a select of its columns), skipping Spark's element-by-element
@@ -141,7 +145,7 @@ def encode_column(df, codec, input_col, output_col=None, *, on_invalid="raise", 
     if on_invalid not in ON_INVALID:
         raise ValueError(f"on_invalid must be one of {ON_INVALID}, got {on_invalid!r}")
     output_col = output_col or f"{input_col}_code"
-    _check_output(df, input_col, output_col)
+    _check_output(df, input_col, output_col, replace)
     src, read_col = _columns.vector_input(df, input_col)
     scan = _plain_scan(df, src, engine, on_invalid)
     handle = _handle or broadcast_codec(df.sparkSession, codec)
@@ -175,14 +179,15 @@ def _decoder(handle, column, output_col, names):
     return run
 
 
-def decode_column(df, codec, input_col, output_col=None, *, drop_input=False, _handle=None):
+def decode_column(df, codec, input_col, output_col=None, *, drop_input=False, replace=False, _handle=None):
     """Add ``output_col`` (``array<float>``, the reconstruction) decoded from the binary codes in ``input_col``.
 
     Null codes give null vectors; a code of the wrong size fails naming the row, the expected
-    and the actual size.
+    and the actual size. An ``output_col`` naming another existing column is refused unless
+    ``replace=True``.
     """
     output_col = output_col or f"{input_col}_decoded"
-    _check_output(df, input_col, output_col)
+    _check_output(df, input_col, output_col, replace)
     _columns.code_input(df, input_col)
     handle = _handle or broadcast_codec(df.sparkSession, codec)
     schema = _output_schema(df, input_col, output_col, drop_input, T.ArrayType(T.FloatType(), True))

@@ -233,6 +233,29 @@ def test_beam_compress_parquet_refuses_an_existing_column_at_construction(folder
         transform._schemas(codec)
 
 
+@pytest.mark.parametrize("call", ["encode_column", "encode_column-dead_letter", "decode_column"])
+def test_spark_output_column_that_exists_is_refused_unless_replace(spark, codec, call):
+    from spark_udfs import decode_column, encode_column
+
+    t = inputs.table(inputs.good_vectors(4).tolist()).append_column("label", pa.array(["a", "b", "c", "d"]))
+    df = spark.createDataFrame(t)
+    if call == "decode_column":
+        df = encode_column(df, codec, "embedding", "code")
+
+    def run(**kw):
+        if call == "decode_column":
+            return decode_column(df, codec, "code", "label", **kw)
+        if call.endswith("dead_letter"):
+            return encode_column(df, codec, "embedding", "label", on_invalid="dead_letter", **kw)[0]
+        return encode_column(df, codec, "embedding", "label", **kw)
+
+    with pytest.raises(ec.EmbeddingError, match="column 'label': output column already exists"):
+        run()
+    out = run(replace=True)
+    assert out.columns == df.columns and out.count() == 4
+    assert dict(out.dtypes)["label"] == ("array<float>" if call == "decode_column" else "binary")
+
+
 @pytest.mark.parametrize("engine", ["pyarrow", "spark"])
 def test_spark_compress_parquet_output_column_that_exists_is_refused_unless_replace(spark, folder, codec, tmp_path,
                                                                                     engine):
