@@ -132,18 +132,30 @@ def _alias_runs(kind, data, folder, table, codec, tmp_path, spark_fn):
     elif kind.startswith("spark-"):
         spark_fn(kind, folder, codec)
     elif kind.startswith("nightly-"):
-        from embcompress import nightly
+        output = table if kind.endswith("output-is-table") else os.path.join(table, "_compressed")
+        args = (table, "embedding", str(tmp_path / "registry"), "items")
+        kw = {"spec": "SQ8", "partition_col": "date", "output_path": output}
+        if kind.startswith("nightly-spark"):
+            from spark_udfs import recompress
 
-        output = table if kind == "nightly-output-is-table" else os.path.join(table, "_compressed")
-        nightly.recompress_local(table, "embedding", str(tmp_path / "registry"), "items", spec="SQ8",
-                                 partition_col="date", output_path=output)
+            spark_fn(kind, None, None, lambda session: recompress(session, *args, **kw))
+        elif kind.startswith("nightly-beam"):
+            from beam_transforms import Recompress
+
+            with beam.Pipeline(runner="DirectRunner") as p:
+                p | Recompress(*args, **kw)
+        else:
+            from embcompress import nightly
+
+            nightly.recompress_local(*args, **kw)
 
 
 ALIAS_KINDS = ["cli-encode-o-is-input", "cli-encode-rejected-is-input", "cli-encode-rejected-is-o",
                "cli-decode-o-is-input", "cli-fit-o-is-input", "cli-fit-o-is-codec-symlink-to-input",
                "parquet_io-output-is-input", "parquet_io-rejected-is-input", "beam-output-inside-input",
                "beam-artifact-is-input", "spark-pyarrow-same-path", "spark-spark-same-path",
-               "spark-pyarrow-output-inside-input", "nightly-output-is-table", "nightly-output-inside-table"]
+               "spark-pyarrow-output-inside-input", "nightly-output-is-table", "nightly-output-inside-table",
+               "nightly-spark-output-is-table", "nightly-beam-output-inside-table"]
 
 
 @pytest.mark.parametrize("kind", ALIAS_KINDS)
@@ -157,10 +169,12 @@ def test_output_aliasing_an_input_is_refused_and_the_input_survives(kind, reques
     watched = (data, folder, str(table))
     before = {p: digest(p) for p in watched}
 
-    def spark_fn(kind, folder, codec):
+    def spark_fn(kind, folder, codec, call=None):
         from spark_udfs import compress_parquet
 
         session = request.getfixturevalue("spark")
+        if call is not None:
+            return call(session)
         engine = kind.split("-")[1]
         out = folder if kind.endswith("same-path") else os.path.join(folder, "encoded")
         compress_parquet(session, folder, out, "embedding", codec, mode="overwrite", engine=engine)
