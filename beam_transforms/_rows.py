@@ -28,6 +28,8 @@ def _describe(value) -> str:
         return f"ndarray of {value.dtype} with shape {value.shape}"
     if isinstance(value, (list, tuple)):
         bad = next((e for e in value if isinstance(e, bool) or not isinstance(e, (int, float, np.number))), None)
+        if isinstance(bad, (bool, np.bool_)):
+            return "a list containing bool (booleans are not coordinates)"  # the core's words
         if bad is not None:
             return f"{type(value).__name__} containing {type(bad).__name__} {bad!r:.40}"
     return type(value).__name__

@@ -16,16 +16,21 @@ from apache_beam.pvalue import AsSingleton
 
 from embcompress import nightly
 from embcompress.reader import CompressedTable
+from embcompress.spec import parse_spec
 
 from ._codec_ref import codec_from_blob
 from .sampling import ReservoirSample
 
 
-def _decide(sample, registry_root, name, spec, metric, seed, thresholds, plan) -> dict:
-    """Run the drift decision on one worker; the decision travels as artifact bytes plus facts."""
+def _decide(sampled, registry_root, name, spec, metric, seed, thresholds, plan) -> dict:
+    """Run the drift decision on one worker; the decision travels as artifact bytes plus facts.
+
+    ``sampled`` is ``(sample, counts)`` from the reservoir: the sample holds valid rows only,
+    so the invalid-share threshold decides on the counts of every fresh row."""
+    sample, counts = sampled if sampled is not None else (None, None)
     sample = None if sample is None or len(sample) == 0 else sample
     d = nightly.decide(nightly.as_registry(registry_root), name, sample, spec=spec, metric=metric, seed=seed,
-                       thresholds=thresholds)
+                       thresholds=thresholds, invalid=counts)
     nightly.store_codec(plan.output_path, d.codec)
     nightly.remove_temporaries(plan)
     return {"blob": d.codec.to_bytes(), "version": d.version, "refitted": d.refitted, "reasons": d.reasons,
@@ -47,9 +52,10 @@ def _tasks(decision: dict, plan, policy):
 class _TaskToEncodedFile(beam.DoFn):
     """Encode one input file into its content-addressed output file; emits ``(index, task, rows)``."""
 
-    def __init__(self, plan, fail_after):
+    def __init__(self, plan, fail_after, on_invalid):
         self._plan = plan
         self._fail_after = fail_after
+        self._on_invalid = on_invalid
 
     def process(self, element, decision):
         index, task, part_index = element
@@ -58,7 +64,7 @@ class _TaskToEncodedFile(beam.DoFn):
                                         f"{self._fail_after} (the _fail_after_partitions test hook)")
         handle = codec_from_blob(decision["blob"])
         yield index, task, nightly.encode_task(handle.codec, task, self._plan.output_path, self._plan.column,
-                                               self._plan.code_column)
+                                               self._plan.code_column, self._on_invalid)
 
 
 def _commit(written, decision, plan, clock, name, policy) -> dict:
@@ -84,15 +90,18 @@ class Recompress(beam.PTransform):
 
     Arguments are those of ``spark_udfs.recompress``; ``registry`` must be a local path (or a
     Registry on one) that the workers can reach. ``summary_path`` is known once the transform
-    is applied, so a caller can read the summary after the pipeline has run.
+    is applied, so a caller can read the summary after the pipeline has run. Invalid rows go
+    by ``on_invalid`` as in the other engines; the reservoir sample leaves them out but counts
+    every fresh row, and ``thresholds['invalid_share']`` decides the night on those counts.
     """
 
     def __init__(self, table_path, column, registry, name, *, spec, partition_col, sample_size=100_000,
                  thresholds=None, output_path=None, reencode="all", metric="ip", seed=0, code_column=None,
-                 _fail_after_partitions=None):
+                 on_invalid="dead_letter", _fail_after_partitions=None):
         super().__init__()
         if reencode not in nightly.POLICIES:
             raise ValueError(f"reencode must be one of {nightly.POLICIES}, got {reencode!r}")
+        self._on_invalid = nightly.check_on_invalid(on_invalid)
         self._args = {"table_path": table_path, "column": column, "name": name, "spec": spec,
                       "partition_col": partition_col, "sample_size": sample_size, "thresholds": thresholds,
                       "reencode": reencode, "metric": metric, "seed": seed, "code_column": code_column}
@@ -114,14 +123,17 @@ class Recompress(beam.PTransform):
         if fresh:
             sample = (pbegin | "FreshFiles" >> beam.Create(fresh)
                       | "ReadFresh" >> beam.io.ReadAllFromParquetBatched(columns=[a["column"]])
-                      | "Sample" >> beam.CombineGlobally(ReservoirSample(a["column"], a["sample_size"], a["seed"])))
+                      | "Sample" >> beam.CombineGlobally(ReservoirSample(
+                          a["column"], a["sample_size"], a["seed"], with_counts=True,
+                          nonzero_norm=parse_spec(a["spec"]).needs_nonzero_norm)))
         else:
             sample = pbegin | "NoFreshData" >> beam.Create([None])
         decision = sample | "Decide" >> beam.Map(_decide, registry.root, a["name"], a["spec"], a["metric"], a["seed"],
                                                  a["thresholds"], plan)
         written = (decision | "Tasks" >> beam.FlatMap(_tasks, plan, a["reencode"])
                    | "Spread" >> beam.Reshuffle()
-                   | "Encode" >> beam.ParDo(_TaskToEncodedFile(plan, self._fail_after), AsSingleton(decision)))
+                   | "Encode" >> beam.ParDo(_TaskToEncodedFile(plan, self._fail_after, self._on_invalid),
+                                          AsSingleton(decision)))
         return (written | "Gather" >> beam.combiners.ToList()
                 | "Commit" >> beam.Map(_commit, AsSingleton(decision), plan, clock, a["name"], a["reencode"]))
 

@@ -6,7 +6,9 @@ is a reservoir that merges exactly (per bundle, then across bundles), and becaus
 key depends only on the row's content and the seed, the sample (and so the fitted codec)
 is the same however the runner splits, orders or retries the input.
 Null and unusable rows (NaN, Inf, wrong length, wrong type) are left out of the sample
-and counted in the ``fit_rows_skipped`` counter; encoding reports them row by row.
+and counted in the ``fit_rows_skipped`` counter; encoding reports them row by row. With
+``with_counts=True`` the output also says how many rows were seen and how many left out
+(and why the first was), which the nightly job's invalid-share threshold needs.
 """
 from __future__ import annotations
 
@@ -50,15 +52,29 @@ class Reservoir:
         self.keys = np.zeros(0, dtype=np.uint64)
         self.matrix = None
         self.pending = []
+        self.rows = 0  # rows folded in
+        self.invalid = 0  # of which left out as null or unusable
+        self.first = None  # the reason of one of those
+
+    def count(self, rows: int, invalid: int, first) -> None:
+        self.rows += rows
+        self.invalid += invalid
+        if self.first is None:
+            self.first = first
 
 
 class ReservoirSample(beam.CombineFn):
-    """Sample ``sample_size`` valid vectors of ``column`` from tables or row dicts; output (n, d) float32."""
+    """Sample ``sample_size`` valid vectors of ``column`` from tables or row dicts; output (n, d) float32,
+    or ``(matrix, {"rows": seen, "invalid": left out, "first": a reason})`` with ``with_counts``.
+    ``nonzero_norm`` also leaves out rows a normalizing codec cannot take (zero norm)."""
 
-    def __init__(self, column: str, sample_size: int, seed: int):
+    def __init__(self, column: str, sample_size: int, seed: int, *, with_counts: bool = False,
+                 nonzero_norm: bool = False):
         self._column = column
         self._size = sample_size
         self._seed = seed
+        self._with_counts = with_counts
+        self._nonzero_norm = nonzero_norm
         self._skipped = Metrics.counter("embcompress", "fit_rows_skipped")
 
     def create_accumulator(self):
@@ -83,9 +99,11 @@ class ReservoirSample(beam.CombineFn):
 
     def _fold(self, acc, values):
         dim = None if acc.matrix is None else acc.matrix.shape[1]
-        batch = vectors_from_arrow(values, dim=dim, column=self._column)
+        batch = vectors_from_arrow(values, dim=dim, column=self._column, nonzero_norm=self._nonzero_norm)
         good = ~batch.invalid
         self._skipped.inc(int(batch.rejected.sum()))
+        bad = np.flatnonzero(batch.invalid)
+        acc.count(len(good), bad.size, batch.reasons[bad[0]] if bad.size else None)
         if not good.any():
             return acc
         matrix = batch.matrix[good] if not good.all() else batch.matrix
@@ -109,6 +127,7 @@ class ReservoirSample(beam.CombineFn):
         for acc in accs:
             if acc.pending:
                 acc = self._flush(acc)
+            merged.count(acc.rows, acc.invalid, acc.first)
             if acc.matrix is not None:
                 merged = self._keep(merged, acc.keys, acc.matrix)
         return merged
@@ -119,6 +138,9 @@ class ReservoirSample(beam.CombineFn):
     def extract_output(self, acc):
         acc = self.compact(acc)
         if acc.matrix is None:
-            return np.zeros((0, 0), dtype=np.float32)
-        order = np.argsort(acc.keys, kind="stable")
-        return np.ascontiguousarray(acc.matrix[order])
+            matrix = np.zeros((0, 0), dtype=np.float32)
+        else:
+            matrix = np.ascontiguousarray(acc.matrix[np.argsort(acc.keys, kind="stable")])
+        if self._with_counts:
+            return matrix, {"rows": acc.rows, "invalid": acc.invalid, "first": acc.first}
+        return matrix

@@ -17,6 +17,7 @@ from apache_beam.pvalue import AsDict, AsSingleton, PCollection
 from embcompress import EmbeddingError
 from embcompress.arrow import codes_from_arrow
 from embcompress.checks import check_k
+from embcompress.validation import as_float_matrix
 
 from . import _rows, _tables
 from ._codec_ref import CodecDoFn, split_codec_arg
@@ -63,13 +64,14 @@ def query_set(queries):
     """``(keys, matrix)`` from an (nq, d) array-like (keys 0..nq-1) or a ``{key: vector}`` dict."""
     if isinstance(queries, dict):
         keys = list(queries)
-        matrix = np.asarray([queries[key] for key in keys], dtype=np.float32)
+        rows = [queries[key] for key in keys]
     else:
-        matrix = np.asarray(queries, dtype=np.float32)
-        keys = list(range(len(matrix)))
-    if matrix.ndim != 2 or len(matrix) == 0:
-        raise ValueError(f"queries must be a non-empty (nq, d) set of vectors, got shape {matrix.shape}")
-    return keys, np.ascontiguousarray(matrix)
+        rows = queries if isinstance(queries, np.ndarray) else list(queries)
+        keys = list(range(len(rows)))
+    if len(rows) == 0:
+        raise ValueError("queries must be a non-empty (nq, d) set of vectors, got none")
+    # the core's checks: ragged, null and bool rows, and float64 beyond float32, are named by row
+    return keys, as_float_matrix(rows, column="queries")
 
 
 class _ScoreDoFn(CodecDoFn):

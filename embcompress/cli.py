@@ -14,6 +14,7 @@ import threading
 from contextlib import contextmanager
 
 import pyarrow.parquet as pq
+
 import embcompress as ec
 from . import files, parquet_io, provenance, recommend, report
 from .conventions import default_code_column
@@ -373,8 +374,24 @@ def _inspect_parquet(path):
               f"({r.dim}-d, {r.code_size} B/vector, metric {r.metric}), fingerprint {r.fingerprint}{version}")
 
 
+def _inspect_result(path):
+    print(f"run record {path}")
+    try:
+        run = parquet_io.verify_result(path)
+    except ValueError as exc:
+        print(f"  result: NOT complete: {exc}")
+        return
+    def files_(names):
+        return f"{len(names)} file" + ("" if len(names) == 1 else "s")
+
+    print(f"  result: complete, {run['rows_in']:,} rows in = {run['rows_out']:,} out in {files_(run['files'])} + "
+          f"{run['rows_rejected']:,} rejected in {files_(run['rejected'])}")
+
+
 def cmd_inspect(args):
     _input(args.path)
+    if str(args.path).endswith(parquet_io.RESULT_SUFFIX):
+        return _inspect_result(args.path)
     magic = files.read_head(args.path, 8)
     if magic.startswith(b"PAR1"):
         _inspect_parquet(args.path)

@@ -45,10 +45,10 @@ from .codec import Codec, write_atomically
 from .conventions import default_code_column
 from .drift import DEFAULT_THRESHOLDS, drift
 from .fitting import fit
-from .parquet_io import encode_file, footer_digest
+from .parquet_io import check_files, encode_file, footer_digest
 from .paths import check_no_alias
 from .registry import Registry
-from .spec import parse_spec
+from .spec import MAX_DIM, parse_spec
 
 FORMAT = "embcompress-nightly/1"
 CURRENT = "_CURRENT"
@@ -212,6 +212,9 @@ def make_plan(table_path, output_path, column: str, partition_col: str, registry
         if fp not in by_fp:
             by_fp[fp] = registry.find(name, fp) if fp else None
         fingerprints[part.value], versions[part.value] = fp, by_fp[fp]
+    for part in inputs:  # whatever engine samples them next: no huge row is read before a length check
+        if status[part.value] != "current":
+            check_files(part.files, column, MAX_DIM)
     return Plan(os.path.abspath(os.fspath(table_path)), output_path, column, code_column, partition_col, inputs,
                 previous, status, versions, fingerprints)
 
@@ -230,6 +233,24 @@ class DriftError(RuntimeError):
     """The new data is unusable (too many invalid rows): nothing was written."""
 
 
+def check_on_invalid(on_invalid: str) -> str:
+    """``on_invalid`` as every engine takes it: ``"dead_letter"`` (the default), ``"null"`` or ``"raise"``."""
+    if on_invalid not in ON_INVALID:
+        raise ValueError(f"on_invalid must be one of {ON_INVALID}, got {on_invalid!r}")
+    return on_invalid
+
+
+def check_invalid_share(invalid: int, rows: int, first, thresholds, name: str, where: str = "fit sample") -> float:
+    """Raise DriftError when more than ``thresholds['invalid_share']`` of ``rows`` are invalid; return the share."""
+    limit = {**DEFAULT_THRESHOLDS, **(thresholds or {})}["invalid_share"]
+    share = invalid / rows if rows else 0.0
+    if share > limit:
+        raise DriftError(f"{where} of {name!r}: {share:.1%} of rows are invalid (limit {limit:.0%}; first: "
+                         f"{first}). Fix the new partitions (or raise thresholds['invalid_share']) and rerun; "
+                         f"nothing was written")
+    return share
+
+
 def _valid_sample(sample, spec: str, thresholds, name: str):
     """The sample's valid rows, after checking that invalid ones are within ``invalid_share``.
 
@@ -239,13 +260,8 @@ def _valid_sample(sample, spec: str, thresholds, name: str):
     import pyarrow as pa
 
     mask, reasons = validate(sample, nonzero_norm=parse_spec(spec).needs_nonzero_norm)
-    limit = {**DEFAULT_THRESHOLDS, **(thresholds or {})}["invalid_share"]
-    share = float(mask.mean()) if len(mask) else 0.0
-    if share > limit:
-        first = reasons[np.flatnonzero(mask)[0]]
-        raise DriftError(f"fit sample of {name!r}: {share:.1%} of rows are invalid (limit {limit:.0%}; first: "
-                         f"{first}). Fix the new partitions (or raise thresholds['invalid_share']) and rerun; "
-                         f"nothing was written")
+    first = reasons[np.flatnonzero(mask)[0]] if mask.any() else None
+    check_invalid_share(int(mask.sum()), len(mask), first, thresholds, name)
     if not mask.any():
         return sample
     return sample.filter(pa.array(~mask)) if isinstance(sample, (pa.Array, pa.ChunkedArray)) else \
@@ -253,8 +269,17 @@ def _valid_sample(sample, spec: str, thresholds, name: str):
 
 
 def decide(registry: Registry, name: str, sample, *, spec: str, metric: str = "ip", seed: int = 0,
-           thresholds=None) -> Decision:
-    """Check ``sample`` (the fresh rows, or None) against the latest version; fit and publish one when needed."""
+           thresholds=None, invalid=None) -> Decision:
+    """Check ``sample`` (the fresh rows, or None) against the latest version; fit and publish one when needed.
+
+    An engine whose sample leaves invalid rows out (Beam's reservoir) counts them itself and
+    passes ``invalid={"rows": seen, "invalid": left out, "first": a reason}``: the
+    invalid-share threshold then decides on those counts, before anything is fitted or written.
+    """
+    share = None
+    if invalid is not None:
+        share = check_invalid_share(invalid["invalid"], invalid["rows"], invalid["first"], thresholds, name,
+                                    "fresh rows")
     if not registry.versions(name):
         codec = fit(spec, _valid_sample(sample, spec, thresholds, name), metric=metric, seed=seed)
         return Decision(codec, registry.publish(name, codec), True, [f"no version of {name!r} yet"])
@@ -263,6 +288,8 @@ def decide(registry: Registry, name: str, sample, *, spec: str, metric: str = "i
     if sample is None:
         return Decision(current, version, False)
     report = drift(current, sample, thresholds=thresholds, seed=seed)
+    if share is not None:
+        report.invalid_share = max(report.invalid_share, share)
     reasons = list(report.reasons)
     if report.decision == "error":
         raise DriftError(f"drift check of {name!r} v{version} failed: {'; '.join(reasons)}. Fix the new partitions "
@@ -302,8 +329,7 @@ def encode_task(codec: Codec, task: Task, output_path: str, column: str, code_co
 
     Invalid rows go by ``on_invalid``; dead letters to the same name under ``_rejected/``.
     """
-    if on_invalid not in ON_INVALID:
-        raise ValueError(f"on_invalid must be one of {ON_INVALID}, got {on_invalid!r}")
+    check_on_invalid(on_invalid)
     target = os.path.join(output_path, task.relative)
     rejected = os.path.join(output_path, REJECTED, task.relative) if on_invalid == "dead_letter" else None
     if not os.path.exists(target):
@@ -522,8 +548,7 @@ def recompress_local(table_path, column: str, registry, name: str, *, spec: str,
 
     Invalid rows go by ``on_invalid`` once ``thresholds['invalid_share']`` has let the night run.
     """
-    if on_invalid not in ON_INVALID:
-        raise ValueError(f"on_invalid must be one of {ON_INVALID}, got {on_invalid!r}")
+    check_on_invalid(on_invalid)
     clock, registry = Clock(), as_registry(registry)
     output_path = output_path or default_output(table_path)
     plan = make_plan(table_path, output_path, column, partition_col, registry, name, code_column)

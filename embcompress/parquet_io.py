@@ -10,6 +10,13 @@ digest of the input's footer, the codec and the options, so a rerun writes the s
 a run over other input or with another codec gets another id. The rejected file
 is renamed into place first and the output last, so the output's rename commits the result.
 :func:`verify_result` tells a complete result from a partial or mixed one.
+
+A result of many files (Beam's ``CompressParquet``: output shards and rejected shards) uses
+the same record: each file's footer carries ``embcompress.run`` with the run id and its role,
+and once every file is in place one small JSON file, ``_<name>.embcompress.run.json`` next to
+the output (:func:`result_record_path`), holds the run record with the lists of files. That
+file is written last, atomically: it is the commit point, and :func:`verify_result` on it
+checks every file it names.
 """
 from __future__ import annotations
 
@@ -22,7 +29,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from . import provenance
+from . import provenance, storage
 from .arrow import ON_INVALID, codes_as_binary, codes_from_arrow, decode_arrow, encode_arrow, vectors_from_arrow
 from .conventions import REASON_COLUMN, default_code_column, default_decoded_column
 from .errors import EmbeddingError
@@ -33,6 +40,8 @@ from .validation import raise_on_invalid
 
 METADATA_KEY = provenance.KEY
 RUN_KEY = b"embcompress.run"
+RESULT_SUFFIX = ".embcompress.run.json"
+MAX_RESULT_RECORD_BYTES = 64 << 20
 # Rows per read, and a small read buffer instead of pyarrow's pre-buffering of whole column
 # chunks: memory stays bounded whatever the row-group size. For 1M x 384 rows (PCA128,SQ8,
 # 50k-row groups) the CLI encode peaked at 602 MB this way, against 1,041 MB with 64k-row
@@ -84,10 +93,11 @@ def open_column(path, column: str, *, hint=None) -> pq.ParquetFile:
     return source
 
 
-def check_value_counts(source: pq.ParquetFile, column: str, dim: int, path) -> None:
+def check_value_counts(source, column: str, dim: int, path) -> None:
     """Refuse, from the footer alone, a row group whose vectors hold far more values than
-    ``dim`` per row: reading it would materialise a huge row before any length check."""
-    meta = source.metadata
+    ``dim`` per row: reading it would materialise a huge row before any length check.
+    ``source`` is a ``ParquetFile`` or its ``FileMetaData`` (a dataset fragment's footer)."""
+    meta = source if isinstance(source, pq.FileMetaData) else source.metadata
     leaves = [j for j in range(meta.num_columns) if meta.schema.column(j).path.split(".")[0] == column]
     if len(leaves) != 1:
         return  # not a plain list column: the type check names the problem
@@ -99,6 +109,16 @@ def check_value_counts(source: pq.ParquetFile, column: str, dim: int, path) -> N
                                  f"{dim} per row: a vector is much longer than expected; refusing to read it",
                                  column=column, hint=f"rows of the wrong length are tolerated up to "
                                  f"{MAX_EXCESS_VALUES:,} extra values per row group")
+
+
+def check_files(paths, column: str, dim: int, *, open_file=None) -> None:
+    """:func:`check_value_counts` for every file of ``paths``, reading footers only.
+
+    ``open_file`` opens a path for binary reading (default: a local file; Beam passes its
+    ``FileSystems.open`` for remote files)."""
+    for path in paths:
+        with (open_file(path) if open_file is not None else open(path, "rb")) as f:
+            check_value_counts(pq.ParquetFile(f), column, dim, path)
 
 
 class _AtomicWriter:
@@ -236,12 +256,68 @@ def run_record(path) -> dict | None:
     return json.loads(raw) if raw else None
 
 
-def verify_result(output_path) -> dict:
-    """Check that an encode's output and its rejected file are one complete result; return its record.
+def result_record_path(output_prefix) -> str:
+    """Where the run record of a multi-file result with file names ``<prefix>-*`` goes:
+    ``out/part`` -> ``out/_part.embcompress.run.json`` (``_``: directory readers skip it)."""
+    text = str(os.fspath(output_prefix))
+    directory, name = text.rsplit("/", 1) if "/" in text else (".", text)
+    return f"{directory}/_{name}{RESULT_SUFFIX}"
 
-    Raises ValueError when the rejected file the output names is missing, belongs to another
-    run, or holds another number of rows.
+
+def result_record(run_id: str, files: list, rejected: list, *, rows_in: int, rows_out: int, rows_rejected: int) -> dict:
+    """The run record of a multi-file result: the footer record's fields, with lists of file names
+    (relative to the record's folder) for the output and the rejected rows."""
+    return {"run_id": run_id, "rows_in": int(rows_in), "rows_out": int(rows_out),
+            "rows_rejected": int(rows_rejected), "role": "result", "files": sorted(files),
+            "rejected": sorted(rejected)}
+
+
+def _footer(path):
+    """The Parquet footer of a local or remote file."""
+    fs, inner = storage.resolve(path)
+    with fs.open_input_file(inner) as f:
+        return pq.ParquetFile(f).metadata
+
+
+def _verify_files(record_path) -> dict:
+    try:
+        record = json.loads(storage.read_bytes(record_path, limit=MAX_RESULT_RECORD_BYTES).decode("utf-8"))
+        names = {"output": list(record["files"]), "rejected": list(record["rejected"])}
+        counts = {k: int(record[k]) for k in ("rows_in", "rows_out", "rows_rejected")}
+    except FileNotFoundError:
+        raise ValueError(f"{record_path} is missing: the result was never committed") from None
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ValueError(f"{record_path} is not an embcompress run record ({exc})") from None
+    base = str(record_path).rsplit("/", 1)[0] if "/" in str(record_path) else "."
+    for role, total in (("output", "rows_out"), ("rejected", "rows_rejected")):
+        rows = 0
+        for name in names[role]:
+            path = storage.join(base, name)
+            if not storage.exists(path):
+                raise ValueError(f"{record_path} names {role} file {path}, which is missing: the result is partial")
+            meta = _footer(path)
+            theirs = json.loads((meta.metadata or {}).get(RUN_KEY) or b"{}")
+            if theirs.get("run_id") != record["run_id"] or theirs.get("role") != role:
+                raise ValueError(f"{path} belongs to another run than {record_path}: the result is mixed")
+            rows += meta.num_rows
+        if rows != counts[total]:
+            raise ValueError(f"the {role} files of {record_path} hold {rows:,} rows; the record says "
+                             f"{counts[total]:,}")
+    if counts["rows_in"] != counts["rows_out"] + counts["rows_rejected"]:
+        raise ValueError(f"{record_path}: {counts['rows_in']:,} rows in, but {counts['rows_out']:,} out and "
+                         f"{counts['rows_rejected']:,} rejected")
+    return record
+
+
+def verify_result(output_path) -> dict:
+    """Check that an encode's output and its rejected rows are one complete result; return its record.
+
+    ``output_path`` is the output file of :func:`encode_file` (the CLI's ``-o``) or the run
+    record of a multi-file result (:func:`result_record_path`). Raises ValueError when a file
+    the record names is missing, belongs to another run, or holds another number of rows.
     """
+    if str(output_path).endswith(RESULT_SUFFIX):
+        return _verify_files(output_path)
     record = run_record(output_path)
     if record is None:
         raise ValueError(f"{output_path} has no embcompress run record; it was not written by encode_file")

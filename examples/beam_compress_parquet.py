@@ -1,6 +1,6 @@
 """Compress the embedding column of Parquet files with Apache Beam: fit (or read) a codec, encode, write.
 
-    .venv/bin/python examples/beam_compress_parquet.py          # the shipped 2,000-row demo table
+    .venv/bin/python examples/beam_compress_parquet.py --overwrite   # the shipped 2,000-row demo table
     .venv/bin/python examples/beam_compress_parquet.py --input 'in/*.parquet' --output out/part \\
         --spec PCA128,SQ8 --sample-size 100000 --artifact out/codec.ecz
     .venv/bin/python examples/beam_compress_parquet.py --input 'more/*.parquet' --output out2/part \\
@@ -36,6 +36,8 @@ def parse(argv):
     parser.add_argument("--codec", help="an existing codec artifact to use instead of fitting --spec")
     parser.add_argument("--sample-size", type=int, default=100_000, help="rows sampled to fit the codec")
     parser.add_argument("--artifact", help="where to write the fitted codec (never overwrites a different one)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace an earlier result at --output (and a different codec at --artifact)")
     return parser.parse_known_args(argv)
 
 
@@ -59,7 +61,7 @@ def main(argv=None):
     codec = load_codec(args.codec) if args.codec else args.spec
     with beam.Pipeline(options=options) as p:
         _ = p | CompressParquet(args.input, args.output, args.column, codec, sample_size=args.sample_size,
-                                artifact_location=args.artifact)
+                                artifact_location=args.artifact, overwrite=args.overwrite)
     runner = options.view_as(StandardOptions).runner
     if runner in (None, "DirectRunner", "direct"):
         print(summary(args.output))

@@ -38,7 +38,7 @@ def main(argv=None):
     ap.add_argument("--spec", default="PCA128,SQ8")
     args, beam_args = ap.parse_known_args(argv)
     out = args.output or os.path.join(tempfile.mkdtemp(prefix="embcompress_beam_etl_"), "docs")
-    artifact = f"{out}.codec"
+    artifact = f"{out}.ecz"
 
     with beam.Pipeline(options=PipelineOptions(beam_args)) as p:
         tables = p | beam.io.ReadFromParquetBatched(args.input)

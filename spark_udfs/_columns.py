@@ -26,7 +26,11 @@ def vector_input(df, column: str):
 
     ``array<float>``/``array<double>`` columns are read as they are. A Spark ML ``VectorUDT``
     column is converted by Spark (``vector_to_array``) into a temporary column, which the
-    caller drops again; the original column is kept untouched.
+    caller drops again; the original column is kept untouched. A null vector stays a null
+    array (``vector_to_array`` itself fails the job on a null), so it gets a null code or goes
+    by ``on_invalid`` exactly as a null ``array<float>`` does. The values stay doubles, as the
+    vector holds them, so a value beyond float32's range is named as such by the core rather
+    than turned into Inf by a cast.
     """
     dt = field(df, column).dataType
     if isinstance(dt, T.ArrayType) and isinstance(dt.elementType, T.NumericType):
@@ -35,7 +39,10 @@ def vector_input(df, column: str):
         from pyspark.ml.functions import vector_to_array
 
         temp = f"{TEMP_PREFIX}vec_{column}"
-        return df.withColumn(temp, vector_to_array(F.col(column), "float32")), temp
+        vec = F.col(column)
+        dense = F.when(vec.isNull(), F.lit(None).cast(T.ArrayType(T.DoubleType()))).otherwise(
+            vector_to_array(vec, "float64"))
+        return df.withColumn(temp, dense), temp
     raise TypeError(f"column {column!r} has type {dt.simpleString()}; expected array<float>, array<double> "
                     f"or a Spark ML vector (VectorUDT). Convert it first, e.g. F.col({column!r}).cast('array<float>')")
 

@@ -56,9 +56,11 @@ def _writer_task(handle, in_loc, tasks, column, output_col, drop_input, on_inval
                     where = None if exc.row is None else f"{exc.row} of row group {rg} in {path}"
                     raise EmbeddingError(exc.problem, row=where, column=column,
                                          hint="fix or drop the row, or pass on_invalid='null'") from None
-                table = table.append_column(output_col, codes_as_binary(enc.codes))
                 if drop_input:
                     table = table.drop_columns([column])
+                if output_col in table.column_names:  # replace=True (refused on the driver otherwise)
+                    table = table.drop_columns([output_col])
+                table = table.append_column(output_col, codes_as_binary(enc.codes))
                 table = table.replace_schema_metadata(provenance.with_record(table.schema.metadata, record))
                 subdir = "/".join(f"{k}={v}" for k, v in keys.items())
                 target = posixpath.join(out_root, subdir, f"part-{task_id:05d}-{run_id}.parquet")
@@ -76,7 +78,7 @@ def _writer_task(handle, in_loc, tasks, column, output_col, drop_input, on_inval
 def compress_row_groups(spark, input_path, output_path, column, codec, *, output_col, drop_input, on_invalid,
                         record: ColumnRecord, overwrite: bool) -> int:
     """Encode every row group of ``input_path`` into ``output_path``; returns the rows written."""
-    fs, root, dataset, tasks = plan(input_path)
+    _, _, dataset, tasks = plan(input_path)
     if column not in dataset.schema.names:
         raise KeyError(f"column {column!r} not found in {input_path}; it has columns {dataset.schema.names}")
     out_fs, out_root = storage.resolve(output_path)

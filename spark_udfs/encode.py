@@ -48,10 +48,12 @@ def _output_schema(df, input_col, output_col, drop_input, out_type, metadata=Non
     return T.StructType(fields)
 
 
-def _check_output(df, input_col, output_col):
-    if output_col != input_col and output_col in df.columns:
-        raise ValueError(f"output column {output_col!r} already exists; pick another output_col, or pass "
-                         f"output_col={input_col!r} to replace the input column")
+def _check_output(df, input_col, output_col, replace=False):
+    """Refuse an ``output_col`` naming another existing column unless ``replace`` (the core's message)."""
+    if output_col != input_col and output_col in df.columns and not replace:
+        raise EmbeddingError("output column already exists; writing there would replace its data", column=output_col,
+                             hint=f"choose another output_col, pass output_col={input_col!r} to replace the input "
+                                  f"column, or replace=True to overwrite it")
 
 
 def _assemble(batch: pa.RecordBatch, names, output_col, new_values, keep=None) -> pa.RecordBatch:
@@ -128,7 +130,7 @@ def _plain_scan(df, src, engine, on_invalid):
 
 
 def encode_column(df, codec, input_col, output_col=None, *, on_invalid="raise", drop_input=False,
-                  reason_col=DEFAULT_REASON_COL, engine="auto", ship="auto"):
+                  reason_col=DEFAULT_REASON_COL, engine="auto", replace=False, ship="auto"):
     """Add ``output_col`` (binary, ``codec.code_size`` bytes per row) holding the codes of ``input_col``.
 
     ``input_col`` is ``array<float>``, ``array<double>`` or a Spark ML vector; null vectors give
@@ -136,6 +138,8 @@ def encode_column(df, codec, input_col, output_col=None, *, on_invalid="raise", 
     ``"raise"`` fails the job naming column, row and problem; ``"null"`` gives them a null code;
     ``"dead_letter"`` returns ``(encoded_df, bad_df)``, where ``bad_df`` holds the bad rows
     unchanged plus ``reason_col``. Rows in = rows in ``encoded_df`` + rows in ``bad_df``.
+    An ``output_col`` naming another existing column is refused unless ``replace=True``, which
+    puts the codes in its place (``output_col=input_col`` replaces the vectors).
 
     ``engine="auto"`` reads the row groups with pyarrow on the executors when ``df`` comes from
     :func:`spark_udfs.read_parquet` (or is a select of its columns), skipping Spark's element-by-element
@@ -149,7 +153,7 @@ def encode_column(df, codec, input_col, output_col=None, *, on_invalid="raise", 
     """
     check_on_invalid(on_invalid)
     output_col = output_col or default_code_column(input_col)
-    _check_output(df, input_col, output_col)
+    _check_output(df, input_col, output_col, replace)
     src, read_col = _columns.vector_input(df, input_col)
     scan = _plain_scan(df, src, engine, on_invalid)
     handle = broadcast_codec(df.sparkSession, codec, how=ship)
@@ -184,17 +188,18 @@ def _decoder(handle, column, output_col, names):
     return run
 
 
-def decode_column(df, codec, input_col, output_col=None, *, drop_input=False, ship="auto"):
+def decode_column(df, codec, input_col, output_col=None, *, drop_input=False, replace=False, ship="auto"):
     """Add ``output_col`` (``array<float>``, the reconstruction) decoded from the binary codes in ``input_col``.
 
     ``output_col`` defaults to ``input_col`` without ``_code`` (``embedding_code`` -> ``embedding``),
     else ``{input_col}_decoded``; an existing column of that name is an error.
 
     Null codes give null vectors; a code of the wrong size fails naming the row, the expected
-    and the actual size.
+    and the actual size. An ``output_col`` naming another existing column is refused unless
+    ``replace=True``.
     """
     output_col = output_col or default_decoded_column(input_col)
-    _check_output(df, input_col, output_col)
+    _check_output(df, input_col, output_col, replace)
     _columns.code_input(df, input_col)
     handle = broadcast_codec(df.sparkSession, codec, how=ship)
     schema = _output_schema(df, input_col, output_col, drop_input, T.ArrayType(T.FloatType(), True))

@@ -29,7 +29,7 @@ def _queries(queries_df, query_col, query_id_col, dim) -> bytes:
     src, read = _columns.vector_input(queries_df, query_col)
     table = _session.to_arrow(src.select(query_id_col, read))
     vb = vectors_from_arrow(table.column(read), dim=dim, column=query_col)
-    raise_on_invalid(vb.rejected, vb.reasons, column=query_col)
+    raise_on_invalid(vb.invalid, vb.reasons, column=query_col)  # a null query too: it has nothing to search with
     matrix = np.ascontiguousarray(vb.matrix, dtype=np.float32)
     shipped = pa.table({"id": table.column(query_id_col),
                         "v": pa.FixedSizeListArray.from_arrays(matrix.reshape(-1), dim)})

@@ -20,7 +20,7 @@ from .sampling import sample_vectors
 _RESULT = T.StructType([T.StructField("task", T.LongType()), T.StructField("rows", T.LongType())])
 
 
-def _encode_tasks(handle, todo, fail_from, output_path, column, code_column):
+def _encode_tasks(handle, todo, fail_from, output_path, column, code_column, on_invalid):
     def run(batches):
         codec = handle.get()
         for batch in batches:
@@ -31,18 +31,18 @@ def _encode_tasks(handle, todo, fail_from, output_path, column, code_column):
                     raise nightly.InjectedFault(f"injected fault: partition {task.value} comes after the first "
                                                 f"{fail_from} (the _fail_after_partitions test hook)")
                 ids.append(i)
-                rows.append(nightly.encode_task(codec, task, output_path, column, code_column))
+                rows.append(nightly.encode_task(codec, task, output_path, column, code_column, on_invalid))
             yield pa.RecordBatch.from_arrays([pa.array(ids, pa.int64()), pa.array(rows, pa.int64())],
                                              names=["task", "rows"])
     return run
 
 
-def _write(spark, plan, decision, todo, fail_after):
+def _write(spark, plan, decision, todo, fail_after, on_invalid):
     """Encode every task on the executors; returns ``[(task, rows)]`` in task order."""
     values = list(dict.fromkeys(t.value for t in todo))
     indexed = [(t, values.index(t.value)) for t in todo]
     run = _encode_tasks(broadcast_codec(spark, decision.codec), indexed, fail_after, plan.output_path, plan.column,
-                        plan.code_column)
+                        plan.code_column, on_invalid)
     jobs = spark.range(0, len(todo), 1, numPartitions=max(1, len(todo)))
     result = _session.to_arrow(jobs.mapInArrow(run, _RESULT))
     rows = dict(zip(result["task"].to_pylist(), result["rows"].to_pylist()))
@@ -54,7 +54,7 @@ def _write(spark, plan, decision, todo, fail_after):
 
 def recompress(spark, table_path, column, registry, name, *, spec, partition_col, sample_size=100_000,
                thresholds=None, output_path=None, reencode="all", metric="ip", seed=0, code_column=None,
-               _fail_after_partitions=None) -> dict:
+               on_invalid="dead_letter", _fail_after_partitions=None) -> dict:
     """One night: encode new partitions, refit on drift, commit atomically; returns the run summary.
 
     ``registry`` is an :class:`embcompress.registry.Registry` or its root path; ``name`` the
@@ -64,7 +64,14 @@ def recompress(spark, table_path, column, registry, name, *, spec, partition_col
     on an older codec version (after a refit: all of them); ``"new"`` leaves them as they are.
     ``thresholds`` overrides :data:`embcompress.drift.DEFAULT_THRESHOLDS`. A run with nothing
     new reads only metadata and writes nothing but its summary.
+
+    Invalid rows (NaN, Inf, wrong length, ...) do not fail the night: over
+    ``thresholds['invalid_share']`` of the sample, the night fails before anything is written
+    (``DriftError``); below it the fit uses the valid rows and the encode routes the invalid ones
+    by ``on_invalid``: ``"dead_letter"`` (default) to ``output/_rejected/``, ``"null"`` to null
+    codes, ``"raise"`` fails the night naming the row. The same as ``recompress_local``.
     """
+    nightly.check_on_invalid(on_invalid)
     clock, registry = nightly.Clock(), nightly.as_registry(registry)
     output_path = output_path or nightly.default_output(table_path)
     plan = nightly.make_plan(table_path, output_path, column, partition_col, registry, name, code_column)
@@ -78,7 +85,8 @@ def recompress(spark, table_path, column, registry, name, *, spec, partition_col
         decision = nightly.decide(registry, name, sample, spec=spec, metric=metric, seed=seed, thresholds=thresholds)
         nightly.store_codec(plan.output_path, decision.codec)
         nightly.remove_temporaries(plan)
-        written = _write(spark, plan, decision, nightly.tasks(plan, decision, reencode), _fail_after_partitions)
+        written = _write(spark, plan, decision, nightly.tasks(plan, decision, reencode), _fail_after_partitions,
+                         on_invalid)
         snapshot = nightly.commit(plan, decision, written, registry_name=name)
         summary = nightly.summarize(plan, clock, engine="spark", name=name, decision=decision, written=written,
                                     snapshot=snapshot, policy=reencode)

@@ -3,12 +3,15 @@ and leave the codec artifact and a sidecar JSON describing it next to the output
 from __future__ import annotations
 
 import embcompress as ec
-from embcompress import provenance
+from embcompress import provenance, storage
 from embcompress.codec import MAX_ARTIFACT_BYTES
 from embcompress.conventions import (DATASET_ARTIFACT, DATASET_SIDECAR, LEGACY_DATASET_ARTIFACTS, check_on_invalid,
                                      default_code_column, resolve_drop_input)
+from embcompress.parquet_io import _refuse_existing as refuse_existing
+from embcompress.parquet_io import check_value_counts
 from embcompress.paths import check_no_alias
 from embcompress.provenance import ColumnRecord
+from embcompress.spec import MAX_DIM
 
 from . import _fs, _rowgroups, _scan
 from .encode import encode_column
@@ -71,18 +74,36 @@ def _check_append(spark, output_path, codec):
                              f"(spark_udfs.parquet.load_codec) or write to a new path")
 
 
+def _check_footers(input_path, column, dim):
+    """Refuse, from the footers alone, input whose vectors hold far more values than ``dim`` per
+    row, before the fit's sample or an encode task materialises such a row. Paths that only the
+    JVM can open (engine='spark' with Hadoop credentials) are left to Spark's own read."""
+    import pyarrow as pa
+    import pyarrow.dataset as pads
+
+    try:
+        fs, root = storage.resolve(input_path)
+        dataset = pads.dataset(root, filesystem=fs, format="parquet", partitioning="hive")
+        footers = [(frag.path, frag.metadata) for frag in dataset.get_fragments()]
+    except (OSError, pa.ArrowException):
+        return  # unreadable here: Spark's read reports it in its own words
+    for path, meta in footers:
+        check_value_counts(meta, column, dim, path)
+
+
 def compress_parquet(spark, input_path, output_path, column, spec, *, sample_size=100_000, seed=0, metric="ip",
                      output_col=None, drop_input=None, partition_by=None, mode="errorifexists",
-                     on_invalid="raise", engine="auto", keep_input=None):
+                     on_invalid="raise", engine="auto", replace=False, keep_input=None):
     """Read Parquet at ``input_path``, encode ``column`` and write Parquet to ``output_path``.
 
     ``spec`` is a spec string (fitted here on ``sample_size`` rows) or a fitted Codec. The code
     column is ``output_col`` (default ``{column}_code``); the vectors are dropped unless
     ``drop_input=False`` (``keep_input`` is its deprecated negation). Hive-style partitioning of
-    the input is kept unless ``partition_by`` says otherwise. ``_embcompress.json`` (the
-    provenance record) and ``_embcompress.ecz`` (the artifact) are written into
-    ``output_path``; every data file's footer holds the same record (docs/conventions.md).
-    Returns the codec.
+    the input is kept unless ``partition_by`` says otherwise. An ``output_col`` naming another
+    existing column is refused (before anything is deleted or fitted) unless ``replace=True``.
+    ``_embcompress.json`` (the provenance record) and ``_embcompress.ecz`` (the artifact) are
+    written into ``output_path``; every data file's footer holds the same record
+    (docs/conventions.md). Returns the codec.
 
     ``engine="pyarrow"`` runs one Spark task per row group that reads, encodes and writes with
     pyarrow (no Spark row conversion of the vectors: the faster path, see docs/spark.md);
@@ -106,13 +127,17 @@ def compress_parquet(spark, input_path, output_path, column, spec, *, sample_siz
         return load_codec(spark, output_path)
     if exists and mode in ("errorifexists", "error"):
         raise FileExistsError(f"{output_path} already exists; pass mode='overwrite' or mode='append'")
+    _check_footers(input_path, column, spec.dim if isinstance(spec, ec.Codec) else MAX_DIM)
     df = read_parquet(spark, input_path)
+    output_col = output_col or default_code_column(column)
+    refuse_existing(df.columns, output_col, replace, input_path, removed=(column,) if drop_input else ())
+    if output_col in df.columns and output_col != column:
+        df = df.drop(output_col)  # replace=True: the codes take its place
     read_engine = "spark" if engine == "spark" else "auto"  # how fit_codec/encode_column read the vectors
     codec = spec if isinstance(spec, ec.Codec) else fit_codec(df, column, spec, sample_size=sample_size, seed=seed,
                                                              metric=metric, engine=read_engine)
     if exists and mode == "append":
         _check_append(spark, output_path, codec)
-    output_col = output_col or default_code_column(column)
     parts = _fs.partition_columns(input_path) if partition_by is None else list(partition_by)
     record = ColumnRecord.of(codec, column, output_col)
     if engine == "spark" or (engine == "auto" and partition_by is not None):

@@ -132,18 +132,30 @@ def _alias_runs(kind, data, folder, table, codec, tmp_path, spark_fn):
     elif kind.startswith("spark-"):
         spark_fn(kind, folder, codec)
     elif kind.startswith("nightly-"):
-        from embcompress import nightly
+        output = table if kind.endswith("output-is-table") else os.path.join(table, "_compressed")
+        args = (table, "embedding", str(tmp_path / "registry"), "items")
+        kw = {"spec": "SQ8", "partition_col": "date", "output_path": output}
+        if kind.startswith("nightly-spark"):
+            from spark_udfs import recompress
 
-        output = table if kind == "nightly-output-is-table" else os.path.join(table, "_compressed")
-        nightly.recompress_local(table, "embedding", str(tmp_path / "registry"), "items", spec="SQ8",
-                                 partition_col="date", output_path=output)
+            spark_fn(kind, None, None, lambda session: recompress(session, *args, **kw))
+        elif kind.startswith("nightly-beam"):
+            from beam_transforms import Recompress
+
+            with beam.Pipeline(runner="DirectRunner") as p:
+                p | Recompress(*args, **kw)
+        else:
+            from embcompress import nightly
+
+            nightly.recompress_local(*args, **kw)
 
 
 ALIAS_KINDS = ["cli-encode-o-is-input", "cli-encode-rejected-is-input", "cli-encode-rejected-is-o",
                "cli-decode-o-is-input", "cli-fit-o-is-input", "cli-fit-o-is-codec-symlink-to-input",
                "parquet_io-output-is-input", "parquet_io-rejected-is-input", "beam-output-inside-input",
                "beam-artifact-is-input", "spark-pyarrow-same-path", "spark-spark-same-path",
-               "spark-pyarrow-output-inside-input", "nightly-output-is-table", "nightly-output-inside-table"]
+               "spark-pyarrow-output-inside-input", "nightly-output-is-table", "nightly-output-inside-table",
+               "nightly-spark-output-is-table", "nightly-beam-output-inside-table"]
 
 
 @pytest.mark.parametrize("kind", ALIAS_KINDS)
@@ -157,10 +169,12 @@ def test_output_aliasing_an_input_is_refused_and_the_input_survives(kind, reques
     watched = (data, folder, str(table))
     before = {p: digest(p) for p in watched}
 
-    def spark_fn(kind, folder, codec):
+    def spark_fn(kind, folder, codec, call=None):
         from spark_udfs import compress_parquet
 
         session = request.getfixturevalue("spark")
+        if call is not None:
+            return call(session)
         engine = kind.split("-")[1]
         out = folder if kind.endswith("same-path") else os.path.join(folder, "encoded")
         compress_parquet(session, folder, out, "embedding", codec, mode="overwrite", engine=engine)
@@ -200,6 +214,7 @@ def test_cli_decode_into_an_existing_column_is_refused(data, codec, tmp_path):
 @pytest.mark.parametrize("replace", [False, True])
 def test_beam_output_column_that_exists(codec, form, replace):
     from apache_beam.testing.util import assert_that
+
     from beam_transforms import EncodeEmbeddings
 
     t = inputs.table(inputs.good_vectors(4).tolist())
@@ -230,6 +245,44 @@ def test_beam_compress_parquet_refuses_an_existing_column_at_construction(folder
                                 output_column="label")
     with pytest.raises(ec.EmbeddingError, match="column 'label': output column already exists"):
         transform._schemas(codec)
+
+
+@pytest.mark.parametrize("call", ["encode_column", "encode_column-dead_letter", "decode_column"])
+def test_spark_output_column_that_exists_is_refused_unless_replace(spark, codec, call):
+    from spark_udfs import decode_column, encode_column
+
+    t = inputs.table(inputs.good_vectors(4).tolist()).append_column("label", pa.array(["a", "b", "c", "d"]))
+    df = spark.createDataFrame(t)
+    if call == "decode_column":
+        df = encode_column(df, codec, "embedding", "code")
+
+    def run(**kw):
+        if call == "decode_column":
+            return decode_column(df, codec, "code", "label", **kw)
+        if call.endswith("dead_letter"):
+            return encode_column(df, codec, "embedding", "label", on_invalid="dead_letter", **kw)[0]
+        return encode_column(df, codec, "embedding", "label", **kw)
+
+    with pytest.raises(ec.EmbeddingError, match="column 'label': output column already exists"):
+        run()
+    out = run(replace=True)
+    assert out.columns == df.columns and out.count() == 4
+    assert dict(out.dtypes)["label"] == ("array<float>" if call == "decode_column" else "binary")
+
+
+@pytest.mark.parametrize("engine", ["pyarrow", "spark"])
+def test_spark_compress_parquet_output_column_that_exists_is_refused_unless_replace(spark, folder, codec, tmp_path,
+                                                                                    engine):
+    from spark_udfs import compress_parquet
+
+    before, out = digest(folder), tmp_path / "out"
+    with pytest.raises(ec.EmbeddingError, match="column 'label': output column already exists"):
+        compress_parquet(spark, folder, str(out), "embedding", codec, output_col="label", engine=engine)
+    assert digest(folder) == before and not out.exists()
+    compress_parquet(spark, folder, str(out), "embedding", codec, output_col="label", engine=engine, replace=True)
+    t = pq.read_table(out)
+    assert t.num_rows == ROWS and sorted(t.column_names) == ["id", "label"]
+    assert t.schema.field("label").type == pa.binary() and digest(folder) == before
 
 
 # ----- class 4: reruns and multi-file outputs ------------------------------------------------------------
@@ -293,3 +346,73 @@ def test_output_and_rejected_file_commit_as_one_result(tmp_path, codec):
     rejected.unlink()
     with pytest.raises(ValueError, match="is missing: the result is partial"):
         parquet_io.verify_result(out)
+
+
+# ----- class 4 in Beam: CompressParquet's shards and rejected shards commit as one result -----------------
+def _beam_compress(folder, prefix, codec, **kw):
+    from beam_transforms import CompressParquet
+
+    transform = CompressParquet(os.path.join(folder, "*.parquet"), prefix, "embedding", codec, **kw)
+    with beam.Pipeline(runner="DirectRunner") as p:
+        p | transform
+    return parquet_io.result_record_path(prefix)
+
+
+def _bad_folder(tmp_path, name, bad_rows):
+    vectors = inputs.good_vectors(ROWS).tolist()
+    for i in bad_rows:
+        vectors[i][0] = float("nan")
+    root = tmp_path / name
+    root.mkdir()
+    inputs.write_parquet(root / "part-0.parquet", inputs.table(vectors), row_group=7)
+    return str(root)
+
+
+def test_beam_compress_parquet_commits_output_and_rejected_rows_as_one_result(tmp_path, codec):
+    from beam_transforms.parquet import rejected_prefix
+
+    folder = _bad_folder(tmp_path, "in", [3, 11])
+    prefix = str(tmp_path / "out" / "part")
+    record_path = _beam_compress(folder, prefix, codec, num_shards=3)
+    record = parquet_io.verify_result(record_path)
+    assert record["rows_in"] == ROWS and record["rows_out"] == ROWS - 2 and record["rows_rejected"] == 2
+    assert f"result: complete, {ROWS} rows in = {ROWS - 2} out in 3 files + 2 rejected in 1 file" \
+        in cli("inspect", record_path)
+    assert len(record["files"]) == 3 and record["rejected"] == ["_rejected/part-00000-of-00001.parquet"]
+    assert pq.read_table(tmp_path / "out").num_rows == ROWS - 2  # a directory reader sees the output rows only
+    before = digest(folder)
+    with pytest.raises(FileExistsError, match="already holds a result .*pass overwrite=True"):
+        _beam_compress(folder, prefix, codec)
+    # the fixed input, rerun with overwrite and fewer shards: the earlier run's shards are gone
+    fixed = _bad_folder(tmp_path, "fixed", [])
+    rerun = parquet_io.verify_result(_beam_compress(fixed, prefix, codec, num_shards=1, overwrite=True))
+    assert rerun["run_id"] != record["run_id"] and rerun["rows_out"] == ROWS and rerun["rows_rejected"] == 0
+    written = sorted(os.path.relpath(p, tmp_path / "out") for p in map(str, (tmp_path / "out").rglob("*.parquet")))
+    assert written == sorted(rerun["files"] + rerun["rejected"]) == [
+        "_rejected/part-00000-of-00001.parquet", "part-00000-of-00001.parquet"]
+    assert pq.read_table(rejected_prefix(prefix) + "-00000-of-00001.parquet").num_rows == 0
+    assert digest(folder) == before
+
+
+def test_beam_compress_parquet_partial_and_mixed_results_are_told_apart(tmp_path, codec, monkeypatch):
+    from beam_transforms import parquet as beam_parquet
+
+    folder = _bad_folder(tmp_path, "in", [5])
+    prefix = str(tmp_path / "out" / "part")
+    record_path = _beam_compress(folder, prefix, codec, num_shards=1)
+    committed = parquet_io.verify_result(record_path)
+    rejected = os.path.join(tmp_path, "out", committed["rejected"][0])
+    os.replace(rejected, tmp_path / "aside.parquet")
+    with pytest.raises(ValueError, match="which is missing: the result is partial"):
+        parquet_io.verify_result(record_path)
+    os.replace(tmp_path / "aside.parquet", rejected)
+    # a rerun killed after its files were renamed into place but before its commit step
+    monkeypatch.setattr(beam_parquet, "_commit", lambda *a: (_ for _ in ()).throw(RuntimeError("killed")))
+    with pytest.raises(Exception, match="killed"):
+        _beam_compress(_bad_folder(tmp_path, "other", [6, 7]), prefix, codec, num_shards=1, overwrite=True)
+    with pytest.raises(ValueError, match="belongs to another run than .*: the result is mixed"):
+        parquet_io.verify_result(record_path)
+    assert "result: NOT complete" in cli("inspect", record_path)
+    assert parquet_io.run_record(prefix + "-00000-of-00001.parquet")["run_id"] != committed["run_id"]
+    with pytest.raises(ValueError, match="was never committed"):
+        parquet_io.verify_result(parquet_io.result_record_path(str(tmp_path / "elsewhere" / "part")))

@@ -62,7 +62,7 @@ def test_drop_input_and_replace_in_place(demo_df, sq8):
 
 
 def test_existing_output_column_is_an_error(demo_df, sq8):
-    with pytest.raises(ValueError, match="'text' already exists"):
+    with pytest.raises(ValueError, match="column 'text': output column already exists"):
         encode_column(demo_df, sq8, "embedding", "text")
 
 
