@@ -358,7 +358,11 @@ def _inspect_parquet(path):
           f"{os.path.getsize(path) / 1e6:.1f} MB")
     for field in source.schema_arrow:
         print(f"  column {field.name}: {field.type}")
-    if parquet_io.run_record(path) is not None:
+    footer_run = parquet_io.run_record(path)
+    if footer_run is not None and "rows_in" not in footer_run:  # one shard of a multi-file result (Beam)
+        print(f"  result: a {footer_run.get('role', 'output')} file of multi-file result {footer_run.get('run_id')}; "
+              f"its run record (_<prefix>{parquet_io.RESULT_SUFFIX}) says whether the result is complete")
+    elif footer_run is not None:
         try:
             run = parquet_io.verify_result(path)
             print(f"  result: complete, {run['rows_in']:,} rows in = {run['rows_out']:,} out + "

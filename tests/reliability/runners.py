@@ -137,11 +137,14 @@ def spark_parquet(ctx, path, codec):
 
 def spark_artifact(ctx, path, blob):
     """The plugin's own loader: the artifact stored next to a compress_parquet output."""
-    from spark_udfs.parquet import ARTIFACT, SIDECAR, load_codec
+    from embcompress.provenance import ColumnRecord
+    from spark_udfs.parquet import ARTIFACT, SIDECAR, load_codec, sidecar
 
     folder = ctx.scratch("compressed")
     folder.mkdir()
-    (folder / SIDECAR).write_text(f'{{"artifact": "{ARTIFACT}", "fingerprint": "{sha256(blob).hexdigest()}"}}')
+    record = ColumnRecord(code_column="embedding_code", spec="SQ8", dim=8, metric="ip", code_size=8,
+                          fingerprint=sha256(blob).hexdigest())  # a well-formed sidecar; the artifact is the case
+    (folder / SIDECAR).write_bytes(sidecar(record, []))
     (folder / ARTIFACT).write_bytes(blob)
     return load_codec(ctx.spark, str(folder))
 
