@@ -15,21 +15,14 @@ from embcompress.arrow import encode_arrow
 from . import inputs
 from .cases import CASES, ENTRY_POINTS, NULL, OK, Outcome, dead
 from .runners import RUNNERS, Context, Result
-from .spark_session import module_session
 
 ROW_CASES = [c for c in CASES if c.kind == "row"]
 OTHER_CASES = [c for c in CASES if c.kind != "row"]
 
 
 @pytest.fixture(scope="module")
-def ctx(tmp_path_factory):
-    with module_session("local[2]") as spark:
-        yield Context(spark, tmp_path_factory.mktemp("catalogue"))
-
-
-@pytest.fixture(scope="module")
-def codec():
-    return inputs.fit_codec()
+def ctx(tmp_path_factory, spark):
+    return Context(spark, tmp_path_factory.mktemp("catalogue"))
 
 
 @pytest.fixture(scope="module")

@@ -25,7 +25,6 @@ from embcompress import parquet_io
 
 from . import inputs
 from .runners import CliError, _dump, _load, cli
-from .spark_session import module_session
 from .test_careless_writes import digest
 
 N, BAD = 40, 40
@@ -34,15 +33,6 @@ RANGE = "value out of float32 range"
 BOOL_REASON = "wrong type: expected a list of floats, got a list containing bool (booleans are not coordinates)"
 
 
-@pytest.fixture(scope="module")
-def spark():
-    with module_session("local[2]") as session:
-        yield session
-
-
-@pytest.fixture(scope="module")
-def codec():
-    return inputs.fit_codec()
 
 
 def _rows(bad):

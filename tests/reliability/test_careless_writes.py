@@ -22,7 +22,6 @@ from embcompress.paths import PathConflictError, check_no_alias
 
 from . import inputs
 from .runners import CliError, cli
-from .spark_session import module_session
 
 ROWS = 40
 
@@ -60,10 +59,6 @@ def folder(tmp_path, data):
     return str(root)
 
 
-@pytest.fixture(scope="module")
-def spark():
-    with module_session("local[2]") as session:
-        yield session
 
 
 # ----- the core check -------------------------------------------------------------------------------

@@ -24,7 +24,6 @@ import embcompress as ec
 from . import inputs
 from .cases import CASES
 from .runners import _dump, _load
-from .spark_session import module_session
 
 ROW_CASES = [c for c in CASES if c.kind == "row"]
 
@@ -39,10 +38,6 @@ def flaky_table(seed=0, n=40):
 
 
 # ----- Spark ----------------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def spark():
-    with module_session("local[2,3]") as session:  # up to 3 attempts per task
-        yield session
 
 
 def test_spark_dead_letter_job_with_failed_first_attempts_is_byte_identical(spark, tmp_path):

@@ -14,16 +14,9 @@ import pytest
 from embcompress import nightly
 
 from . import inputs
-from .spark_session import module_session
 
 ROWS = 300
 ENGINES = ["local", "spark", "beam"]
-
-
-@pytest.fixture(scope="module")
-def spark():
-    with module_session("local[2]") as session:
-        yield session
 
 
 def _partition(root, day, bad_rows):

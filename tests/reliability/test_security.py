@@ -17,7 +17,6 @@ import embcompress as ec
 
 from . import inputs
 from .runners import cli
-from .spark_session import module_session
 
 PERMISSIVE = 0o000  # the worst case: files would be created 0666
 
@@ -36,10 +35,6 @@ def assert_not_writable_by_others(path):
     assert mode & (stat.S_IWGRP | stat.S_IWOTH) == 0, f"{path} has mode {oct(mode)}: group or world can write it"
 
 
-@pytest.fixture(scope="module")
-def spark():
-    with umask(PERMISSIVE), module_session("local[2]") as session:  # the JVM inherits this umask
-        yield session
 
 
 @pytest.fixture

@@ -6,20 +6,10 @@ hand it one. A double beyond float32's range is named as such, not as Inf.
 import pytest
 
 from . import inputs
-from .spark_session import module_session
 
 NAN = float("nan")
 
 
-@pytest.fixture(scope="module")
-def spark():
-    with module_session("local[2]") as session:
-        yield session
-
-
-@pytest.fixture(scope="module")
-def codec():
-    return inputs.fit_codec()
 
 
 @pytest.fixture(scope="module")
