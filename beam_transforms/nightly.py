@@ -14,7 +14,7 @@ from __future__ import annotations
 import apache_beam as beam
 from apache_beam.pvalue import AsSingleton
 
-from embcompress import nightly
+from embcompress import _faults, nightly
 from embcompress.reader import CompressedTable
 from embcompress.spec import parse_spec
 
@@ -59,9 +59,7 @@ class _TaskToEncodedFile(beam.DoFn):
 
     def process(self, element, decision):
         index, task, part_index = element
-        if self._fail_after is not None and part_index >= self._fail_after:
-            raise nightly.InjectedFault(f"injected fault: partition {task.value} comes after the first "
-                                        f"{self._fail_after} (the _fail_after_partitions test hook)")
+        _faults.check(part_index, self._fail_after, f"partition {task.value}")
         handle = codec_from_blob(decision["blob"])
         yield index, task, nightly.encode_task(handle.codec, task, self._plan.output_path, self._plan.column,
                                                self._plan.code_column, self._on_invalid)
@@ -97,7 +95,7 @@ class Recompress(beam.PTransform):
 
     def __init__(self, table_path, column, registry, name, *, spec, partition_col, sample_size=100_000,
                  thresholds=None, output_path=None, reencode="all", metric="ip", seed=0, code_column=None,
-                 on_invalid="dead_letter", _fail_after_partitions=None):
+                 on_invalid="dead_letter"):
         super().__init__()
         if reencode not in nightly.POLICIES:
             raise ValueError(f"reencode must be one of {nightly.POLICIES}, got {reencode!r}")
@@ -107,7 +105,7 @@ class Recompress(beam.PTransform):
                       "reencode": reencode, "metric": metric, "seed": seed, "code_column": code_column}
         self._registry = nightly.as_registry(registry)
         self._output = output_path or nightly.default_output(table_path)
-        self._fail_after = _fail_after_partitions
+        self._fail_after = _faults.fail_after()  # test-only hook (embcompress/_faults.py)
         self.summary_path = None
 
     def expand(self, pbegin):

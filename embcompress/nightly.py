@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pyarrow.parquet as pq
 
-from . import provenance
+from . import _faults, provenance
 from .arrow import validate
 from .codec import Codec, write_atomically
 from .conventions import default_code_column
@@ -58,11 +58,6 @@ RUNS = "_runs"
 REJECTED = "_rejected"
 ON_INVALID = ("dead_letter", "null", "raise")
 POLICIES = ("all", "new")
-FAULT_ENV = "EMBCOMPRESS_NIGHTLY_KILL_AFTER"
-
-
-class InjectedFault(RuntimeError):
-    """Raised by the ``_fail_after_partitions`` test hook: the run stops before its commit."""
 
 
 # ----- the input table ------------------------------------------------------------------------
@@ -349,18 +344,6 @@ def rejected_rows(output_path, task: Task) -> int:
     return pq.ParquetFile(path).metadata.num_rows if os.path.exists(path) else 0
 
 
-def check_fault(done: int, fail_after) -> None:
-    """Test hooks, called before each file with the partitions ``done``: raise once ``fail_after``
-    are done, or SIGKILL this process once $EMBCOMPRESS_NIGHTLY_KILL_AFTER are."""
-    if fail_after is not None and done >= fail_after:
-        raise InjectedFault(f"injected fault after {fail_after} partitions (the _fail_after_partitions test hook)")
-    kill_after = os.environ.get(FAULT_ENV)
-    if kill_after is not None and done >= int(kill_after):
-        import signal
-
-        os.kill(os.getpid(), signal.SIGKILL)
-
-
 # ----- commit ---------------------------------------------------------------------------------
 def commit(plan: Plan, decision: Decision, written: list, *, registry_name: str) -> str:
     """Write the next manifest, then flip ``_CURRENT`` to it (the commit). Returns the manifest name.
@@ -388,7 +371,8 @@ def commit(plan: Plan, decision: Decision, written: list, *, registry_name: str)
     manifest = {"format": FORMAT, "sequence": seq, "column": plan.column, "code_column": plan.code_column,
                 "partition_col": plan.partition_col, "registry_name": registry_name, "partitions": partitions}
     name = f"{seq:06d}.json"
-    _create_once(os.path.join(plan.output_path, MANIFESTS, name), json.dumps(manifest, indent=1, sort_keys=True).encode())
+    body = json.dumps(manifest, indent=1, sort_keys=True).encode()
+    _create_once(os.path.join(plan.output_path, MANIFESTS, name), body)
     write_atomically(os.path.join(plan.output_path, CURRENT), name.encode())
     return name
 
@@ -542,13 +526,13 @@ def sample_files(files, column: str, sample_size: int, seed: int):
 
 def recompress_local(table_path, column: str, registry, name: str, *, spec: str, partition_col: str,
                      output_path=None, sample_size: int = 100_000, thresholds=None, reencode: str = "all",
-                     metric: str = "ip", seed: int = 0, code_column=None, on_invalid: str = "dead_letter",
-                     _fail_after_partitions=None) -> dict:
+                     metric: str = "ip", seed: int = 0, code_column=None, on_invalid: str = "dead_letter") -> dict:
     """The nightly job in this process with pyarrow (small tables, tests, the reference for the engines).
 
     Invalid rows go by ``on_invalid`` once ``thresholds['invalid_share']`` has let the night run.
     """
     check_on_invalid(on_invalid)
+    fail_after = _faults.fail_after()
     clock, registry = Clock(), as_registry(registry)
     output_path = output_path or default_output(table_path)
     plan = make_plan(table_path, output_path, column, partition_col, registry, name, code_column)
@@ -562,7 +546,9 @@ def recompress_local(table_path, column: str, registry, name: str, *, spec: str,
         remove_temporaries(plan)
         written = []
         for task in tasks(plan, decision, reencode):
-            check_fault(len({t.value for t, _ in written}), _fail_after_partitions)
+            done = len({t.value for t, _ in written})
+            _faults.check(done, fail_after, f"partition {task.value}")
+            _faults.kill_if_due(done)
             written.append((task, encode_task(decision.codec, task, plan.output_path, column, plan.code_column,
                                               on_invalid)))
         snapshot = commit(plan, decision, written, registry_name=name)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pyarrow as pa
 from pyspark.sql import types as T
 
-from embcompress import nightly
+from embcompress import _faults, nightly
 from embcompress.reader import CompressedTable
 
 from . import _session
@@ -27,9 +27,7 @@ def _encode_tasks(handle, todo, fail_from, output_path, column, code_column, on_
             ids, rows = [], []
             for i in batch.column(0).to_pylist():
                 task, part_index = todo[i]
-                if fail_from is not None and part_index >= fail_from:
-                    raise nightly.InjectedFault(f"injected fault: partition {task.value} comes after the first "
-                                                f"{fail_from} (the _fail_after_partitions test hook)")
+                _faults.check(part_index, fail_from, f"partition {task.value}")
                 ids.append(i)
                 rows.append(nightly.encode_task(codec, task, output_path, column, code_column, on_invalid))
             yield pa.RecordBatch.from_arrays([pa.array(ids, pa.int64()), pa.array(rows, pa.int64())],
@@ -54,7 +52,7 @@ def _write(spark, plan, decision, todo, fail_after, on_invalid):
 
 def recompress(spark, table_path, column, registry, name, *, spec, partition_col, sample_size=100_000,
                thresholds=None, output_path=None, reencode="all", metric="ip", seed=0, code_column=None,
-               on_invalid="dead_letter", _fail_after_partitions=None) -> dict:
+               on_invalid="dead_letter") -> dict:
     """One night: encode new partitions, refit on drift, commit atomically; returns the run summary.
 
     ``registry`` is an :class:`embcompress.registry.Registry` or its root path; ``name`` the
@@ -85,7 +83,7 @@ def recompress(spark, table_path, column, registry, name, *, spec, partition_col
         decision = nightly.decide(registry, name, sample, spec=spec, metric=metric, seed=seed, thresholds=thresholds)
         nightly.store_codec(plan.output_path, decision.codec)
         nightly.remove_temporaries(plan)
-        written = _write(spark, plan, decision, nightly.tasks(plan, decision, reencode), _fail_after_partitions,
+        written = _write(spark, plan, decision, nightly.tasks(plan, decision, reencode), _faults.fail_after(),
                          on_invalid)
         snapshot = nightly.commit(plan, decision, written, registry_name=name)
         summary = nightly.summarize(plan, clock, engine="spark", name=name, decision=decision, written=written,

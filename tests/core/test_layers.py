@@ -7,7 +7,7 @@ import pytest
 
 CORE = Path(__file__).resolve().parents[2] / "embcompress"
 LAYERS = [  # lowest first
-    {"_version", "errors", "checks", "conventions", "files", "paths", "prefetch", "exact", "binary"},
+    {"_version", "_faults", "errors", "checks", "conventions", "files", "paths", "prefetch", "exact", "binary"},
     {"spec", "storage", "validation"},
     {"layout", "moments", "scoring", "artifact", "provenance"},
     {"arrow", "protocol"},

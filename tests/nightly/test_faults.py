@@ -7,7 +7,7 @@ import threading
 import numpy as np
 import pytest
 
-from embcompress import nightly
+from embcompress import _faults, nightly
 from embcompress.reader import open_compressed
 from embcompress.registry import Registry
 
@@ -25,15 +25,16 @@ def two_nights(engine, spark, root):
 
 
 @pytest.mark.parametrize("engine", ["local", "spark", "beam"])
-def test_fault_after_half_the_partitions_then_rerun(engine, engine_spark, tmp_path):
+def test_fault_after_half_the_partitions_then_rerun(engine, engine_spark, tmp_path, monkeypatch):
     clean = two_nights(engine, engine_spark, tmp_path / "clean")
     run(engine, engine_spark, clean)
     faulty = two_nights(engine, engine_spark, tmp_path / "faulty")
     before = snapshot_files(faulty.output)
     table_before = open_compressed(faulty.output).read(decode=True)
 
-    with pytest.raises(Exception, match="injected fault"):
-        run(engine, engine_spark, faulty, _fail_after_partitions=4)  # night 3 re-encodes 9 partitions
+    with monkeypatch.context() as m, pytest.raises(Exception, match="injected fault"):
+        m.setenv(_faults.FAIL_ENV, "4")  # night 3 re-encodes 9 partitions
+        run(engine, engine_spark, faulty)
     after = snapshot_files(faulty.output)
     assert {rel: after[rel] for rel in before} == before, "the failed run changed a committed file"
     reader = open_compressed(faulty.output)
@@ -55,7 +56,7 @@ def test_killed_process_leaves_the_previous_snapshot_to_a_concurrent_reader(tmp_
     expected = open_compressed(s.output).read(decode=True)
     job = (f"from embcompress import nightly; nightly.recompress_local({str(s.table)!r}, 'embedding', "
            f"{str(s.registry)!r}, 'items', spec='PCA32,SQ8', partition_col='date', output_path={str(s.output)!r})")
-    env = dict(os.environ, **{nightly.FAULT_ENV: "4", "PYTHONPATH": REPO})
+    env = dict(os.environ, **{_faults.KILL_ENV: "4", "PYTHONPATH": REPO})
     proc = subprocess.Popen([sys.executable, "-c", job], env=env)
     seen, errors = [], []
 
