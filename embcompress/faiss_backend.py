@@ -7,6 +7,7 @@ serializer is never used on load, so a hostile artifact cannot make faiss alloca
 from __future__ import annotations
 
 import contextlib
+from typing import Any
 
 import faiss
 import numpy as np
@@ -32,9 +33,10 @@ def additive_quantizers(index) -> list:
     inner = code_index(index)
     if not isinstance(inner, faiss.IndexAdditiveQuantizer):
         return []
-    aq = faiss.downcast_AdditiveQuantizer(inner.aq)
+    downcast = faiss.downcast_AdditiveQuantizer  # type: ignore[attr-defined]  # SWIG helpers faiss's stubs omit
+    aq = downcast(inner.aq)
     if isinstance(aq, faiss.ProductAdditiveQuantizer):
-        return [faiss.downcast_AdditiveQuantizer(aq.subquantizer(i)) for i in range(aq.nsplits)]
+        return [downcast(aq.subquantizer(i)) for i in range(aq.nsplits)]
     return [aq]
 
 
@@ -53,7 +55,8 @@ def chain(index) -> list:
     """The vector transforms of an index, downcast to their concrete faiss classes."""
     if not isinstance(index, faiss.IndexPreTransform):
         return []
-    return [faiss.downcast_VectorTransform(index.chain.at(i)) for i in range(index.chain.size())]
+    vectors: Any = index.chain  # a SWIG std::vector: at() and size(), not a Python list
+    return [faiss.downcast_VectorTransform(vectors.at(i)) for i in range(vectors.size())]
 
 
 def code_index(index):
@@ -198,7 +201,7 @@ def import_state(spec: Spec, dim: int, metric: str, arrays: dict):
 
 def _fill_additive(index, arrays: dict) -> None:
     """Codebooks of an additive quantizer; a product one also gives each sub-quantizer its share, in order."""
-    aq = faiss.downcast_AdditiveQuantizer(code_index(index).aq)
+    aq = faiss.downcast_AdditiveQuantizer(code_index(index).aq)  # type: ignore[attr-defined]
     subs = additive_quantizers(index)
     _fill(aq.codebooks, arrays, "code.codebooks", (sum(q.total_codebook_size * q.d for q in subs),))
     if isinstance(aq, faiss.ProductAdditiveQuantizer):
@@ -229,7 +232,7 @@ class ExactChain:
     """
 
     def __init__(self, index, itq_norms: dict):
-        self.steps = []
+        self.steps: list[tuple[str, Any, Any, Any]] = []
         for i, vt in enumerate(chain(index)):
             if isinstance(vt, faiss.ITQTransform):
                 a = _vec(vt.pca_then_itq.A).reshape(vt.d_out, vt.d_in).astype(np.float64)

@@ -82,7 +82,7 @@ def check_fit_arguments(metric, seed, holdout) -> None:
     check_seed(seed)
     if holdout is None:
         return
-    if not isinstance(holdout, numbers.Real) or isinstance(holdout, bool) or not 0 <= holdout < 1:
+    if not isinstance(holdout, numbers.Real) or isinstance(holdout, bool) or not 0 <= float(holdout) < 1:
         raise ValueError(f"holdout must be None or in [0, 1), got {holdout!r}")
 
 

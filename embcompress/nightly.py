@@ -351,7 +351,7 @@ def commit(plan: Plan, decision: Decision, written: list, *, registry_name: str)
     ``written`` is ``[(task, rows)]`` for every task of the run. The manifest has no
     timestamps, so an interrupted-then-rerun night commits the same bytes as a clean one.
     """
-    by_value = {}
+    by_value: dict[str, dict] = {}
     for task, rows in written:
         entry = by_value.setdefault(task.value, {"files": [], "rows": 0})
         entry["files"].append(task.relative)
@@ -544,7 +544,7 @@ def recompress_local(table_path, column: str, registry, name: str, *, spec: str,
         decision = decide(registry, name, sample, spec=spec, metric=metric, seed=seed, thresholds=thresholds)
         store_codec(plan.output_path, decision.codec)
         remove_temporaries(plan)
-        written = []
+        written: list[tuple[Task, int]] = []
         for task in tasks(plan, decision, reencode):
             done = len({t.value for t, _ in written})
             _faults.check(done, fail_after, f"partition {task.value}")

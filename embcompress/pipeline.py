@@ -7,6 +7,8 @@ stages in between. Every stage exports its learned state as named arrays for the
 """
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from . import faiss_backend as fb
@@ -94,6 +96,7 @@ class Pipeline:
         self.spec, self.dim, self.metric, self.seed = spec, dim, metric, seed
         self.segments = []
         for stage in layout.stages(spec, dim):
+            part: Any
             if stage.faiss:
                 part = FaissSegment(stage.pieces, stage.code, stage.d_in, metric)
             else:
