@@ -191,3 +191,13 @@ def test_time_limit_starts_after_the_baselines(unit_bench, monkeypatch):
     monkeypatch.setattr(unit_bench, "measure", slow_baseline)
     result = recommend.search(unit_bench, ["PCA4,SQ8", "SQ4"], budget_bytes=100, time_limit=100, always=["PCA4,SQ8"])
     assert {r["spec"] for r in result.rows} == {"PCA4,SQ8", "SQ4"}, result.skipped
+
+
+def test_cost_model_scales_additive_quantizers_with_their_codebooks():
+    cost = lambda spec: recommend.cost_units(spec, 10_000, 384)  # noqa: E731
+    # faiss 1.15 on 10k x 384: RQ32x8 trains in about 2.2x PQ32's time, RQ96x8 in about 3x RQ32x8's
+    assert 1 < cost("RQ32x8") / cost("PQ32") < 4
+    assert cost("RQ96x8") / cost("RQ32x8") == pytest.approx(3, rel=0.01)
+    assert cost("RQ32x8_b16") > cost("RQ32x8") and cost("LSQ32x8") > cost("RQ32x8")
+    # at the default rate the 96 B baseline is predicted in minutes, not days (it was 189,400 s)
+    assert cost("RQ96x8") * recommend.DEFAULT_SECONDS_PER_UNIT < 1_000
