@@ -17,8 +17,11 @@ def dev_dir() -> Path:
     return root
 
 
-def load_dev():
-    """The dev set as ``(ids, vectors, query_ids, ground_truth)``."""
+def load_dev(data=None, gt=None):
+    """The dev set as ``(ids, vectors, query_ids, ground_truth)``; or any (``data``, ``gt``) Parquet pair
+    laid out like it (the second set of ``build_second_set.py``)."""
+    if data is not None:
+        return datasets.load_pair(data, gt)
     return datasets.load_dev(dev_dir())
 
 

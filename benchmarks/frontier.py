@@ -67,9 +67,11 @@ def main(argv=None):
     parser.add_argument("--fit-rows", default="10000", help="non-query rows to fit on, or 'all'")
     parser.add_argument("--threads", type=int, default=1, help="faiss OpenMP threads (default: one core)")
     parser.add_argument("--out", default=None, help="also write the Markdown table here")
+    parser.add_argument("--data", default=None, help="another set laid out like the dev set (with --gt)")
+    parser.add_argument("--gt", default=None, help="its ground truth (query_id, neighbors)")
     args = parser.parse_args(argv)
     faiss.omp_set_num_threads(args.threads)
-    ids, x, query_ids, truth = devset.load_dev()
+    ids, x, query_ids, truth = devset.load_dev(args.data, args.gt)
     dev = DevProtocol.from_dev(ids, x, query_ids, truth, None if args.fit_rows == "all" else int(args.fit_rows))
     train = dev.fit_sample
     head = (f"faiss {faiss.__version__}, {len(x):,} rows x {x.shape[1]}, {len(dev.query_rows):,} queries, fit on "

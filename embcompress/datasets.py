@@ -42,10 +42,21 @@ def shared_data_dir(start=None) -> Path | None:
 
 def load_dev(data_dir: Path):
     """The dev set as ``(ids, vectors, query_ids, ground_truth)``, ids aligned with rows."""
-    table = pq.read_table(data_dir / DEV_FILE, columns=["id", "embedding"])
-    gt = pq.read_table(data_dir / DEV_GT_FILE)
+    return load_pair(data_dir / DEV_FILE, data_dir / DEV_GT_FILE)
+
+
+def load_pair(parquet, gt_parquet, column: str = "embedding"):
+    """Any set laid out like the dev set, as ``(ids, vectors, query_ids, ground_truth)``.
+
+    ``parquet`` holds ``id`` (int64, ascending) and a list<float> ``column``; ``gt_parquet``
+    holds ``query_id`` and ``neighbors`` (the exact top-k ids of each query, self excluded).
+    """
+    table = pq.read_table(parquet, columns=["id", column])
+    gt = pq.read_table(gt_parquet)
     ids = table["id"].to_numpy()
-    x = matrix(table)
+    if len(ids) > 1 and not np.all(np.diff(ids) > 0):
+        raise ValueError(f"{parquet}: ids must be strictly ascending")
+    x = matrix(table, column)
     query_ids = gt["query_id"].to_numpy()
     truth = np.asarray(gt["neighbors"].combine_chunks().flatten()).reshape(len(gt), -1)
     return ids, x, query_ids, truth

@@ -152,8 +152,11 @@ def _stage_bytes(stage: Stage) -> int:
             per_book = (1 << code.args[1])
             books = code.args[0] if code.kind in ADDITIVE_CODES else 1
             total += 8 * books * per_book * d  # the artifact's view and faiss's copy
-            if code.kind in ADDITIVE_CODES:
-                total += 4 * (books * per_book) ** 2  # faiss's codebook cross products, built for encoding
+            if code.kind in ("RQ", "PRQ"):  # faiss's codebook cross products: each codebook against the
+                splits = code.args[-1] if code.kind == "PRQ" else 1  # earlier ones (per split), float32
+                total += 4 * splits * per_book ** 2 * books * (books - 1) // 2
+            elif code.kind in ADDITIVE_CODES:
+                total += 4 * (books * per_book) ** 2  # local search's pairwise terms, built for encoding
         return total
     piece, d, n = stage.pieces[0], stage.d_in, stage.d_out
     if piece.kind == "HASH":

@@ -9,7 +9,8 @@ Quality is only meaningful on rows the codec never saw while fitting. The rules:
 - recall@k is |found top-k ∩ exact top-k| / k, averaged over the queries.
 
 On the project's dev set (15,559 rows, 1,000 ground-truth queries) :class:`DevProtocol`
-fits on the first 10,000 non-query rows (or all 14,559 with ``fit_limit=None``).
+fits on the first 10,000 non-query rows (or all 14,559 with ``fit_limit=None``); any other
+set with the same layout (:meth:`DevProtocol.from_files`) goes through the same rules.
 """
 from __future__ import annotations
 
@@ -65,6 +66,14 @@ class DevProtocol:
     def from_dev(cls, ids, x, query_ids, truth, fit_limit: int | None = DEV_FIT_ROWS) -> "DevProtocol":
         """Build from :func:`embcompress.datasets.load_dev`'s ``(ids, vectors, query_ids, ground_truth)``."""
         return cls(x, np.searchsorted(ids, query_ids), truth, fit_limit)
+
+    @classmethod
+    def from_files(cls, parquet, gt_parquet, fit_limit: int | None = DEV_FIT_ROWS) -> "DevProtocol":
+        """Any (Parquet, ground truth) pair laid out like the dev set (:func:`embcompress.datasets.load_pair`),
+        e.g. the second set that ``benchmarks/build_second_set.py`` builds."""
+        from .datasets import load_pair
+
+        return cls.from_dev(*load_pair(parquet, gt_parquet), fit_limit=fit_limit)
 
     @property
     def fit_sample(self) -> np.ndarray:

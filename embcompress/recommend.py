@@ -266,16 +266,25 @@ def cost_units(spec: str, n: int, dim: int) -> float:
         elif t.kind == "OPQ":
             units += 67 * n * 2 ** bits * d_out
         d = d_out
-    if parsed.code.kind == "PQ" or additive:
-        m = parsed.code.args[0]
-        per_row = m * (2 ** bits * d / m + KMEANS_ROW_OVERHEAD)
-        units += 25 * n * per_row * (ADDITIVE_COST.get(parsed.code.kind, 1) * m if additive else 1)
+    code = parsed.code
+    if code.kind == "PQ":
+        m = code.args[0]
+        units += 25 * n * m * (2 ** bits * d / m + KMEANS_ROW_OVERHEAD)
+    elif additive:  # every codebook is trained on whole (sub-)vectors: work grows with their count
+        books = code.args[0] * (code.args[-1] if code.kind in ("PRQ", "PLSQ") else 1)
+        if code.kind in ("RQ", "PRQ"):
+            effort = (1 + code.args[2] / 5) / 2  # beam 5 is 1; beam 16 measured 2x
+        else:
+            effort = code.args[3] / 25  # LSQ's training iterations (faiss's default 25)
+        units += 25 * n * books * 2 ** bits * d / 16 * effort * ADDITIVE_COST[code.kind]
     return units
 
 
-# training work of an additive quantizer relative to PQ, per codebook (RQ: measured 85 s for
-# RQ32x8 on 10k x 384 against 38 s for PQ32; LSQ's local search is several times slower)
-ADDITIVE_COST = {"RQ": 5, "PRQ": 5, "LSQ": 15, "PLSQ": 15}
+# training work of an additive quantizer per codebook, relative to RQ with beam 5: fitted to
+# faiss 1.15 on 10k x 384 (RQ32x8 85 s, RQ96x8 about 250 s, against 38 s for PQ32; PRQ4x8x8
+# about as long as RQ32x8; LSQ's local search several times slower). The previous model also
+# multiplied by the codebook count twice and predicted 189,400 s for RQ96x8 (about 250 s).
+ADDITIVE_COST = {"RQ": 1, "PRQ": 1, "LSQ": 3, "PLSQ": 3}
 
 
 @dataclass
@@ -382,8 +391,8 @@ def search(bench: Bench, specs=None, *, budget_bytes=None, min_recall=None, k: i
     """Measure candidates while the time limit allows, then choose among those fast enough.
 
     ``always`` (default: faiss's baselines when ``specs`` is None, else none) are measured
-    first and whatever the time limit, so the choice is never worse than faiss's best string.
-    The rest go cheapest first; one whose predicted fit time exceeds the time left is skipped
+    first and whatever the time limit, so the choice is never worse than faiss's best string;
+    ``time_limit`` seconds start when they are done. The rest go cheapest first; one whose predicted fit time exceeds the time left is skipped
     (faiss training cannot be interrupted), predictions calibrated on the fits timed so far.
     Rows that encode slower than ``min_encode_rows_per_s`` stay in ``rows`` and the front,
     but cannot be chosen. ``on_step(spec, row_or_None, note)`` follows progress.
@@ -394,7 +403,7 @@ def search(bench: Bench, specs=None, *, budget_bytes=None, min_recall=None, k: i
     specs = list(specs)
     always = set(always or ()) & set(specs)
     recall_key = f"recall@{min(k, bench.k_max)}"
-    deadline = time.perf_counter() + time_limit
+    deadline = None  # the limit covers the candidates after the baselines: its clock starts with them
     ordered, skipped = plan(bench, specs, budget_bytes=budget_bytes)
     ordered.sort(key=lambda c: (c[1] not in always, c[0]))
     result = Search(skipped=skipped)
@@ -407,7 +416,9 @@ def search(bench: Bench, specs=None, *, budget_bytes=None, min_recall=None, k: i
             if on_step:
                 on_step(spec, row, f"{recall_key}={row[recall_key]:.3f} (on {spec[len(UNIT_PREFIX):]}'s fit)")
             continue
-        left = deadline - time.perf_counter()
+        if deadline is None and spec not in always:
+            deadline = time.perf_counter() + time_limit
+        left = math.inf if deadline is None else deadline - time.perf_counter()
         predicted = units * rate
         if predicted > left and spec not in always:
             result.skipped.append((spec, f"predicted fit {predicted:.0f} s > {max(left, 0):.0f} s left"))

@@ -62,7 +62,7 @@ MAX_DIM = 65536  # every number in a spec, and every vector dimension
 MAX_PIECES = 16  # transforms plus the code
 MAX_HASH_FUNCTIONS = 64  # k of HASH{n}x{k}
 MAX_CODEBOOK_BITS = 16  # bits of PQ{m}x{bits} and RQ{m}x{bits}
-MAX_RQ_CODEBOOKS = 64  # m of RQ{m}x{bits} (all splits of PRQ/PLSQ together)
+MAX_RQ_CODEBOOKS = 128  # m of RQ{m}x{bits} (all splits of PRQ/PLSQ together): RQ128x8 is 128 B, the grid's top
 MAX_ADDITIVE_SETTING = 1024  # beam size (_b) and iteration counts (_i, _t) of additive codes
 MAX_SPEC_CHARS = 1024
 

@@ -166,3 +166,38 @@ def test_unit_variants_reuse_the_plain_fit(unit_bench):
     fitted = ec.fit("UNIT,PCA4,SQ8", unit_bench.sample, holdout=0)
     x = unit_bench.database
     assert (rows["UNIT,PCA4,SQ8"]["codec"].encode(x) == fitted.encode(x)).all(axis=1).mean() > 0.99
+
+
+@pytest.mark.parametrize("budget", [32, 48, 96, 128])
+def test_baselines_hold_faiss_residual_quantizer_at_every_budget(budget):
+    # RQ96x8 used to fall out of the grid (a 64-codebook cap), leaving faiss's best string at 96 B unmeasured
+    assert recommend.baselines(384, budget)[0] == f"RQ{budget}x8"
+    assert f"RQ{budget}x8" in recommend.default_candidates(384, budget, unit_norm=True)
+    assert f"UNIT,RQ{budget}x8" in recommend.default_candidates(384, budget, unit_norm=True)
+
+
+def test_time_limit_starts_after_the_baselines(unit_bench, monkeypatch):
+    from types import SimpleNamespace
+
+    clock = [0.0]  # a fake clock: the baseline takes 10,000 s, nothing else takes time
+    monkeypatch.setattr(recommend, "time", SimpleNamespace(perf_counter=lambda: clock[0]))
+    real = unit_bench.measure
+
+    def slow_baseline(spec, k=10):
+        row = real(spec, k)
+        clock[0] += 10_000 if spec == "PCA4,SQ8" else 0
+        return row
+
+    monkeypatch.setattr(unit_bench, "measure", slow_baseline)
+    result = recommend.search(unit_bench, ["PCA4,SQ8", "SQ4"], budget_bytes=100, time_limit=100, always=["PCA4,SQ8"])
+    assert {r["spec"] for r in result.rows} == {"PCA4,SQ8", "SQ4"}, result.skipped
+
+
+def test_cost_model_scales_additive_quantizers_with_their_codebooks():
+    cost = lambda spec: recommend.cost_units(spec, 10_000, 384)  # noqa: E731
+    # faiss 1.15 on 10k x 384: RQ32x8 trains in about 2.2x PQ32's time, RQ96x8 in about 3x RQ32x8's
+    assert 1 < cost("RQ32x8") / cost("PQ32") < 4
+    assert cost("RQ96x8") / cost("RQ32x8") == pytest.approx(3, rel=0.01)
+    assert cost("RQ32x8_b16") > cost("RQ32x8") and cost("LSQ32x8") > cost("RQ32x8")
+    # at the default rate the 96 B baseline is predicted in minutes, not days (it was 189,400 s)
+    assert cost("RQ96x8") * recommend.DEFAULT_SECONDS_PER_UNIT < 1_000

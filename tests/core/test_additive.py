@@ -83,3 +83,17 @@ def test_quality_beats_pq_at_equal_bytes(codecs, data, spec):
         ids, _ = codec.search(data[400:500], codec.encode(data), k=10, exclude=np.arange(400, 500))
         recall[name] = ec.recall_at_k(ids, truth, 10)
     assert recall[spec] > 0.3 and recall[spec] >= recall["PQ"] - 0.1
+
+
+def test_memory_estimate_counts_faiss_rq_cross_products_as_built():
+    from embcompress import layout
+
+    # faiss keeps each codebook's products with the earlier ones only: K^2 * M(M-1)/2 floats
+    x = np.random.default_rng(0).standard_normal((600, 16)).astype(np.float32)
+    index = faiss.index_factory(16, "RQ8x4")
+    index.train(x)
+    built = 4 * index.rq.codebook_cross_products.size()
+    books = 8 * 8 * 16 * 16  # artifact view and faiss's copy of the codebooks, float32 each
+    assert layout.memory_bytes(ec.parse_spec("RQ8x4"), 16) == 12 * 16 + books + built
+    # so faiss's strongest string at 96 B fits the default ceiling at 384-d (it did not: 2.4 GB counted)
+    assert layout.memory_bytes(ec.parse_spec("RQ96x8"), 384) < layout.DEFAULT_MAX_MEMORY

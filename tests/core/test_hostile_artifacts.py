@@ -199,7 +199,7 @@ print(ec.Codec.from_bytes(c.to_bytes()).decode(c.encode(x[:2])).shape)
     (_chain(MAX_PIECES + 1), f"the limit is {MAX_PIECES}"),
     ("PCA\u0668,SQ8", "unknown transform"),
     ("HASH8x65,SQ8", "at most 64 hash functions"),
-    ("RQ65x4", "at most 64 codebooks"),
+    ("RQ129x4", "at most 128 codebooks"),
     ("PQ4x17", "bits per sub-quantizer must be 1..16"),
 ])
 def test_fit_refuses_specs_beyond_the_limits(spec, match):

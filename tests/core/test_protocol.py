@@ -41,3 +41,24 @@ def test_dev_protocol_measures_codes_like_faiss_decode(make_low_rank):
     assert row["bytes"] == 16 and row["encode_rows_per_s"] > 0
     assert row["recall@10"] == pytest.approx(dev.recall_of_reconstruction(index.sa_decode(index.sa_encode(x))),
                                              abs=0.02)
+
+
+def test_protocol_from_any_parquet_pair(tmp_path, make_low_rank):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    x = make_low_rank(300, 16, seed=5)
+    ids = np.arange(300, dtype=np.int64)
+    query_rows = np.arange(0, 300, 10)
+    truth, _ = ec.exact_search(x[query_rows], x, 5, exclude=query_rows)
+    pq.write_table(pa.table({"id": ids, "embedding": pa.array(list(x), pa.list_(pa.float32()))}),
+                   tmp_path / "set.parquet")
+    pq.write_table(pa.table({"query_id": ids[query_rows], "neighbors": pa.array(list(truth.astype(np.int64)))}),
+                   tmp_path / "gt.parquet")
+    dev = protocol.DevProtocol.from_files(tmp_path / "set.parquet", tmp_path / "gt.parquet", fit_limit=None)
+    assert np.array_equal(dev.query_rows, query_rows) and np.array_equal(dev.truth, truth)
+    assert len(dev.fit_sample) == 270 and np.allclose(dev.x, x)
+    pq.write_table(pa.table({"id": ids[::-1], "embedding": pa.array(list(x), pa.list_(pa.float32()))}),
+                   tmp_path / "bad.parquet")
+    with pytest.raises(ValueError, match="ascending"):
+        protocol.DevProtocol.from_files(tmp_path / "bad.parquet", tmp_path / "gt.parquet")
