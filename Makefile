@@ -39,7 +39,7 @@ demo: $(STAMP)
 # The whole suite on classic Spark (newest pyspark), then the Spark suite (and the nightly job's
 # Spark engine) on Spark Connect and on classic pyspark 3.5.
 SPARK_SUITE := tests/spark tests/nightly -k spark
-test: test-core-install test-core test-connect test-spark35
+test: lint test-core-install test-core test-connect test-spark35
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check embcompress spark_udfs beam_transforms tests benchmarks examples

@@ -56,7 +56,7 @@ _ESCAPES = [
 ]
 _TEXT_MACROS = {"B", "I", "BR", "RB", "IR", "RI", "BI", "IB", "SM", "SB", "Nm", "Ar", "Fl", "Cm", "Pa", "Em",
                 "Sy", "Li", "Dq", "Qq", "Sq", "Ql", "Va", "Fn", "Fa", "Ev", "Er", "Xr", "Ic", "Ms", "Dv", "Ux",
-                "Tn", "At", "Bx", "Ox", "Nx", "Fx", "St", "Lb", "Ad", "Mt", "Lk", "Ql", "Pq", "Op", "Aq", "Brq",
+                "Tn", "At", "Bx", "Ox", "Nx", "Fx", "St", "Lb", "Ad", "Mt", "Lk", "Pq", "Op", "Aq", "Brq",
                 "UR", "MT"}
 _BREAK_MACROS = {"PP", "LP", "P", "TP", "IP", "HP", "Pp", "Lp", "Bl", "El", "It", "Bd", "Ed", "TS", "TE",
                  "nf", "fi", "RS", "RE", "sp", "br", "EX", "EE", "Sh", "SH", "SS", "Ss", "Dl", "D1"}

@@ -20,7 +20,6 @@ import argparse
 import time
 
 import faiss
-import numpy as np
 
 import embcompress as ec
 from embcompress import faiss_backend as fb

@@ -263,7 +263,7 @@ class ExactChain:
         return d
 
     def _forward_block(self, x):
-        for kind, a, b, extra in self.steps:
+        for kind, a, b, _ in self.steps:
             if kind == "faiss":
                 x = a.apply(np.ascontiguousarray(x, dtype=np.float32))
                 continue

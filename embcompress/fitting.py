@@ -139,8 +139,9 @@ def fit(spec, sample, metric: str = "ip", seed: int = 0, *, holdout: float | Non
     header = dict(codec._header)
     header["fit"] = _fit_stats(stats_codec, x, stats_train, stats_hold, int(seed))
     header["fit"]["train_rows"] = int(len(train_rows))
+    separate = "a separate fit without the held-back rows"
     header["fit"]["stats_from"] = ("in-sample" if len(stats_hold) == 0 else
-                                   "held-back rows" if stats_codec is codec else "a separate fit without the held-back rows")
+                                   "held-back rows" if stats_codec is codec else separate)
     if moments is not None:
         header["fit"]["moments_rows"] = int(moments.count - len(hold_rows))
     return Codec(header, codec._arrays)

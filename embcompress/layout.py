@@ -48,7 +48,9 @@ def _d_after(pieces, d: int) -> int:
 
 def stages(spec: Spec, dim: int) -> list:
     """The stages a codec of ``spec`` on ``dim``-d input is made of, code stage last."""
-    out, run, d = [], [], dim
+    out: list[Stage] = []
+    run: list = []
+    d = dim
 
     def close_run(code=None):
         nonlocal run, d
@@ -76,7 +78,8 @@ def stages(spec: Spec, dim: int) -> list:
 
 
 def _faiss_arrays(stage: Stage) -> dict:
-    arrays, d = {}, stage.d_in
+    arrays: dict[str, tuple[str, tuple[int, ...]]] = {}
+    d = stage.d_in
     for i, t in enumerate(stage.pieces):
         d_out = _d_after([t], d)
         if t.kind in _LINEAR:
@@ -106,7 +109,7 @@ def _custom_arrays(stage: Stage) -> dict:
     if piece.kind == "PRUNE":
         return {"keep": ("int64", (n,)), "mean": ("float32", (d,))}
     if piece.kind == "DISTILL":
-        arrays = {"w": ("float32", (n, d)), "decoder": ("float32", (d, n))}
+        arrays: dict[str, tuple[str, tuple[int, ...]]] = {"w": ("float32", (n, d)), "decoder": ("float32", (d, n))}
         h = piece.args[1]
         if h:
             arrays.update(u=("float32", (h, d)), c=("float32", (h,)), v=("float32", (n, h)))

@@ -204,7 +204,8 @@ def encode_file(input_path, output_path, codec, column: str, *, output_column=No
             if on_invalid == "dead_letter" and encoded.rejected.any():
                 keep = pa.array(~encoded.rejected)
                 bad = table.filter(pa.array(encoded.rejected))
-                bad = bad.append_column(REASON_COLUMN, pa.array(encoded.reasons[encoded.rejected].tolist(), pa.string()))
+                reasons = pa.array(encoded.reasons[encoded.rejected].tolist(), pa.string())
+                bad = bad.append_column(REASON_COLUMN, reasons)
                 if rejected_writer is None:
                     _check_target(rejected_path, overwrite)
                     rejected_writer = _AtomicWriter(rejected_path, bad.schema)

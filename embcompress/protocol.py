@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .datasets import load_pair
 from .scoring import exact_search
 
 DEV_FIT_ROWS = 10_000
@@ -71,9 +72,8 @@ class DevProtocol:
     def from_files(cls, parquet, gt_parquet, fit_limit: int | None = DEV_FIT_ROWS) -> "DevProtocol":
         """Any (Parquet, ground truth) pair laid out like the dev set (:func:`embcompress.datasets.load_pair`),
         e.g. the second set that ``benchmarks/build_second_set.py`` builds."""
-        from .datasets import load_pair
-
-        return cls.from_dev(*load_pair(parquet, gt_parquet), fit_limit=fit_limit)
+        ids, x, query_ids, truth = load_pair(parquet, gt_parquet)
+        return cls.from_dev(ids, x, query_ids, truth, fit_limit=fit_limit)
 
     @property
     def fit_sample(self) -> np.ndarray:

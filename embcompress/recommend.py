@@ -392,7 +392,8 @@ def search(bench: Bench, specs=None, *, budget_bytes=None, min_recall=None, k: i
 
     ``always`` (default: faiss's baselines when ``specs`` is None, else none) are measured
     first and whatever the time limit, so the choice is never worse than faiss's best string;
-    ``time_limit`` seconds start when they are done. The rest go cheapest first; one whose predicted fit time exceeds the time left is skipped
+    ``time_limit`` seconds start when they are done. The rest go cheapest first; one whose
+    predicted fit time exceeds the time left is skipped
     (faiss training cannot be interrupted), predictions calibrated on the fits timed so far.
     Rows that encode slower than ``min_encode_rows_per_s`` stay in ``rows`` and the front,
     but cannot be chosen. ``on_step(spec, row_or_None, note)`` follows progress.
@@ -408,7 +409,7 @@ def search(bench: Bench, specs=None, *, budget_bytes=None, min_recall=None, k: i
     ordered.sort(key=lambda c: (c[1] not in always, c[0]))
     result = Search(skipped=skipped)
     rate = DEFAULT_SECONDS_PER_UNIT
-    derived = {}  # "UNIT,X" -> its row, scored on X's trained state as soon as X is measured
+    derived: dict[str, dict] = {}  # "UNIT,X" -> its row, scored on X's trained state as soon as X is measured
     for units, spec in ordered:
         if spec in derived:
             row = derived.pop(spec)

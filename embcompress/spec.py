@@ -177,7 +177,8 @@ class Spec:
             raise ValueError(f"spec {self.text!r}: {self.code.text} needs the dimension it receives ({d}) "
                              f"to be divisible by its {self.code.args[-1]} splits")
         if self.code.kind == "TOPK" and self.code.args[0] > d:
-            raise ValueError(f"spec {self.text!r}: {self.code.text} keeps more values than the {d} dimensions it receives")
+            raise ValueError(f"spec {self.text!r}: {self.code.text} keeps more values than the {d} dimensions "
+                             f"it receives")
         if self.code.kind == "MP" and self.code.args[0] * 8 < d:
             raise ValueError(f"spec {self.text!r}: {self.code.text} is below 1 bit per dimension for the {d} "
                              f"dimensions it receives; use at least MP{-(-d // 8)} or reduce the dimension first")
@@ -209,7 +210,7 @@ def _match(patterns: dict, token: str):
 
 
 def _numbers(spec: str, token: str, groups) -> tuple:
-    out = []
+    out: list[int | None] = []
     for g in groups:
         if g is None:
             out.append(None)
@@ -243,6 +244,7 @@ def parse_spec(spec) -> Spec:
         if kind is None:
             hint = "a code must come last" if _match(_CODE_PATTERNS, token)[0] else "unknown transform"
             raise _bad(spec, f"{token!r}: {hint}")
+        args: tuple
         if kind == "PRUNE":
             args = (_numbers(spec, token, m.groups()[:1])[0], m.group(2) is not None)
         elif kind == "HASH":
@@ -283,13 +285,13 @@ def _additive_args(spec: str, token: str, kind: str, numbers: tuple) -> tuple:
     """``(m, bits, *settings[, splits])``: m codebooks (per split) of ``bits``; settings default to faiss's."""
     if kind in ("PRQ", "PLSQ"):
         splits, numbers = numbers[0], numbers[1:]
-    m_sub, bits, *settings = numbers
+    m_sub, bits, *rest = numbers
     if not 1 <= bits <= MAX_CODEBOOK_BITS:
         raise _bad(spec, f"{token!r}: bits per codebook must be 1..{MAX_CODEBOOK_BITS}")
     if m_sub * (splits if kind in ("PRQ", "PLSQ") else 1) > MAX_RQ_CODEBOOKS:
         raise _bad(spec, f"{token!r}: at most {MAX_RQ_CODEBOOKS} codebooks")
     defaults = (5,) if kind in ("RQ", "PRQ") else (16, 25)
-    settings = tuple(d if v is None else v for v, d in zip(settings, defaults))
+    settings = tuple(d if v is None else v for v, d in zip(rest, defaults))
     if any(not 1 <= s <= MAX_ADDITIVE_SETTING for s in settings):
         raise _bad(spec, f"{token!r}: beam sizes and iteration counts must be 1..{MAX_ADDITIVE_SETTING}")
     return (m_sub, bits, *settings) + ((splits,) if kind in ("PRQ", "PLSQ") else ())

@@ -32,7 +32,8 @@ def blocks(path: Path) -> list:
 RUNNABLE = [p for p in DOCS if any(reason is None for _, reason in blocks(p))]
 # Relative paths in the docs mean the user's working folder. Spark resolves them against the
 # JVM's folder, which the suite's shared session fixed at start, so they are made absolute here.
-RELATIVE = re.compile(r'(?<!TempView\()(f?")((?:docs|in|out|features|codecs|docs_compressed|features_compressed)(?:/[^"]*)?'
+RELATIVE = re.compile(r'(?<!TempView\()(f?")((?:docs|in|out|features|codecs|docs_compressed|features_compressed)'
+                      r'(?:/[^"]*)?'
                       r'|(?:docs|codec)\.ecz)"')
 
 
@@ -72,7 +73,7 @@ def test_blocks_run(path, spark_session, tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("path", DOCS, ids=lambda p: str(p.relative_to(REPO)))
 def test_blocks_not_run_say_why_and_what_runs_them(path):
-    for code, reason in blocks(path):
+    for _, reason in blocks(path):
         if reason is not None:
             assert re.search(r"tests/|README", reason), f"{path.name}: 'not run: {reason}' names no test that runs it"
 
