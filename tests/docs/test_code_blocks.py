@@ -2,7 +2,8 @@
 
 Each file runs in its own empty folder holding the shipped demo data where the blocks expect
 their inputs (``docs/``, ``in/``, ``features/date=.../``), with the names the prose assumes:
-``spark`` (the suite's session), ``sample``, ``x``, ``data``, ``queries``, ``queries_df``.
+``spark`` (the suite's session), ``sample``, ``x``, ``data``, ``queries``, ``queries_df``, and
+the SQL view ``queries`` (id, embedding).
 A block that cannot run here (an object store, a newer Spark, a fragment) is preceded by
 ``<!-- not run: reason -->``, and the reason must name what runs it instead.
 """
@@ -60,6 +61,7 @@ def test_blocks_run(path, spark_session, tmp_path, monkeypatch):
     stage_inputs(tmp_path, table)
     monkeypatch.chdir(tmp_path)
     queries_df = spark_session.createDataFrame(table.slice(0, 5).select(["id", "embedding"]).to_pandas())
+    queries_df.createOrReplaceTempView("queries")  # the user's query table the SQL examples join
     namespace = {"spark": spark_session, "sample": x[:1000], "x": x, "data": x, "queries": x[:5],
                  "queries_df": queries_df, "__name__": "__docs__"}
     for i, (code, reason) in enumerate(blocks(path)):
