@@ -60,6 +60,20 @@ def shared_dev(dev_dir):
     return datasets.load_dev(dev_dir)
 
 
+def dataframe_from_arrow(spark, table):
+    """A Spark DataFrame of a small Arrow table, on every Spark line and whatever pandas is installed.
+
+    Spark 4 takes the Arrow table itself. pyspark 3.5 cannot read pandas 3's frames, so its rows
+    go in as Python values with the schema given, never inferred.
+    """
+    try:
+        return spark.createDataFrame(table)
+    except (TypeError, ValueError):  # pyspark 3.5: no Arrow tables
+        from pyspark.sql.pandas.types import from_arrow_schema
+
+        return spark.createDataFrame(table.to_pylist(), schema=from_arrow_schema(table.schema))
+
+
 SPARK_MODES = ("classic", "connect")
 
 

@@ -19,6 +19,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from embcompress.datasets import load_demo, matrix
+from tests.conftest import dataframe_from_arrow
 
 REPO = Path(__file__).resolve().parents[2]
 DOCS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
@@ -60,7 +61,7 @@ def test_blocks_run(path, spark_session, tmp_path, monkeypatch):
     x = matrix(table)
     stage_inputs(tmp_path, table)
     monkeypatch.chdir(tmp_path)
-    queries_df = spark_session.createDataFrame(table.slice(0, 5).select(["id", "embedding"]).to_pandas())
+    queries_df = dataframe_from_arrow(spark_session, table.slice(0, 5).select(["id", "embedding"]))
     queries_df.createOrReplaceTempView("queries")  # the user's query table the SQL examples join
     namespace = {"spark": spark_session, "sample": x[:1000], "x": x, "data": x, "queries": x[:5],
                  "queries_df": queries_df, "__name__": "__docs__"}

@@ -11,6 +11,7 @@ pytest.importorskip("pyspark", reason="the Spark plugin needs pyspark (pip insta
 
 import embcompress as ec  # noqa: E402
 from embcompress.datasets import load_demo, matrix  # noqa: E402
+from tests.conftest import dataframe_from_arrow  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -31,7 +32,7 @@ def demo_matrix(demo_table):
 @pytest.fixture(scope="session")
 def demo_df(spark, demo_table):
     """The 2,000-row demo table as a DataFrame (id, text, embedding array<float>, source), 4 partitions."""
-    return spark.createDataFrame(demo_table.to_pandas()).repartition(4, "id").cache()
+    return dataframe_from_arrow(spark, demo_table).repartition(4, "id").cache()
 
 
 @pytest.fixture(scope="session")
