@@ -6,7 +6,7 @@ import time
 import numpy as np
 
 from .protocol import recall_at_k, split_queries
-from .scoring import exact_search  # noqa: F401 -- also importable from here, as before
+from .scoring import exact_search
 from .validation import as_float_matrix
 
 DEFAULT_QUERIES = 1000
