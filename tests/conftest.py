@@ -125,6 +125,9 @@ def s3_server():
     for the whole run: ``http://127.0.0.1:PORT``. Skips where moto is not installed."""
     moto_server = pytest.importorskip("moto.server", reason="the object-store tests need moto's S3 server "
                                       "(pip install -e '.[test]', which brings moto[server])")
+    import logging
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one log line per HTTP request otherwise
     server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
