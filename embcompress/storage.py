@@ -165,16 +165,21 @@ def partition_columns(path: str) -> list:
     return cols
 
 
-def _bucket_hint(path: str) -> str:
-    """`` (bucket b does not exist)`` when ``path`` is on S3 and its bucket is missing, else ``""``."""
+def missing_bucket(path: str) -> str | None:
+    """The bucket of an S3 ``path`` when that bucket does not exist, else None."""
     text = str(path)
     for scheme in ("s3://", *HADOOP_S3):
         if text.startswith(scheme):
             bucket = text[len(scheme):].split("/", 1)[0]
             fs, _ = resolve(f"s3://{bucket}")
             if fs.get_file_info(bucket).type == pafs.FileType.NotFound:
-                return f" (bucket {bucket!r} does not exist)"
-    return ""
+                return bucket
+    return None
+
+
+def _bucket_hint(path: str) -> str:
+    bucket = missing_bucket(path)
+    return "" if bucket is None else f" (bucket {bucket!r} does not exist)"
 
 
 def missing(path: str, what: str = "file") -> FileNotFoundError:
