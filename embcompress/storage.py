@@ -305,15 +305,21 @@ def _s3_client():
     return boto3.client("s3", endpoint_url=s3_endpoint(), region_name=_s3_region())
 
 
-def create_exclusive(path: str, data: bytes) -> bool:
+def has_atomic_rename(fs: pafs.FileSystem) -> bool:
+    """Whether renaming a directory on ``fs`` is one atomic step (local disks and HDFS; not object stores)."""
+    return isinstance(fs, (pafs.LocalFileSystem, pafs.HadoopFileSystem))
+
+
+def create_exclusive(path: str, data: bytes, *, filesystem: pafs.FileSystem | None = None) -> bool:
     """Create the file at ``path`` holding ``data`` unless it exists; True if this call created it.
 
     One atomic step wherever it is supported: locally a hard link of a finished temporary file
     (``link`` fails when the target exists), on S3 a PUT with ``If-None-Match: *`` (the store
     refuses it when the key exists, so of two racing writers exactly one wins). Other stores
-    raise NotImplementedError rather than fall back to a racy check-then-write.
+    raise NotImplementedError rather than fall back to a racy check-then-write. With
+    ``filesystem``, ``path`` is a path inside it.
     """
-    fs, inner = resolve(path)
+    fs, inner = (filesystem, str(path)) if filesystem is not None else resolve(path)
     parent = posixpath.dirname(inner)
     if isinstance(fs, pafs.LocalFileSystem):
         os.makedirs(parent, exist_ok=True)
