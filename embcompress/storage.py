@@ -272,10 +272,10 @@ class AtomicOutput:
         self.fs, self.inner = resolve(self.path)
         parent, name = posixpath.split(self.inner)
         if isinstance(self.fs, pafs.LocalFileSystem):
-            self.tmp = f"{self.inner}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+            self.tmp = f"{self.inner}.tmp-{os.getpid()}"  # a crashed run's leftover names its process
         else:
             self.tmp = posixpath.join(parent, f"_{name}.tmp-{uuid.uuid4().hex}")
-        if parent:
+        if parent and isinstance(self.fs, pafs.LocalFileSystem):  # object stores need no folder first
             self.fs.create_dir(parent, recursive=True)
         self.stream = self.fs.open_output_stream(self.tmp)
 

@@ -114,12 +114,17 @@ def choose_engine(input_path, engine: str = "auto", partition_by=None) -> str:
     return "pyarrow"
 
 
-def _dataset_columns(input_path) -> list:
-    """Column names of the Parquet dataset at ``input_path`` (Hive partition columns included), read by pyarrow."""
+def _dataset_columns(input_path) -> list | None:
+    """Column names of the Parquet dataset at ``input_path`` (Hive partition columns included),
+    read by pyarrow; None when pyarrow cannot read it (Spark's read then names the problem)."""
+    import pyarrow as pa
     import pyarrow.dataset as pads
 
-    fs, root = storage.resolve(input_path)
-    return pads.dataset(root, filesystem=fs, format="parquet", partitioning="hive").schema.names
+    try:
+        fs, root = storage.resolve(input_path)
+        return pads.dataset(root, filesystem=fs, format="parquet", partitioning="hive").schema.names
+    except (OSError, pa.ArrowException):
+        return None
 
 
 def compress_parquet(spark, input_path, output_path, column, spec, *, sample_size=100_000, seed=0, metric="ip",
@@ -163,9 +168,9 @@ def compress_parquet(spark, input_path, output_path, column, spec, *, sample_siz
         raise FileExistsError(f"{output_path} already exists; pass mode='overwrite' or mode='append'")
     chosen = choose_engine(input_path, engine, partition_by)
     _check_footers(input_path, column, spec.dim if isinstance(spec, ec.Codec) else MAX_DIM)
-    if chosen == "pyarrow" and isinstance(spec, ec.Codec):  # nothing to fit: Spark need not read the input
-        df, columns = None, _dataset_columns(input_path)
-    else:
+    columns = _dataset_columns(input_path) if chosen == "pyarrow" and isinstance(spec, ec.Codec) else None
+    df = None  # nothing to fit and pyarrow reads the input: Spark need not read it (a store only pyarrow reaches)
+    if columns is None:
         df = read_parquet(spark, input_path)
         columns = df.columns
     output_col = output_col or default_code_column(column)
