@@ -48,6 +48,8 @@ MAX_RESULT_RECORD_BYTES = 64 << 20
 # batches and pre-buffering, and ran no slower.
 BATCH_ROWS = 32768
 READ_BUFFER_BYTES = 1 << 20
+# From an object store each buffered read is one HTTP request: larger reads, fewer round trips.
+REMOTE_READ_BUFFER_BYTES = 8 << 20
 # A row group may hold this many values beyond rows x dim (rows of the wrong length, which
 # on_invalid routes) before it is refused unread: a 923-byte file can hold one 100M-float row.
 MAX_EXCESS_VALUES = 1 << 24
@@ -83,7 +85,8 @@ def _tables(source: pq.ParquetFile):
 def open_column(path, column: str, *, hint=None) -> pq.ParquetFile:
     """Open ``path`` and check that ``column`` exists, listing the available ones if not."""
     try:
-        source = storage.open_parquet(path, pre_buffer=False, buffer_size=READ_BUFFER_BYTES)
+        buffer = READ_BUFFER_BYTES if storage.is_local(path) else REMOTE_READ_BUFFER_BYTES
+        source = storage.open_parquet(path, pre_buffer=False, buffer_size=buffer)
     except FileNotFoundError:
         raise storage.missing(path, "input file") from None
     except (pa.ArrowInvalid, OSError) as exc:

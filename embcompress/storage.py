@@ -19,6 +19,7 @@ single PUT (:func:`write_bytes`), a copy of a finished hidden temporary object
 from __future__ import annotations
 
 import fnmatch
+import functools
 import os
 import posixpath
 import re
@@ -32,6 +33,9 @@ from . import files
 
 HADOOP_S3 = ("s3a://", "s3n://")
 S3_ENDPOINT_VARS = ("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL")
+# what the SDK's default credential chain reads: a change gives another filesystem, never a stale one
+_CREDENTIAL_VARS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
+                    "AWS_SHARED_CREDENTIALS_FILE", "AWS_CONFIG_FILE")
 _GLOB = re.compile(r"[*?\[]")
 
 
@@ -48,14 +52,21 @@ def _s3_region() -> str | None:
     return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or None
 
 
+@functools.lru_cache(maxsize=8)
+def _s3_at(endpoint: str, region: str | None, _credentials: tuple) -> pafs.S3FileSystem:
+    """One S3FileSystem per endpoint, region and credentials in the environment (building one
+    costs tens of milliseconds; a CLI command resolves paths dozens of times)."""
+    where = urlsplit(endpoint if "://" in endpoint else f"https://{endpoint}")
+    return pafs.S3FileSystem(scheme=where.scheme, endpoint_override=where.netloc, region=region)
+
+
 def _s3(path: str) -> tuple:
     """``(S3FileSystem, "bucket/key")`` for an ``s3://`` URI, at the environment's endpoint if any."""
     endpoint = s3_endpoint()
     if endpoint is None:
         return pafs.FileSystem.from_uri(path)
-    where = urlsplit(endpoint if "://" in endpoint else f"https://{endpoint}")
-    fs = pafs.S3FileSystem(scheme=where.scheme, endpoint_override=where.netloc, region=_s3_region())
-    return fs, path[len("s3://"):].rstrip("/")
+    credentials = tuple(os.environ.get(name) for name in _CREDENTIAL_VARS)
+    return _s3_at(endpoint, _s3_region(), credentials), path[len("s3://"):].rstrip("/")
 
 
 def resolve(path: str) -> tuple:
