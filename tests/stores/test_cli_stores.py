@@ -141,3 +141,12 @@ def test_an_output_in_a_missing_bucket_exits_1(s3_bucket, cli, make_low_rank):
         data = s3_bucket + ("/in/" if out.endswith("/") else "/in/a.parquet")
         run = cli("encode", data, "--codec", s3_bucket + "/c.ecz", "-o", out)
         assert run.code == 1 and "bucket 'no-such-bucket-16' does not exist" in run.err, run
+
+
+def test_an_output_inside_the_input_is_refused_across_s3_and_s3a(s3_bucket, cli, make_low_rank):
+    put_table(s3_bucket + "/in/a.parquet", make_low_rank(50, DIM), 0)
+    ec.fit("SQ8", make_low_rank(300, DIM)).save(s3_bucket + "/c.ecz")
+    out = s3_bucket.replace("s3://", "s3a://") + "/in/out/"
+    run = cli("encode", s3_bucket + "/in/", "--codec", s3_bucket + "/c.ecz", "-o", out)
+    assert run.code == 1 and "lies inside DATA" in run.err, run
+    assert storage.list_parquet(s3_bucket + "/in") == [s3_bucket + "/in/a.parquet"]
