@@ -60,13 +60,20 @@ def _s3_at(endpoint: str, region: str | None, _credentials: tuple) -> pafs.S3Fil
     return pafs.S3FileSystem(scheme=where.scheme, endpoint_override=where.netloc, region=region)
 
 
+@functools.lru_cache(maxsize=32)
+def _s3_bucket(bucket: str, _credentials: tuple) -> pafs.FileSystem:
+    """AWS itself: pyarrow finds the bucket's region with one request, made once per bucket."""
+    return pafs.FileSystem.from_uri(f"s3://{bucket}")[0]
+
+
 def _s3(path: str) -> tuple:
     """``(S3FileSystem, "bucket/key")`` for an ``s3://`` URI, at the environment's endpoint if any."""
     endpoint = s3_endpoint()
-    if endpoint is None:
-        return pafs.FileSystem.from_uri(path)
     credentials = tuple(os.environ.get(name) for name in _CREDENTIAL_VARS)
-    return _s3_at(endpoint, _s3_region(), credentials), path[len("s3://"):].rstrip("/")
+    inner = path[len("s3://"):].split("?", 1)[0].rstrip("/")
+    if endpoint is None:
+        return _s3_bucket(inner.split("/", 1)[0], credentials + (_s3_region(),)), inner
+    return _s3_at(endpoint, _s3_region(), credentials), inner
 
 
 def resolve(path: str) -> tuple:

@@ -1,6 +1,7 @@
 """The CLI end to end on every store: a directory of Parquet files (as Spark and Beam write
 them) encoded, inspected and decoded, on a local folder and on the loopback S3 server."""
 import json
+import os
 
 import numpy as np
 import pyarrow as pa
@@ -150,3 +151,19 @@ def test_an_output_inside_the_input_is_refused_across_s3_and_s3a(s3_bucket, cli,
     run = cli("encode", s3_bucket + "/in/", "--codec", s3_bucket + "/c.ecz", "-o", out)
     assert run.code == 1 and "lies inside DATA" in run.err, run
     assert storage.list_parquet(s3_bucket + "/in") == [s3_bucket + "/in/a.parquet"]
+
+
+def test_a_failed_directory_encode_commits_nothing(store, cli, make_low_rank):
+    x = make_low_rank(200, DIM, seed=8)
+    put_table(storage.join(store, "in", "a.parquet"), x[:100], 0)
+    bad = x[100:].copy()
+    bad[50, 3] = np.nan  # the second file holds a bad row: the run stops there
+    put_table(storage.join(store, "in", "b.parquet"), bad, 100)
+    ec.fit("SQ8", x).save(storage.join(store, "c.ecz"))
+    out = storage.join(store, "out")
+    run = cli("encode", storage.join(store, "in"), "--codec", storage.join(store, "c.ecz"), "-o", out)
+    assert run.code == 1 and "row 50" in run.err, run
+    assert not storage.exists(storage.join(out, "_part.embcompress.run.json"))  # never committed
+    if storage.is_local(store):  # locally not even the first file is visible
+        assert not storage.exists(out)
+        assert [p for p in os.listdir(store) if "staging" in p] == []
