@@ -135,6 +135,8 @@ class Registry:
 
         Publishing a codec identical to the latest version returns that version unchanged.
         """
+        if extra and "artifact" in extra:
+            raise ValueError("extra may not set 'artifact': the registry records where it keeps the artifact")
         for _ in range(MAX_PUBLISH_ATTEMPTS):
             known = self.versions(name)
             if known and self.meta(name, known[-1])["fingerprint"] == codec.fingerprint:
