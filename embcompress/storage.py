@@ -324,7 +324,10 @@ def _s3_client():
 
 
 def has_atomic_rename(fs: pafs.FileSystem) -> bool:
-    """Whether renaming a directory on ``fs`` is one atomic step (local disks and HDFS; not object stores)."""
+    """Whether renaming a directory on ``fs`` is one atomic step (local disks and HDFS, also seen
+    through a SubTreeFileSystem; not object stores)."""
+    while isinstance(fs, pafs.SubTreeFileSystem):
+        fs = fs.base_fs
     return isinstance(fs, (pafs.LocalFileSystem, pafs.HadoopFileSystem))
 
 

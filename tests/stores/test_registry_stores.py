@@ -85,3 +85,11 @@ def test_s3_meta_naming_another_artifact_is_refused(s3_bucket, codecs):
     storage.write_bytes(path, json.dumps(dict(meta, fingerprint="0" * 64)).encode(), overwrite=True)
     with pytest.raises(ec.ArtifactError, match="tampered"):
         reg.get("items", 1)
+
+
+def test_a_local_sub_tree_filesystem_still_publishes_by_rename(tmp_path, codecs):
+    import pyarrow.fs as pafs
+
+    sub = pafs.SubTreeFileSystem(str(tmp_path), pafs.LocalFileSystem())
+    assert Registry("reg", sub).publish("items", codecs[0]) == 1
+    assert (tmp_path / "reg" / "items" / "v1" / "codec.ecz").exists()
