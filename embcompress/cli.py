@@ -13,10 +13,8 @@ import sys
 import threading
 from contextlib import contextmanager
 
-import pyarrow.parquet as pq
-
 import embcompress as ec
-from . import files, parquet_io, provenance, recommend, report
+from . import files, folders, parquet_io, provenance, recommend, report, storage
 from .conventions import default_code_column
 from .errors import ArtifactError, EmbeddingError
 from .paths import check_no_alias
@@ -91,17 +89,30 @@ def _say(*parts):
 
 
 def _input(path: str, what: str = "input file") -> str:
-    if not os.path.exists(path):
-        raise UserError(f"{path}: no such {what}; check the path")
-    if os.path.isdir(path):
+    if not storage.exists(path):
+        raise UserError(str(storage.missing(path, what)))
+    if storage.is_dir(path):
         raise UserError(f"{path} is a directory; pass a single {what}")
     return path
 
 
+def _sources(path: str) -> list:
+    """The Parquet files a DATA argument names: one file, the data files of a directory, or a glob."""
+    try:
+        return storage.list_parquet(path)
+    except FileNotFoundError as exc:
+        raise UserError(str(exc)) from None
+
+
 def _output(path: str, overwrite: bool) -> str:
-    if os.path.exists(path) and not overwrite:
+    if storage.exists(path) and not overwrite:
         raise UserError(f"{path} already exists; pass --overwrite to replace it")
-    parent = os.path.dirname(os.path.abspath(path))
+    if not storage.is_local(path):
+        bucket = storage.missing_bucket(path)
+        if bucket is not None:
+            raise UserError(f"cannot write {path}: bucket {bucket!r} does not exist")
+        return path
+    parent = os.path.dirname(storage.resolve(path)[1])
     if not os.path.isdir(parent):
         raise UserError(f"cannot write {path}: folder {parent} does not exist")
     return path
@@ -135,7 +146,11 @@ def _check_dims(codec, codec_path, data_path, column):
 
 
 def _num_rows(path) -> int:
-    return pq.ParquetFile(path).metadata.num_rows
+    return storage.open_parquet(path).metadata.num_rows
+
+
+def _mb(path) -> float:
+    return (storage.size(path) or 0) / 1e6
 
 
 def _read(path, column, max_rows, seed):
@@ -192,12 +207,33 @@ def cmd_fit(args):
           f"fingerprint {codec.fingerprint[:16]}")
 
 
+def _encode_folder(args, codec, sources, on_invalid):
+    """``encode`` of a directory or glob into an output directory, committed as one result."""
+    if args.rejected:
+        raise UserError("--rejected names one file; a directory result keeps its rejected rows in OUT/_rejected/")
+    check_no_alias({"DATA": args.data, "--codec": args.codec}, {"-o": args.output})
+    out_col = args.output_column or default_code_column(args.column)
+    with _bar(sum(_num_rows(p) for p in sources), f"encode {args.column}") as bar:
+        run = folders.encode_folder(args.data, args.output, codec, args.column, output_column=out_col,
+                                    drop_input=args.drop_input, on_invalid=on_invalid, overwrite=args.overwrite,
+                                    replace=args.replace_column, progress=bar.update)
+    msg = (f"wrote {args.output}: {run['rows_out']:,} rows in {len(run['files'])} files, column {out_col!r} = "
+           f"{codec.spec} codes ({codec.code_size} B/vector), committed by {folders.record_path(args.output)}")
+    if run["rows_rejected"]:
+        msg += f"; {run['rows_rejected']:,} rejected rows in {storage.join(args.output, folders.REJECTED_DIR)}"
+    print(msg)
+
+
 def cmd_encode(args):
-    _input(args.data)
+    many = folders.is_many(args.data, args.output)
+    sources = _sources(args.data) if many else [_input(args.data)]
     codec = _load_codec(args.codec)
-    _output(args.output, args.overwrite)
-    _check_dims(codec, args.codec, args.data, args.column)
+    if not many:
+        _output(args.output, args.overwrite)
+    _check_dims(codec, args.codec, sources[0], args.column)
     on_invalid = ON_INVALID[args.on_invalid]
+    if many:
+        return _encode_folder(args, codec, sources, on_invalid)
     rejected = args.rejected or (f"{os.path.splitext(args.output)[0]}.rejected.parquet"
                                  if on_invalid == "dead_letter" else None)
     check_no_alias({"DATA": args.data, "--codec": args.codec}, {"-o": args.output, "--rejected": rejected})
@@ -210,7 +246,7 @@ def cmd_encode(args):
                                         progress=bar.update)
     out_col = args.output_column or default_code_column(args.column)
     msg = (f"wrote {args.output}: {counts['rows_out']:,} rows, column {out_col!r} = {codec.spec} codes "
-           f"({codec.code_size} B/vector), {os.path.getsize(args.output) / 1e6:.1f} MB")
+           f"({codec.code_size} B/vector), {_mb(args.output):.1f} MB")
     if counts["rows_rejected"]:
         msg += f"; {counts['rows_rejected']:,} rejected rows in {rejected}"
     print(msg)
@@ -227,19 +263,33 @@ def _code_column(args, records):
     raise UserError(f"{args.data} has several code columns ({names}); choose one with --column")
 
 
+def _check_encoded_by(codec, codec_path, path, column):
+    """Refuse a file whose ``column`` another codec encoded (its provenance record says which)."""
+    record = provenance.find(parquet_io.read_codec_metadata(path), column)
+    if record is not None and record.fingerprint != codec.fingerprint:
+        raise UserError(f"column {column!r} of {path} was encoded by codec {record.fingerprint[:16]} "
+                        f"({record.spec}), not by {codec_path} ({codec.fingerprint[:16]}, {codec.spec}); "
+                        f"decode with the codec that encoded it")
+
+
 def cmd_decode(args):
-    _input(args.data)
+    many = folders.is_many(args.data, args.output)
+    sources = _sources(args.data) if many else [_input(args.data)]
     codec = _load_codec(args.codec)
     check_no_alias({"DATA": args.data, "--codec": args.codec}, {"-o": args.output})
-    _output(args.output, args.overwrite)
-    records = parquet_io.read_codec_metadata(args.data)
-    column = _code_column(args, records)
-    recommend.open_column(args.data, column)
-    record = provenance.find(records, column)
-    if record is not None and record.fingerprint != codec.fingerprint:
-        raise UserError(f"column {column!r} of {args.data} was encoded by codec {record.fingerprint[:16]} "
-                        f"({record.spec}), not by {args.codec} ({codec.fingerprint[:16]}, {codec.spec}); "
-                        f"decode with the codec that encoded it")
+    if not many:
+        _output(args.output, args.overwrite)
+    column = _code_column(args, parquet_io.read_codec_metadata(sources[0]))
+    for path in sources:
+        recommend.open_column(path, column)
+        _check_encoded_by(codec, args.codec, path, column)
+    if many:
+        with _bar(sum(_num_rows(p) for p in sources), f"decode {column}") as bar:
+            run = folders.decode_folder(args.data, args.output, codec, column, output_column=args.output_column,
+                                        overwrite=args.overwrite, replace=args.replace_column, progress=bar.update)
+        print(f"wrote {args.output}: {run['rows_out']:,} rows in {len(run['files'])} files decoded from {column!r} "
+              f"with {codec.spec}, committed by {folders.record_path(args.output)}")
+        return
     with _bar(_num_rows(args.data), f"decode {column}") as bar:
         counts = parquet_io.decode_file(args.data, args.output, codec, column, output_column=args.output_column,
                                         overwrite=args.overwrite, replace=args.replace_column,
@@ -338,7 +388,7 @@ def _fmt(value, spec=".3f"):
 def _inspect_codec(path):
     codec = _load_codec(path)
     header = codec.header
-    print(f"codec artifact {path} ({os.path.getsize(path):,} bytes)")
+    print(f"codec artifact {path} ({storage.size(path) or 0:,} bytes)")
     print(f"  spec                  {codec.spec}")
     print(f"  dims                  {codec.dim}")
     print(f"  metric                {codec.metric}")
@@ -351,14 +401,14 @@ def _inspect_codec(path):
         print(f"  version.{key:<13} {value}")
 
 
-def _inspect_parquet(path):
-    source = pq.ParquetFile(path)
+def _inspect_parquet(path, *, part_of_folder=False):
+    source = storage.open_parquet(path)
     meta = source.metadata
     print(f"parquet file {path}: {meta.num_rows:,} rows in {meta.num_row_groups} row groups, "
-          f"{os.path.getsize(path) / 1e6:.1f} MB")
+          f"{_mb(path):.1f} MB")
     for field in source.schema_arrow:
         print(f"  column {field.name}: {field.type}")
-    footer_run = parquet_io.run_record(path)
+    footer_run = None if part_of_folder else parquet_io.run_record(path)
     if footer_run is not None and "rows_in" not in footer_run:  # one shard of a multi-file result (Beam)
         print(f"  result: a {footer_run.get('role', 'output')} file of multi-file result {footer_run.get('run_id')}; "
               f"its run record (_<prefix>{parquet_io.RESULT_SUFFIX}) says whether the result is complete")
@@ -392,11 +442,32 @@ def _inspect_result(path):
           f"{run['rows_rejected']:,} rejected in {files_(run['rejected'])}")
 
 
+def _inspect_folder(path):
+    """A directory of Parquet files: its run record if it is a folder result, then its first file."""
+    sources = _sources(path)
+    rows = sum(_num_rows(p) for p in sources)
+    print(f"directory {path}: {len(sources)} Parquet files, {rows:,} rows")
+    record = folders.record_path(path)
+    if storage.exists(record):
+        _inspect_result(record)
+    print("first file:")
+    _inspect_parquet(sources[0], part_of_folder=True)
+
+
+def _head(path, size: int) -> bytes:
+    if storage.is_local(path):
+        return files.read_head(storage.resolve(path)[1], size)
+    with storage.open_input_file(path) as f:
+        return f.read(size)
+
+
 def cmd_inspect(args):
+    if storage.is_dir(args.path):
+        return _inspect_folder(args.path)
     _input(args.path)
     if str(args.path).endswith(parquet_io.RESULT_SUFFIX):
         return _inspect_result(args.path)
-    magic = files.read_head(args.path, 8)
+    magic = _head(args.path, 8)
     if magic.startswith(b"PAR1"):
         _inspect_parquet(args.path)
     elif magic == b"EMBCODEC":

@@ -9,7 +9,7 @@ from hashlib import sha256
 import faiss
 import numpy as np
 
-from . import artifact, binary, files, layout, scoring
+from . import artifact, binary, files, layout, scoring, storage
 from ._version import __version__
 from .checks import METRICS, check_k
 from .arrow import vectors_from_arrow
@@ -245,12 +245,23 @@ class Codec:
         return codec
 
     def save(self, path, *, overwrite: bool = False, key: bytes | None = None) -> str:
-        """Write the artifact atomically (temporary file, then rename); signed when ``key`` is given.
+        """Write the artifact atomically (temporary file, then rename; one PUT on an object
+        store such as ``s3://``); signed when ``key`` is given.
 
         An existing file with different bytes is an error unless ``overwrite=True``.
         """
         path = os.fspath(path)
         blob = self.to_bytes(key=key)
+        if not storage.is_local(path):
+            if not overwrite and storage.exists(path):
+                if storage.size(path) == len(blob) and storage.read_bytes(path, limit=len(blob)) == blob:
+                    return path
+                raise FileExistsError(f"{path} already holds a different artifact; pass overwrite=True to replace it")
+            try:
+                storage.write_bytes(path, blob, overwrite=True)
+            except OSError as exc:
+                raise OSError(f"cannot write {path}: {str(exc).splitlines()[0]}") from None
+            return path
         if os.path.exists(path) and not overwrite:
             with open(path, "rb") as f:
                 if f.read(len(blob) + 1) == blob:
@@ -330,8 +341,17 @@ def load(path, *, key: bytes | None = None, max_memory: int | None = None) -> Co
     """
     path = os.fspath(path)
     cap = min(MAX_ARTIFACT_BYTES, layout.DEFAULT_MAX_MEMORY if max_memory is None else max_memory)
+    if not storage.is_local(path):  # s3://, gs://, ...: the store says the size before any byte is read
+        try:
+            blob = storage.read_bytes(path, limit=cap)
+        except FileNotFoundError:
+            raise storage.missing(path, "codec artifact") from None
+        except (IsADirectoryError, ValueError) as exc:
+            raise ArtifactError(str(exc)) from None
+        return Codec.from_bytes(blob, key=key, max_memory=max_memory)
     try:
-        blob = files.read_regular_file(path, cap, "codec artifact")
+        blob = files.read_regular_file(storage.resolve(path)[1] if path.startswith("file:") else path, cap,
+                                       "codec artifact")
     except files.UnsafeFileError as exc:
         raise ArtifactError(str(exc)) from None
     return Codec.from_bytes(blob, key=key, max_memory=max_memory)

@@ -48,6 +48,8 @@ MAX_RESULT_RECORD_BYTES = 64 << 20
 # batches and pre-buffering, and ran no slower.
 BATCH_ROWS = 32768
 READ_BUFFER_BYTES = 1 << 20
+# From an object store each buffered read is one HTTP request: larger reads, fewer round trips.
+REMOTE_READ_BUFFER_BYTES = 8 << 20
 # A row group may hold this many values beyond rows x dim (rows of the wrong length, which
 # on_invalid routes) before it is refused unread: a 923-byte file can hold one 100M-float row.
 MAX_EXCESS_VALUES = 1 << 24
@@ -83,7 +85,10 @@ def _tables(source: pq.ParquetFile):
 def open_column(path, column: str, *, hint=None) -> pq.ParquetFile:
     """Open ``path`` and check that ``column`` exists, listing the available ones if not."""
     try:
-        source = pq.ParquetFile(path, pre_buffer=False, buffer_size=READ_BUFFER_BYTES)
+        buffer = READ_BUFFER_BYTES if storage.is_local(path) else REMOTE_READ_BUFFER_BYTES
+        source = storage.open_parquet(path, pre_buffer=False, buffer_size=buffer)
+    except FileNotFoundError:
+        raise storage.missing(path, "input file") from None
     except (pa.ArrowInvalid, OSError) as exc:
         raise ValueError(f"{path} is not a readable Parquet file ({exc})") from None
     names = source.schema_arrow.names
@@ -122,12 +127,13 @@ def check_files(paths, column: str, dim: int, *, open_file=None) -> None:
 
 
 class _AtomicWriter:
-    """A ParquetWriter on a temporary path that is renamed onto ``path`` by ``commit``."""
+    """A ParquetWriter on a hidden temporary file that ``commit`` puts in place whole
+    (:class:`storage.AtomicOutput`: a rename locally, a server-side copy on object stores)."""
 
     def __init__(self, path, schema):
         self.path = os.fspath(path)
-        self.tmp = f"{self.path}.tmp-{os.getpid()}"
-        self.writer = pq.ParquetWriter(self.tmp, schema, compression="zstd")
+        self.out = storage.AtomicOutput(self.path)
+        self.writer = pq.ParquetWriter(self.out.stream, schema, compression="zstd")
 
     def write(self, table):
         self.writer.write_table(table)
@@ -138,16 +144,15 @@ class _AtomicWriter:
 
     def commit(self):
         self.writer.close()
-        os.replace(self.tmp, self.path)
+        self.out.commit()
 
     def abort(self):
         self.writer.close()
-        if os.path.exists(self.tmp):
-            os.remove(self.tmp)
+        self.out.abort()
 
 
 def _check_target(path, overwrite: bool):
-    if os.path.exists(path) and not overwrite:
+    if storage.exists(path) and not overwrite:
         raise FileExistsError(f"{path} already exists; pass overwrite=True to replace it")
 
 
@@ -163,12 +168,14 @@ def _refuse_existing(names, output_column: str, replace: bool, path, removed=())
 
 def encode_file(input_path, output_path, codec, column: str, *, output_column=None, drop_input=False,
                 on_invalid="raise", rejected_path=None, overwrite=False, replace=False, progress=None,
-                codec_version: int | None = None) -> dict:
+                codec_version: int | None = None, run_id: str | None = None) -> dict:
     """Encode ``column`` of a Parquet file into a ``binary`` code column (docs/conventions.md).
 
     Every other column and every row is kept (bad rows get a null code with
     ``on_invalid="null"``; with ``"dead_letter"`` they go to ``rejected_path`` with a reason
-    column instead). An ``output_column`` that names another existing column is refused
+    column instead). ``run_id`` makes the file one part of a multi-file result (the CLI's
+    directory encode, committed by its run record); by default it is a digest of this input,
+    codec and options. An ``output_column`` that names another existing column is refused
     unless ``replace``; outputs that alias the input are refused before anything is written.
     With ``overwrite``, a rejected file left by an earlier run is removed when this run
     rejects nothing, so the files on disk always describe one run. Returns counts:
@@ -226,15 +233,15 @@ def encode_file(input_path, output_path, codec, column: str, *, output_column=No
         if rejected_writer is not None:
             rejected_writer.abort()
         raise
-    run_id = hashlib.sha256(footer_digest(input_path) + json.dumps(
+    run_id = run_id or hashlib.sha256(footer_digest(input_path) + json.dumps(
         [codec.fingerprint, column, output_column, drop_input, on_invalid]).encode()).hexdigest()[:32]
     run = {"run_id": run_id, **counts,
            "rejected": os.path.basename(rejected_path) if rejected_writer is not None else None}
     if rejected_writer is not None:
         rejected_writer.annotate(dict(run, role="rejected", output=os.path.basename(output_path)))
         rejected_writer.commit()
-    elif rejected_path is not None and os.path.exists(rejected_path):
-        os.remove(rejected_path)  # an earlier run's rejects (overwrite=True): they do not belong to this output
+    elif rejected_path is not None and storage.exists(rejected_path):
+        storage.remove(rejected_path)  # an earlier run's rejects (overwrite=True): they do not belong to this output
     writer.annotate(dict(run, role="output"))
     writer.commit()  # the commit point: the output names its rejected file and the run
     return counts
@@ -242,18 +249,19 @@ def encode_file(input_path, output_path, codec, column: str, *, output_column=No
 
 def footer_digest(path) -> bytes:
     """sha256 of a Parquet file's footer (schema, row groups, column statistics): cheap and content-sensitive."""
-    with open(path, "rb") as f:
-        f.seek(-8, os.SEEK_END)
+    with storage.open_input_file(path) as f:
+        end = f.size()
+        f.seek(end - 8)
         length, magic = struct.unpack("<i4s", f.read(8))
         if magic != b"PAR1":
             raise ValueError(f"{path} is not a Parquet file (no PAR1 footer)")
-        f.seek(-8 - length, os.SEEK_END)
+        f.seek(end - 8 - length)
         return hashlib.sha256(f.read(length)).digest()
 
 
 def run_record(path) -> dict | None:
     """The ``embcompress.run`` record in a file's footer, or None for files written before it existed."""
-    raw = (pq.ParquetFile(path).metadata.metadata or {}).get(RUN_KEY)
+    raw = (storage.open_parquet(path).metadata.metadata or {}).get(RUN_KEY)
     return json.loads(raw) if raw else None
 
 
@@ -323,20 +331,24 @@ def verify_result(output_path) -> dict:
     if record is None:
         raise ValueError(f"{output_path} has no embcompress run record; it was not written by encode_file")
     if record.get("rejected"):
-        rejected = os.path.join(os.path.dirname(os.path.abspath(output_path)), record["rejected"])
-        if not os.path.exists(rejected):
+        text = str(os.fspath(output_path))
+        folder = os.path.dirname(storage.resolve(text)[1]) if storage.is_local(text) else text.rsplit("/", 1)[0]
+        rejected = storage.join(folder, record["rejected"])
+        if not storage.exists(rejected):
             raise ValueError(f"{output_path} names rejected file {rejected}, which is missing: the result is partial")
         theirs = run_record(rejected) or {}
         if theirs.get("run_id") != record["run_id"]:
             raise ValueError(f"{rejected} belongs to another run than {output_path}: the result is mixed")
-        if pq.ParquetFile(rejected).metadata.num_rows != record["rows_rejected"]:
+        if storage.open_parquet(rejected).metadata.num_rows != record["rows_rejected"]:
             raise ValueError(f"{rejected} holds another number of rows than {output_path} records")
     return record
 
 
 def decode_file(input_path, output_path, codec, column: str, *, output_column=None, overwrite=False,
-                replace=False, progress=None) -> dict:
+                replace=False, progress=None, run_id: str | None = None) -> dict:
     """Decode a code column back to ``fixed_size_list<float32>[dim]``; null codes stay null.
+
+    ``run_id`` marks the file as one part of a multi-file result (the CLI's directory decode).
 
     An ``output_column`` that names another existing column is refused unless ``replace``.
     """
@@ -365,13 +377,15 @@ def decode_file(input_path, output_path, codec, column: str, *, output_column=No
     except BaseException:
         writer.abort()
         raise
+    if run_id is not None:
+        writer.annotate({"run_id": run_id, "role": "output"})
     writer.commit()
     return {"rows_in": rows, "rows_out": rows}
 
 
 def read_codes(path, column: str, code_size: int) -> np.ndarray:
     """A whole code column of a Parquet file as (n, code_size) uint8 (null codes are zeros)."""
-    codes, _ = codes_from_arrow(pq.read_table(path, columns=[column])[column], code_size, column=column)
+    codes, _ = codes_from_arrow(storage.open_parquet(path).read(columns=[column])[column], code_size, column=column)
     return codes
 
 

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://")
 _GLOB = re.compile(r"[*?\[]")
+_S3_ALIASES = ("s3a", "s3n")  # Hadoop's names for the same buckets as s3://
 
 
 class PathConflictError(ValueError):
@@ -27,7 +28,8 @@ def _local(path: str) -> str:
 
 def resolve(path) -> str:
     """A comparable form of ``path``: local paths (and ``file:`` URIs) absolute with symlinks
-    resolved; other URIs with a lower-case scheme and host and a normalised path. A glob
+    resolved; other URIs with a lower-case scheme and host and a normalised path (``s3a://``
+    and ``s3n://`` become ``s3://``: the same bucket). A glob
     (``in/*.parquet``) is reduced to the folder before its first wildcard."""
     text = str(os.fspath(path))
     match = _GLOB.search(text)
@@ -40,7 +42,8 @@ def resolve(path) -> str:
         return _local(text)
     parts = urlsplit(text)
     clean = posixpath.normpath(parts.path or "/")
-    return f"{parts.scheme.lower()}://{parts.netloc.lower()}{'' if clean == '.' else clean}".rstrip("/")
+    scheme = "s3" if parts.scheme.lower() in _S3_ALIASES else parts.scheme.lower()
+    return f"{scheme}://{parts.netloc.lower()}{'' if clean == '.' else clean}".rstrip("/")
 
 
 def _inside(child: str, parent: str) -> bool:

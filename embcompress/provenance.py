@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from . import storage
 from ._version import __version__
 
 FORMAT = "embcompress-provenance/1"
@@ -154,7 +155,7 @@ def read(path, filesystem=None) -> list[ColumnRecord]:
     where = str(path)
     try:
         if filesystem is None:
-            meta = pq.ParquetFile(path).metadata
+            meta = storage.open_parquet(path).metadata
         else:
             with filesystem.open_input_file(path) as f:
                 meta = pq.ParquetFile(f).metadata

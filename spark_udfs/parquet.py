@@ -91,6 +91,42 @@ def _check_footers(input_path, column, dim):
         check_value_counts(meta, column, dim, path)
 
 
+def _pyarrow_can_open(path) -> bool:
+    """Whether pyarrow reaches ``path`` from this process (its filesystem, credentials and endpoint)."""
+    import pyarrow as pa
+    import pyarrow.fs as pafs
+
+    try:
+        fs, inner = storage.resolve(str(path))
+        return fs.get_file_info(inner).type != pafs.FileType.NotFound
+    except (OSError, ValueError, pa.ArrowException):
+        return False
+
+
+def choose_engine(input_path, engine: str = "auto", partition_by=None) -> str:
+    """The engine ``compress_parquet`` runs: ``engine`` itself unless ``"auto"``, which is Spark's
+    engine when ``partition_by`` is given or pyarrow cannot open ``input_path`` (a glob, or a
+    store only the JVM holds credentials or a connector for), and the pyarrow engine otherwise."""
+    if engine != "auto":
+        return engine
+    if partition_by is not None or not _pyarrow_can_open(input_path):
+        return "spark"
+    return "pyarrow"
+
+
+def _dataset_columns(input_path) -> list | None:
+    """Column names of the Parquet dataset at ``input_path`` (Hive partition columns included),
+    read by pyarrow; None when pyarrow cannot read it (Spark's read then names the problem)."""
+    import pyarrow as pa
+    import pyarrow.dataset as pads
+
+    try:
+        fs, root = storage.resolve(input_path)
+        return pads.dataset(root, filesystem=fs, format="parquet", partitioning="hive").schema.names
+    except (OSError, pa.ArrowException):
+        return None
+
+
 def compress_parquet(spark, input_path, output_path, column, spec, *, sample_size=100_000, seed=0, metric="ip",
                      output_col=None, drop_input=None, partition_by=None, mode="errorifexists",
                      on_invalid="raise", engine="auto", replace=False, keep_input=None):
@@ -108,7 +144,10 @@ def compress_parquet(spark, input_path, output_path, column, spec, *, sample_siz
     ``engine="pyarrow"`` runs one Spark task per row group that reads, encodes and writes with
     pyarrow (no Spark row conversion of the vectors: the faster path, see docs/spark.md);
     ``"spark"`` uses ``spark.read``/``encode_column``/``DataFrame.write`` and can repartition
-    with ``partition_by``. ``"auto"`` picks pyarrow unless ``partition_by`` is given.
+    with ``partition_by``. ``"auto"`` (:func:`choose_engine`) picks pyarrow where pyarrow can
+    open ``input_path`` and no ``partition_by`` is given, and Spark's engine otherwise. With a
+    fitted Codec the pyarrow engine never reads the input through Spark, so it also works on a
+    store only pyarrow reaches (an ``s3://`` bucket with no Hadoop S3A connector in the JVM).
     """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
@@ -127,11 +166,16 @@ def compress_parquet(spark, input_path, output_path, column, spec, *, sample_siz
         return load_codec(spark, output_path)
     if exists and mode in ("errorifexists", "error"):
         raise FileExistsError(f"{output_path} already exists; pass mode='overwrite' or mode='append'")
+    chosen = choose_engine(input_path, engine, partition_by)
     _check_footers(input_path, column, spec.dim if isinstance(spec, ec.Codec) else MAX_DIM)
-    df = read_parquet(spark, input_path)
+    columns = _dataset_columns(input_path) if chosen == "pyarrow" and isinstance(spec, ec.Codec) else None
+    df = None  # nothing to fit and pyarrow reads the input: Spark need not read it (a store only pyarrow reaches)
+    if columns is None:
+        df = read_parquet(spark, input_path)
+        columns = df.columns
     output_col = output_col or default_code_column(column)
-    refuse_existing(df.columns, output_col, replace, input_path, removed=(column,) if drop_input else ())
-    if output_col in df.columns and output_col != column:
+    refuse_existing(columns, output_col, replace, input_path, removed=(column,) if drop_input else ())
+    if df is not None and output_col in df.columns and output_col != column:
         df = df.drop(output_col)  # replace=True: the codes take its place
     read_engine = "spark" if engine == "spark" else "auto"  # how fit_codec/encode_column read the vectors
     codec = spec if isinstance(spec, ec.Codec) else fit_codec(df, column, spec, sample_size=sample_size, seed=seed,
@@ -140,7 +184,8 @@ def compress_parquet(spark, input_path, output_path, column, spec, *, sample_siz
         _check_append(spark, output_path, codec)
     parts = _fs.partition_columns(input_path) if partition_by is None else list(partition_by)
     record = ColumnRecord.of(codec, column, output_col)
-    if engine == "spark" or (engine == "auto" and partition_by is not None):
+    if chosen == "spark":
+        assert df is not None
         encoded = encode_column(df, codec, column, output_col, on_invalid=on_invalid, drop_input=drop_input,
                                 engine=read_engine)
         writer = encoded.write.mode("error" if mode == "errorifexists" else mode)  # Connect knows only 'error'

@@ -117,3 +117,53 @@ def spark_session(tmp_path_factory):
         session.sparkContext.setLogLevel("ERROR")
     yield session
     session.stop()
+
+
+@pytest.fixture(scope="session")
+def s3_server():
+    """A real S3-compatible HTTP server (moto's standalone server) on 127.0.0.1 and a free port,
+    for the whole run: ``http://127.0.0.1:PORT``. Skips where moto is not installed."""
+    moto_server = pytest.importorskip("moto.server", reason="the object-store tests need moto's S3 server "
+                                      "(pip install -e '.[test]', which brings moto[server])")
+    import logging
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one log line per HTTP request otherwise
+    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+S3_TEST_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_REGION": "us-east-1",
+               "AWS_DEFAULT_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true"}
+
+
+@pytest.fixture
+def s3_bucket(s3_server, monkeypatch, request):
+    """``s3://<fresh bucket>`` on the loopback server, with the environment a user would set
+    (credentials, region, ``AWS_ENDPOINT_URL``) for this test only; no real AWS config is read."""
+    import uuid
+
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL_S3"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in S3_TEST_ENV.items():
+        monkeypatch.setenv(name, value)
+    missing = str(request.config.rootpath / "tests" / "no-such-aws-config")
+    monkeypatch.setenv("AWS_CONFIG_FILE", missing)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", missing)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", s3_server)
+    import boto3
+
+    bucket = f"ec-{uuid.uuid4().hex[:20]}"
+    boto3.client("s3", endpoint_url=s3_server, region_name="us-east-1").create_bucket(Bucket=bucket)
+    return f"s3://{bucket}"
+
+
+@pytest.fixture(params=["local", "s3"])
+def store(request, tmp_path):
+    """A root folder on each store the same behaviour must hold on: a local directory, then a
+    fresh bucket on the loopback S3 server (``s3://bucket/root``)."""
+    if request.param == "local":
+        return str(tmp_path)
+    return request.getfixturevalue("s3_bucket") + "/root"

@@ -16,7 +16,7 @@ LAYERS = [  # lowest first
     {"codec"},
     {"fitting"},
     {"drift", "evaluation", "registry", "parquet_io"},
-    {"nightly", "__init__"},
+    {"nightly", "folders", "__init__"},
     {"recommend", "reader", "demo"},
     {"report"},
     {"cli"},
