@@ -137,12 +137,12 @@ class Recompress(beam.PTransform):
 
 
 class _FileToTable(beam.DoFn):
-    def __init__(self, path, manifest, decode):
-        self._path, self._manifest, self._decode = path, manifest, decode
+    def __init__(self, state, decode):
+        self._state, self._decode = state, decode
         self._table = None
 
     def setup(self):
-        self._table = CompressedTable(self._path, self._manifest)
+        self._table = CompressedTable(self._state["path"], state=self._state)
 
     def process(self, element):
         value, file = element
@@ -151,15 +151,16 @@ class _FileToTable(beam.DoFn):
 
 
 class ReadCompressed(beam.PTransform):
-    """``p | ReadCompressed(path, decode=True)``: one pyarrow Table per data file of the committed
-    snapshot (pinned when applied), codes decoded with each file's own codec version."""
+    """``p | ReadCompressed(path, decode=True)``: one pyarrow Table per active data file of the
+    output's Delta table (the latest version, or ``version``; pinned when applied, the file list
+    read from the Delta log with delta-rs), codes decoded with each file's own codec version."""
 
-    def __init__(self, path, *, decode=False):
+    def __init__(self, path, *, decode=False, version=None):
         super().__init__()
-        self._path, self._decode = path, decode
+        self._path, self._decode, self._version = path, decode, version
 
     def expand(self, pbegin):
-        table = CompressedTable(self._path)
+        table = CompressedTable(self._path, self._version)
         files = [(v, f) for v in table.partitions for f in table.files(v)]
         return (pbegin | "Files" >> beam.Create(files) | "Spread" >> beam.Reshuffle()
-                | "Read" >> beam.ParDo(_FileToTable(table.path, table.manifest, self._decode)))
+                | "Read" >> beam.ParDo(_FileToTable(table.state, self._decode)))
