@@ -52,14 +52,16 @@ def _tasks(decision: dict, plan, policy):
 class _TaskToEncodedFile(beam.DoFn):
     """Encode one input file into its content-addressed output file; emits ``(index, task, rows)``."""
 
-    def __init__(self, plan, fail_after, on_invalid):
+    def __init__(self, plan, fail_after, on_invalid, kill):
         self._plan = plan
         self._fail_after = fail_after
         self._on_invalid = on_invalid
+        self._kill = kill
 
     def process(self, element, decision):
         index, task, part_index = element
         _faults.check(part_index, self._fail_after, f"partition {task.value}")
+        _faults.kill_driver_if_due(part_index, self._kill)
         handle = codec_from_blob(decision["blob"])
         yield index, task, nightly.encode_task(handle.codec, task, self._plan.output_path, self._plan.column,
                                                self._plan.code_column, self._on_invalid)
@@ -105,7 +107,8 @@ class Recompress(beam.PTransform):
                       "reencode": reencode, "metric": metric, "seed": seed, "code_column": code_column}
         self._registry = nightly.as_registry(registry)
         self._output = output_path or nightly.default_output(table_path)
-        self._fail_after = _faults.fail_after()  # test-only hook (embcompress/_faults.py)
+        self._fail_after = _faults.fail_after()  # test-only hooks (embcompress/_faults.py)
+        self._kill = _faults.kill_target()
         self.summary_path = None
 
     def expand(self, pbegin):
@@ -130,7 +133,7 @@ class Recompress(beam.PTransform):
                                                  a["thresholds"], plan)
         written = (decision | "Tasks" >> beam.FlatMap(_tasks, plan, a["reencode"])
                    | "Spread" >> beam.Reshuffle()
-                   | "Encode" >> beam.ParDo(_TaskToEncodedFile(plan, self._fail_after, self._on_invalid),
+                   | "Encode" >> beam.ParDo(_TaskToEncodedFile(plan, self._fail_after, self._on_invalid, self._kill),
                                           AsSingleton(decision)))
         return (written | "Gather" >> beam.combiners.ToList()
                 | "Commit" >> beam.Map(_commit, AsSingleton(decision), plan, clock, a["name"], a["reencode"]))

@@ -21,6 +21,8 @@ _RESULT = T.StructType([T.StructField("task", T.LongType()), T.StructField("rows
 
 
 def _encode_tasks(handle, todo, fail_from, output_path, column, code_column, on_invalid):
+    kill = _faults.kill_target()  # test-only hook, read on the driver (embcompress/_faults.py)
+
     def run(batches):
         codec = handle.get()
         for batch in batches:
@@ -28,6 +30,7 @@ def _encode_tasks(handle, todo, fail_from, output_path, column, code_column, on_
             for i in batch.column(0).to_pylist():
                 task, part_index = todo[i]
                 _faults.check(part_index, fail_from, f"partition {task.value}")
+                _faults.kill_driver_if_due(part_index, kill)
                 ids.append(i)
                 rows.append(nightly.encode_task(codec, task, output_path, column, code_column, on_invalid))
             yield pa.RecordBatch.from_arrays([pa.array(ids, pa.int64()), pa.array(rows, pa.int64())],
