@@ -61,6 +61,7 @@ from .spec import MAX_DIM, parse_spec
 
 FORMAT = "embcompress-nightly/2"  # /1 was the snapshot layout with a _CURRENT pointer, before Delta
 DELTA_LOG = "_delta_log"
+LEGACY_POINTER = "_CURRENT"  # the pre-Delta layout's pointer: such an output is refused, not mixed with Delta
 CODECS = "_codecs"
 RUNS = "_runs"
 REJECTED = "_rejected"
@@ -117,6 +118,10 @@ def read_state(output_path, version: int | None = None):
     """``(DeltaTable, manifest)`` of an output table at ``version`` (the latest when None), or None
     before its first commit. The manifest is the one our newest commit at that version carries."""
     if not delta_lake.is_table(output_path):
+        if storage.exists(storage.join(delta_lake.table_uri(output_path), LEGACY_POINTER)):
+            raise ValueError(f"{output_path} holds a nightly output in the snapshot layout of earlier releases "
+                             f"({LEGACY_POINTER}, _manifests/), not a Delta table; write to a new output_path "
+                             f"(the first night re-encodes every partition) and delete the old one when done")
         return None
     table = delta_lake.open_table(output_path, version)
     manifest = delta_lake.latest_manifest(table)

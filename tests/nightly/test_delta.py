@@ -156,3 +156,13 @@ def test_without_deltalake_the_error_names_the_extra(tmp_path):
     proc = subprocess.run([sys.executable, "-c", job], capture_output=True, text=True, timeout=120,
                           env={"PYTHONPATH": REPO, "PATH": "/usr/bin:/bin"})
     assert proc.returncode == 1 and "pip install 'embcompress[delta]'" in proc.stderr, proc.stderr[-2000:]
+
+
+def test_an_output_in_the_old_snapshot_layout_is_refused(tmp_path):
+    s = Scenario(tmp_path)
+    s.add_night(1)
+    s.output.mkdir()
+    (s.output / "_CURRENT").write_text("000001.json")
+    with pytest.raises(ValueError, match="snapshot layout of earlier releases"):
+        run("local", None, s)
+    assert sorted(p.name for p in s.output.iterdir()) == ["_CURRENT"]
