@@ -32,12 +32,13 @@ def _deltalake():
 
 
 def table_uri(path) -> str:
-    """The URI delta-rs opens for ``path``: a local path made absolute, ``s3a://``/``s3n://`` as ``s3://``."""
+    """The URI delta-rs opens for ``path``: a local path made absolute, ``s3a://``/``s3n://`` as ``s3://``.
+    Only a local path is resolved (a URI is rewritten, never looked up)."""
     text = str(path)
-    fs, inner = storage.resolve(text)
-    if "://" in text and not text.startswith("file:"):
-        scheme = "s3" if text.split("://", 1)[0] in ("s3", "s3a", "s3n") else text.split("://", 1)[0]
-        return f"{scheme}://{text.split('://', 1)[1]}".rstrip("/")
+    scheme = text.split("://", 1)[0] if "://" in text else ""
+    if scheme and scheme != "file":
+        return f"{'s3' if scheme in ('s3a', 's3n') else scheme}://{text.split('://', 1)[1]}".rstrip("/")
+    _, inner = storage.resolve(text)
     return inner.rstrip("/") or "/"
 
 
