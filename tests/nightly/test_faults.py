@@ -27,7 +27,7 @@ def two_nights(engine, spark, root):
 
 # Night 3 in a child process that the kill hook SIGKILLs (its driver, from a Spark task or Beam DoFn)
 KILLED_NIGHT = """
-import os, sys
+import sys
 sys.path.insert(0, {repo!r})
 from tests.nightly.conftest import Scenario, run
 engine, root = sys.argv[1], sys.argv[2]
