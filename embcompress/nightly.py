@@ -388,22 +388,31 @@ def encode_task(codec: Codec, task: Task, output_path: str, column: str, code_co
 
 def rejected_rows(output_path, task: Task) -> int:
     """Rows of ``task``'s input that the encode dead-lettered (0 when none, or not dead-lettering)."""
-    path = os.path.join(output_path, REJECTED, task.relative)
-    return pq.ParquetFile(path).metadata.num_rows if os.path.exists(path) else 0
+    fs, root = storage.resolve(output_path)
+    path = f"{root}/{REJECTED}/{task.relative}"
+    if fs.get_file_info(path).type != pafs.FileType.File:
+        return 0
+    with fs.open_input_file(path) as f:
+        return pq.ParquetFile(f).metadata.num_rows
 
 
 # ----- commit ---------------------------------------------------------------------------------
 def manifest(plan: Plan, decision: Decision, written: list, *, registry_name: str) -> dict:
-    """The next manifest: partition -> files, rows, input signature, codec fingerprint and version.
+    """The next manifest: partition -> files, rows, dead letters (``rejected``, ``rejected_files``),
+    input signature, codec fingerprint and version.
 
     ``written`` is ``[(task, rows)]`` for every task of the run. It has no timestamps, so an
     interrupted-then-rerun night records the same manifest as a clean one.
     """
     by_value: dict[str, dict] = {}
     for task, rows in written:
-        entry = by_value.setdefault(task.value, {"files": [], "rows": 0})
+        entry = by_value.setdefault(task.value, {"files": [], "rows": 0, "rejected": 0, "rejected_files": []})
         entry["files"].append(task.relative)
         entry["rows"] += int(rows)
+        rejected = rejected_rows(plan.output_path, task)
+        if rejected:  # dead letters belong to this commit: rows + rejected = the partition's input rows
+            entry["rejected"] += rejected
+            entry["rejected_files"].append(f"{REJECTED}/{task.relative}")
     previous = (plan.previous or {}).get("partitions", {})
     partitions = {}
     for part in plan.inputs:

@@ -16,7 +16,7 @@ from embcompress.paths import PathConflictError
 from embcompress.reader import open_compressed
 from embcompress.registry import Registry
 
-from .conftest import NIGHTS, REPO, Scenario, run
+from .conftest import NIGHTS, REPO, ROWS, Scenario, run
 from .test_three_nights import check_codes
 
 pl = pytest.importorskip("polars", reason="Polars is the second Delta reader (pip install -e '.[test]')")
@@ -166,3 +166,17 @@ def test_an_output_in_the_old_snapshot_layout_is_refused(tmp_path):
     with pytest.raises(ValueError, match="snapshot layout of earlier releases"):
         run("local", None, s)
     assert sorted(p.name for p in s.output.iterdir()) == ["_CURRENT"]
+
+
+def test_the_commit_counts_each_partitions_dead_letters(tmp_path):
+    s = Scenario(tmp_path)
+    s.x = s.x.copy()
+    s.x[s.order[5]] = np.nan  # one invalid row in the first partition
+    s.add_night(1)
+    summary = run("local", None, s)
+    assert summary["rows_rejected"] == 1
+    entry = DeltaTable(str(s.output)).history(1)[0]["embcompress"]["partitions"][NIGHTS[1][0]]
+    assert (entry["rows"], entry["rejected"]) == (ROWS - 1, 1)
+    assert entry["rejected_files"] == [f"{nightly.REJECTED}/{entry['files'][0]}"]
+    assert (s.output / entry["rejected_files"][0]).exists()
+    assert DeltaTable(str(s.output)).to_pyarrow_table().num_rows == 3 * ROWS - 1
