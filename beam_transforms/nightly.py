@@ -52,14 +52,16 @@ def _tasks(decision: dict, plan, policy):
 class _TaskToEncodedFile(beam.DoFn):
     """Encode one input file into its content-addressed output file; emits ``(index, task, rows)``."""
 
-    def __init__(self, plan, fail_after, on_invalid):
+    def __init__(self, plan, fail_after, on_invalid, kill):
         self._plan = plan
         self._fail_after = fail_after
         self._on_invalid = on_invalid
+        self._kill = kill
 
     def process(self, element, decision):
         index, task, part_index = element
         _faults.check(part_index, self._fail_after, f"partition {task.value}")
+        _faults.kill_driver_if_due(part_index, self._kill)
         handle = codec_from_blob(decision["blob"])
         yield index, task, nightly.encode_task(handle.codec, task, self._plan.output_path, self._plan.column,
                                                self._plan.code_column, self._on_invalid)
@@ -105,7 +107,8 @@ class Recompress(beam.PTransform):
                       "reencode": reencode, "metric": metric, "seed": seed, "code_column": code_column}
         self._registry = nightly.as_registry(registry)
         self._output = output_path or nightly.default_output(table_path)
-        self._fail_after = _faults.fail_after()  # test-only hook (embcompress/_faults.py)
+        self._fail_after = _faults.fail_after()  # test-only hooks (embcompress/_faults.py)
+        self._kill = _faults.kill_target()
         self.summary_path = None
 
     def expand(self, pbegin):
@@ -130,19 +133,19 @@ class Recompress(beam.PTransform):
                                                  a["thresholds"], plan)
         written = (decision | "Tasks" >> beam.FlatMap(_tasks, plan, a["reencode"])
                    | "Spread" >> beam.Reshuffle()
-                   | "Encode" >> beam.ParDo(_TaskToEncodedFile(plan, self._fail_after, self._on_invalid),
+                   | "Encode" >> beam.ParDo(_TaskToEncodedFile(plan, self._fail_after, self._on_invalid, self._kill),
                                           AsSingleton(decision)))
         return (written | "Gather" >> beam.combiners.ToList()
                 | "Commit" >> beam.Map(_commit, AsSingleton(decision), plan, clock, a["name"], a["reencode"]))
 
 
 class _FileToTable(beam.DoFn):
-    def __init__(self, path, manifest, decode):
-        self._path, self._manifest, self._decode = path, manifest, decode
+    def __init__(self, state, decode):
+        self._state, self._decode = state, decode
         self._table = None
 
     def setup(self):
-        self._table = CompressedTable(self._path, self._manifest)
+        self._table = CompressedTable(self._state["path"], state=self._state)
 
     def process(self, element):
         value, file = element
@@ -151,15 +154,16 @@ class _FileToTable(beam.DoFn):
 
 
 class ReadCompressed(beam.PTransform):
-    """``p | ReadCompressed(path, decode=True)``: one pyarrow Table per data file of the committed
-    snapshot (pinned when applied), codes decoded with each file's own codec version."""
+    """``p | ReadCompressed(path, decode=True)``: one pyarrow Table per active data file of the
+    output's Delta table (the latest version, or ``version``; pinned when applied, the file list
+    read from the Delta log with delta-rs), codes decoded with each file's own codec version."""
 
-    def __init__(self, path, *, decode=False):
+    def __init__(self, path, *, decode=False, version=None):
         super().__init__()
-        self._path, self._decode = path, decode
+        self._path, self._decode, self._version = path, decode, version
 
     def expand(self, pbegin):
-        table = CompressedTable(self._path)
+        table = CompressedTable(self._path, self._version)
         files = [(v, f) for v in table.partitions for f in table.files(v)]
         return (pbegin | "Files" >> beam.Create(files) | "Spread" >> beam.Reshuffle()
-                | "Read" >> beam.ParDo(_FileToTable(table.path, table.manifest, self._decode)))
+                | "Read" >> beam.ParDo(_FileToTable(table.state, self._decode)))

@@ -5,8 +5,9 @@ the driver when the run starts and carries the number to its workers. Unset, not
 
 - ``EMBCOMPRESS_TEST_FAIL_AFTER_PARTITIONS=N``: encoding a partition after the first N raises
   :class:`InjectedFault` (the run stops before its commit).
-- ``EMBCOMPRESS_TEST_KILL_AFTER_PARTITIONS=N``: the in-process engine SIGKILLs itself before
-  encoding past the first N partitions (a crash no ``finally`` can tidy up after).
+- ``EMBCOMPRESS_TEST_KILL_AFTER_PARTITIONS=N``: the run's driver process is SIGKILLed before
+  encoding past the first N partitions (a crash no ``finally`` can tidy up after): the in-process
+  engine kills itself; a Spark or Beam worker kills the driver whose id :func:`kill_target` read.
 """
 from __future__ import annotations
 
@@ -42,3 +43,16 @@ def kill_if_due(done: int) -> None:
     kill_after = _count(KILL_ENV)
     if kill_after is not None and done >= kill_after:
         os.kill(os.getpid(), signal.SIGKILL)
+
+
+def kill_target() -> tuple | None:
+    """``(N, this process's id)`` when $EMBCOMPRESS_TEST_KILL_AFTER_PARTITIONS is set, read on the driver
+    and carried to the workers for :func:`kill_driver_if_due`; None otherwise."""
+    kill_after = _count(KILL_ENV)
+    return None if kill_after is None else (kill_after, os.getpid())
+
+
+def kill_driver_if_due(part_index: int, target: tuple | None) -> None:
+    """SIGKILL the driver named by ``target`` when the partition ``part_index`` (0-based) comes after its N."""
+    if target is not None and part_index >= target[0]:
+        os.kill(target[1], signal.SIGKILL)

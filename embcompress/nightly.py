@@ -5,14 +5,18 @@ The engine-neutral half of ``spark_udfs.recompress`` and ``beam_transforms.Recom
 writes files; everything else happens here.
 
 Input: Hive-style ``{partition_col}={value}/*.parquet`` directories under ``table_path``.
-Output (a snapshot table, like a tiny Delta/Iceberg)::
+Output: a Delta Lake table, committed with delta-rs (:mod:`embcompress.delta_lake`)::
 
-    output/_CURRENT                       name of the committed manifest; flipped last, atomically
-    output/_manifests/000003.json         partition -> files, rows, codec fingerprint/version, input signature
-    output/_codecs/<fingerprint>.ecz      every codec a manifest refers to (readers need no registry)
+    output/_delta_log/00000000000000000003.json   one commit per night: adds + removes, our manifest in commitInfo
+    output/{partition_col}={value}/{code_column}_version={v}/part-00000-<fingerprint12>-<input signature12>.parquet
+    output/_codecs/<fingerprint>.ecz      every codec a version of the table refers to (readers need no registry)
+    output/_rejected/<data file path>     invalid rows of that data file (on_invalid="dead_letter")
     output/_runs/<time>-<run id>.json     run summaries (the only files a no-op run writes)
-    output/{partition_col}={value}/part-00000-<fingerprint12>-<input signature12>.parquet
-    output/_rejected/{partition_col}={value}/part-...parquet   invalid rows (on_invalid="dead_letter")
+
+The table's partition columns are ``partition_col`` and ``{code_column}_version`` (the codec's
+registry version), so any Delta reader sees each row's codec version; each data file's Parquet
+metadata names its codec fingerprint, and each commit's ``embcompress`` commit info holds the
+manifest: partition -> files, rows, codec fingerprint/version, input signature.
 
 Invalid rows (NaN, Inf, wrong length, ...) do not fail the night: the drift check's
 ``invalid_share`` threshold decides it (over the limit, nothing is written), and below it the
@@ -20,11 +24,13 @@ fit uses the valid rows only and the encode routes the invalid ones by ``on_inva
 ``"dead_letter"`` (default) to ``_rejected/``, ``"null"`` to null codes, ``"raise"`` fails.
 
 Data files are content-addressed (codec fingerprint + input signature) and written to a
-temporary name then renamed, so they are immutable; a run writes only new names. Readers
-follow ``_CURRENT`` and never list directories, so a run killed at any point leaves the
-previous snapshot readable and complete; a rerun reuses the finished files and writes the
-same bytes an uninterrupted run would. One writer per output table at a time (the nightly
-scheduler's job); the codec registry itself is safe for concurrent publishers.
+temporary name then renamed, so they are immutable; a run writes only new names. Nothing is
+visible to a Delta reader until the night's single commit, which adds the new files and
+removes those of the partitions they replace; a run killed at any point leaves the previous
+version readable and complete, and a rerun reuses the finished files and writes the same
+bytes an uninterrupted run would. One writer per output table at a time (the nightly
+scheduler's job): a run whose table moved on since it planned fails at commit. The codec
+registry itself is safe for concurrent publishers.
 """
 from __future__ import annotations
 
@@ -32,16 +38,19 @@ import datetime as _dt
 import hashlib
 import json
 import os
+import posixpath
 import time
 import uuid
 from dataclasses import dataclass, field
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from . import _faults, provenance
+from . import _faults, delta_lake, provenance, storage
 from .arrow import validate
-from .codec import Codec, write_atomically
+from .codec import Codec
 from .conventions import default_code_column
 from .drift import DEFAULT_THRESHOLDS, drift
 from .fitting import fit
@@ -50,9 +59,9 @@ from .paths import check_no_alias
 from .registry import Registry
 from .spec import MAX_DIM, parse_spec
 
-FORMAT = "embcompress-nightly/1"
-CURRENT = "_CURRENT"
-MANIFESTS = "_manifests"
+FORMAT = "embcompress-nightly/2"  # /1 was the snapshot layout with a _CURRENT pointer, before Delta
+DELTA_LOG = "_delta_log"
+LEGACY_POINTER = "_CURRENT"  # the pre-Delta layout's pointer: such an output is refused, not mixed with Delta
 CODECS = "_codecs"
 RUNS = "_runs"
 REJECTED = "_rejected"
@@ -100,28 +109,39 @@ def list_partitions(table_path, partition_col: str) -> list:
 
 
 # ----- the output table -----------------------------------------------------------------------
-def read_manifest(output_path):
-    """The committed manifest of an output table, or None before its first commit."""
-    pointer = os.path.join(os.fspath(output_path), CURRENT)
-    if not os.path.exists(pointer):
+def version_column(code_column: str) -> str:
+    """The output's partition column holding each file's codec registry version."""
+    return f"{code_column}_version"
+
+
+def read_state(output_path, version: int | None = None):
+    """``(DeltaTable, manifest)`` of an output table at ``version`` (the latest when None), or None
+    before its first commit. The manifest is the one our newest commit at that version carries."""
+    if not delta_lake.is_table(output_path):
+        if storage.exists(storage.join(delta_lake.table_uri(output_path), LEGACY_POINTER)):
+            raise ValueError(f"{output_path} holds a nightly output in the snapshot layout of earlier releases "
+                             f"({LEGACY_POINTER}, _manifests/), not a Delta table; write to a new output_path "
+                             f"(the first night re-encodes every partition) and delete the old one when done")
         return None
-    with open(pointer, encoding="utf-8") as f:
-        name = f.read().strip()
-    with open(os.path.join(os.fspath(output_path), MANIFESTS, name), encoding="utf-8") as f:
-        manifest = json.load(f)
+    table = delta_lake.open_table(output_path, version)
+    manifest = delta_lake.latest_manifest(table)
+    if manifest is None:
+        raise ValueError(f"{output_path} is a Delta table, but no commit in it was made by the nightly job")
     if manifest.get("format") != FORMAT:
-        raise ValueError(f"{output_path}: manifest {name} has format {manifest.get('format')!r}, expected {FORMAT!r}")
-    return manifest
+        raise ValueError(f"{output_path}: commit {manifest.get('delta_version')} has format "
+                         f"{manifest.get('format')!r}, expected {FORMAT!r}")
+    return table, manifest
 
 
 def file_fingerprint(path, code_column: str):
     """The fingerprint of the codec that wrote ``code_column`` of an output file (its Parquet metadata)."""
-    record = provenance.find(provenance.read(path), code_column)
+    fs, inner = storage.resolve(path)
+    record = provenance.find(provenance.read(inner, filesystem=fs), code_column)
     return None if record is None else record.fingerprint
 
 
 def codec_path(output_path, fingerprint: str) -> str:
-    return os.path.join(os.fspath(output_path), CODECS, f"{fingerprint}.ecz")
+    return storage.join(str(output_path), CODECS, f"{fingerprint}.ecz")
 
 
 def remove_temporaries(plan) -> int:
@@ -129,13 +149,14 @@ def remove_temporaries(plan) -> int:
 
     Safe because a table has one writer at a time; committed files never have temporary names.
     """
+    fs, root = storage.resolve(plan.output_path)
     removed = 0
     for part in plan.inputs:
-        folder = os.path.join(plan.output_path, f"{plan.partition_col}={part.value}")
-        if os.path.isdir(folder):
-            for name in os.listdir(folder):
-                if ".tmp-" in name:
-                    os.remove(os.path.join(folder, name))
+        for sub in (f"{plan.partition_col}={part.value}", f"{REJECTED}/{plan.partition_col}={part.value}"):
+            selector = pafs.FileSelector(f"{root}/{sub}", recursive=True, allow_not_found=True)
+            for info in fs.get_file_info(selector):
+                if info.type == pafs.FileType.File and ".tmp-" in info.base_name:
+                    fs.delete_file(info.path)
                     removed += 1
     return removed
 
@@ -143,9 +164,8 @@ def remove_temporaries(plan) -> int:
 def store_codec(output_path, codec: Codec) -> None:
     """Keep the artifact with the table (write-once, content-addressed) before any file uses it."""
     path = codec_path(output_path, codec.fingerprint)
-    if not os.path.exists(path):
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        codec.save(path)
+    if not storage.exists(path):
+        storage.write_bytes(path, codec.to_bytes(), overwrite=True)
 
 
 # ----- planning -------------------------------------------------------------------------------
@@ -159,10 +179,16 @@ class Plan:
     code_column: str
     partition_col: str
     inputs: list
-    previous: dict | None  # the committed manifest
+    previous: dict | None  # the manifest of the newest commit
     status: dict  # value -> "new" | "changed" | "current"
     versions: dict  # value -> registry version of the codec in the output (None if not in the registry)
-    fingerprints: dict  # value -> fingerprint in the output file metadata
+    fingerprints: dict  # value -> fingerprint of the codec in the output
+    read_version: int | None = None  # the Delta version planned from (None: no table yet)
+    active: dict = field(default_factory=dict)  # value -> relative paths of its files in the Delta log
+
+    @property
+    def version_column(self) -> str:
+        return version_column(self.code_column)
 
     @property
     def fresh(self) -> list:
@@ -171,9 +197,10 @@ class Plan:
 
     @property
     def removed(self) -> list:
-        """Committed partitions whose input is gone (dropped by retention upstream): the next commit drops them."""
+        """Partitions in the output whose input is gone (dropped by retention upstream): the next commit drops them."""
         inputs = {p.value for p in self.inputs}
-        return sorted(v for v in (self.previous or {}).get("partitions", {}) if v not in inputs)
+        held = set((self.previous or {}).get("partitions", {})) | set(self.active)
+        return sorted(v for v in held if v not in inputs)
 
     def up_to_date(self, versions: list, policy: str) -> bool:
         """True when a run has nothing to do: a version exists, nothing to encode, nothing removed."""
@@ -187,23 +214,45 @@ class Plan:
                 or (policy == "all" and self.versions[p.value] != version)]
 
 
+def _active_by_partition(table, partition_col: str) -> dict:
+    out: dict[str, list] = {}
+    for f in delta_lake.active_files(table):
+        out.setdefault(str(f.partition.get(partition_col)), []).append(f.path)
+    return {v: sorted(paths) for v, paths in out.items()}
+
+
+def _check_columns(inputs, column: str, code_column: str, partition_col: str) -> None:
+    """The output's own columns must not be in the input already (no column is replaced silently)."""
+    first = inputs[0].files[0]
+    fs, inner = storage.resolve(first)
+    names = set(pq.read_schema(inner, filesystem=fs).names)
+    for name, what in ((code_column, "code column"), (version_column(code_column), "codec-version column"),
+                       (partition_col, "partition column")):
+        if name in names and name != column:
+            raise ValueError(f"{first} already has a column {name!r}, which the nightly output uses as its {what}; "
+                             f"pass another code_column (or drop that column upstream)")
+
+
 def make_plan(table_path, output_path, column: str, partition_col: str, registry: Registry, name: str,
               code_column=None) -> Plan:
-    """Compare the input partitions with the committed output, reading each output file's codec fingerprint."""
+    """Compare the input partitions with the output table's latest version (its Delta log and our manifest)."""
     code_column = code_column or default_code_column(column)
     check_no_alias({"table_path": table_path}, {"output_path": output_path})
-    output_path = os.path.abspath(os.fspath(output_path))
+    output_path = delta_lake.table_uri(output_path)
     inputs = list_partitions(table_path, partition_col)
-    previous = read_manifest(output_path)
+    _check_columns(inputs, column, code_column, partition_col)
+    state = read_state(output_path)
+    table, previous = state if state is not None else (None, None)
+    active = _active_by_partition(table, partition_col) if table is not None else {}
     committed = (previous or {}).get("partitions", {})
     status, versions, fingerprints, by_fp = {}, {}, {}, {}
     for part in inputs:
         entry = committed.get(part.value)
-        if entry is None:
-            status[part.value] = "new"
+        if entry is None or sorted(entry["files"]) != active.get(part.value):
+            status[part.value] = "new"  # or its files were changed by another writer: encoded again
             continue
         status[part.value] = "current" if entry["input_signature"] == part.signature else "changed"
-        fp = file_fingerprint(os.path.join(output_path, entry["files"][0]), code_column)
+        fp = entry["fingerprint"]
         if fp not in by_fp:
             by_fp[fp] = registry.find(name, fp) if fp else None
         fingerprints[part.value], versions[part.value] = fp, by_fp[fp]
@@ -211,7 +260,7 @@ def make_plan(table_path, output_path, column: str, partition_col: str, registry
         if status[part.value] != "current":
             check_files(part.files, column, MAX_DIM)
     return Plan(os.path.abspath(os.fspath(table_path)), output_path, column, code_column, partition_col, inputs,
-                previous, status, versions, fingerprints)
+                previous, status, versions, fingerprints, None if table is None else table.version(), active)
 
 
 # ----- the drift decision ---------------------------------------------------------------------
@@ -252,8 +301,6 @@ def _valid_sample(sample, spec: str, thresholds, name: str):
     The first night has no codec to run the drift check with, so this is where its invalid
     share is decided; later nights checked it already and only drop the rows here.
     """
-    import pyarrow as pa
-
     mask, reasons = validate(sample, nonzero_norm=parse_spec(spec).needs_nonzero_norm)
     first = reasons[np.flatnonzero(mask)[0]] if mask.any() else None
     check_invalid_share(int(mask.sum()), len(mask), first, thresholds, name)
@@ -314,7 +361,8 @@ def tasks(plan: Plan, decision: Decision, policy: str) -> list:
     for part in plan.to_encode(decision.version, policy):
         for i, src in enumerate(part.files):
             name = f"part-{i:05d}-{decision.codec.fingerprint[:12]}-{part.signature[:12]}.parquet"
-            out.append(Task(part.value, src, f"{plan.partition_col}={part.value}/{name}", decision.version))
+            folder = f"{plan.partition_col}={part.value}/{plan.version_column}={decision.version}"
+            out.append(Task(part.value, src, f"{folder}/{name}", decision.version))
     return out
 
 
@@ -340,22 +388,31 @@ def encode_task(codec: Codec, task: Task, output_path: str, column: str, code_co
 
 def rejected_rows(output_path, task: Task) -> int:
     """Rows of ``task``'s input that the encode dead-lettered (0 when none, or not dead-lettering)."""
-    path = os.path.join(output_path, REJECTED, task.relative)
-    return pq.ParquetFile(path).metadata.num_rows if os.path.exists(path) else 0
+    fs, root = storage.resolve(output_path)
+    path = f"{root}/{REJECTED}/{task.relative}"
+    if fs.get_file_info(path).type != pafs.FileType.File:
+        return 0
+    with fs.open_input_file(path) as f:
+        return pq.ParquetFile(f).metadata.num_rows
 
 
 # ----- commit ---------------------------------------------------------------------------------
-def commit(plan: Plan, decision: Decision, written: list, *, registry_name: str) -> str:
-    """Write the next manifest, then flip ``_CURRENT`` to it (the commit). Returns the manifest name.
+def manifest(plan: Plan, decision: Decision, written: list, *, registry_name: str) -> dict:
+    """The next manifest: partition -> files, rows, dead letters (``rejected``, ``rejected_files``),
+    input signature, codec fingerprint and version.
 
-    ``written`` is ``[(task, rows)]`` for every task of the run. The manifest has no
-    timestamps, so an interrupted-then-rerun night commits the same bytes as a clean one.
+    ``written`` is ``[(task, rows)]`` for every task of the run. It has no timestamps, so an
+    interrupted-then-rerun night records the same manifest as a clean one.
     """
     by_value: dict[str, dict] = {}
     for task, rows in written:
-        entry = by_value.setdefault(task.value, {"files": [], "rows": 0})
+        entry = by_value.setdefault(task.value, {"files": [], "rows": 0, "rejected": 0, "rejected_files": []})
         entry["files"].append(task.relative)
         entry["rows"] += int(rows)
+        rejected = rejected_rows(plan.output_path, task)
+        if rejected:  # dead letters belong to this commit: rows + rejected = the partition's input rows
+            entry["rejected"] += rejected
+            entry["rejected_files"].append(f"{REJECTED}/{task.relative}")
     previous = (plan.previous or {}).get("partitions", {})
     partitions = {}
     for part in plan.inputs:
@@ -367,71 +424,72 @@ def commit(plan: Plan, decision: Decision, written: list, *, registry_name: str)
         else:
             raise RuntimeError(f"partition {part.value!r} has new input but no encoded files; nothing was committed, "
                                f"rerun the job")
-    seq = (plan.previous or {}).get("sequence", 0) + 1
-    manifest = {"format": FORMAT, "sequence": seq, "column": plan.column, "code_column": plan.code_column,
-                "partition_col": plan.partition_col, "registry_name": registry_name, "partitions": partitions}
-    name = f"{seq:06d}.json"
-    body = json.dumps(manifest, indent=1, sort_keys=True).encode()
-    _create_once(os.path.join(plan.output_path, MANIFESTS, name), body)
-    write_atomically(os.path.join(plan.output_path, CURRENT), name.encode())
-    return name
+    codecs = {str(e["version"]): e["fingerprint"] for e in partitions.values()}
+    return {"format": FORMAT, "column": plan.column, "code_column": plan.code_column,
+            "version_column": plan.version_column, "partition_col": plan.partition_col,
+            "registry_name": registry_name, "codecs": codecs, "partitions": partitions}
 
 
-def _create_once(path: str, data: bytes) -> None:
-    """Create ``path`` with ``data`` unless it exists; a manifest is never replaced.
+def _add_actions(plan: Plan, written: list) -> list:
+    fs, root = storage.resolve(plan.output_path)
+    adds = []
+    for task, rows in written:
+        info = fs.get_file_info(f"{root}/{task.relative}")
+        if info.type != pafs.FileType.File:
+            raise RuntimeError(f"{task.relative} was not written; nothing was committed, rerun the job")
+        modified = int(info.mtime.timestamp() * 1000) if info.mtime is not None else 0
+        partition = {plan.partition_col: task.value, plan.version_column: task.codec_version}
+        adds.append(delta_lake.add_action(task.relative, info.size, partition, rows, modified))
+    return adds
 
-    The same bytes already there (a run killed between this and the pointer flip) are fine;
-    other bytes mean another run committed this snapshot number first.
-    """
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    tmp = f"{path}.tmp-{os.getpid()}"
-    write_atomically(tmp, data)
+
+def _schema(plan: Plan, written: list):
+    """The Delta schema: the data files' columns, then the two partition columns (None: keep the table's)."""
+    if not written:
+        return None
+    fs, root = storage.resolve(plan.output_path)
+    files = pq.read_schema(f"{root}/{written[0][0].relative}", filesystem=fs).remove_metadata()
+    return files.append(pa.field(plan.partition_col, pa.string())).append(pa.field(plan.version_column, pa.int32()))
+
+
+def commit(plan: Plan, decision: Decision, written: list, *, registry_name: str) -> int:
+    """One Delta commit: add the run's files, remove those of every partition they replace or that
+    was dropped upstream, with the manifest in the commit info. Returns the new table version."""
+    body = manifest(plan, decision, written, registry_name=registry_name)
+    replaced = sorted({t.value for t, _ in written} | set(plan.removed))
     try:
-        os.link(tmp, path)  # atomic, and fails if path exists
-    except FileExistsError:
-        with open(path, "rb") as f:
-            if f.read() != data:
-                raise RuntimeError(f"{path} was committed by another run of the nightly job meanwhile; only one "
-                                   f"run per output table may write at a time. Rerun this one: it will start from "
-                                   f"the new snapshot") from None
-    finally:
-        os.remove(tmp)
+        return delta_lake.commit(plan.output_path, read_version=plan.read_version, schema=_schema(plan, written),
+                                 partition_by=[plan.partition_col, plan.version_column],
+                                 adds=_add_actions(plan, written), replace={plan.partition_col: replaced},
+                                 manifest=body)
+    except delta_lake.CommitConflict as exc:
+        raise RuntimeError(f"{exc}: another run of the nightly job committed meanwhile; only one run per output "
+                           f"table may write at a time. Rerun this one: it will start from the new version") from None
 
 
-def vacuum(output_path, *, keep: int = 2) -> list:
-    """Delete data files and manifests that none of the last ``keep`` snapshots refers to.
+def vacuum(output_path, *, retention_hours: int | None = None, enforce_retention_duration: bool = True) -> list:
+    """Delta's vacuum, then the dead letters and codecs of the data files it deleted.
 
-    Readers pinned to one of those snapshots keep working; older readers would not, so run
-    it once readers from before the previous night are gone. Returns the deleted paths.
+    Data files that no table version within the retention (``retention_hours``, default the
+    table's ``delta.deletedFileRetentionDuration``, one week) refers to are deleted; readers
+    of those older versions would fail, so keep the retention longer than any reader runs.
+    Returns the deleted paths, relative to the table.
     """
-    if keep < 1:
-        raise ValueError(f"keep must be at least 1 (the current snapshot), got {keep!r}")
-    output_path = os.path.abspath(os.fspath(output_path))
-    current = read_manifest(output_path)
-    if current is None:
-        return []
-    folder = os.path.join(output_path, MANIFESTS)
-    names = sorted(n for n in os.listdir(folder) if n.endswith(".json"))
-    kept = [n for n in names if int(n[:-5]) > current["sequence"] - keep and int(n[:-5]) <= current["sequence"]]
-    live, fingerprints = set(), set()
-    for n in kept:
-        with open(os.path.join(folder, n), encoding="utf-8") as f:
-            for entry in json.load(f)["partitions"].values():
-                live.update(entry["files"])
-                fingerprints.add(entry["fingerprint"])
-    deleted = []
-    for d, _, files in os.walk(output_path):
-        rel_dir = os.path.relpath(d, output_path)
-        for f in files:
-            rel = os.path.normpath(os.path.join(rel_dir, f))
-            data_file = rel[len(REJECTED) + 1:] if rel.startswith(REJECTED + os.sep) else rel  # rejects live with it
-            stale_data = "=" in rel_dir and f.endswith(".parquet") and data_file not in live
-            stale_manifest = rel_dir == MANIFESTS and f.endswith(".json") and f not in kept
-            stale_codec = rel_dir == CODECS and f.endswith(".ecz") and f[:-4] not in fingerprints
-            if stale_data or stale_manifest or stale_codec:
-                os.remove(os.path.join(d, f))
-                deleted.append(rel)
-    return sorted(deleted)
+    deleted = delta_lake.vacuum(output_path, retention_hours=retention_hours,
+                                enforce_retention_duration=enforce_retention_duration)
+    fs, root = storage.resolve(delta_lake.table_uri(output_path))
+    left = [i for i in fs.get_file_info(pafs.FileSelector(root, recursive=True)) if i.type == pafs.FileType.File]
+    rel = {i.path[len(root) + 1:]: i.path for i in left}
+    data = {r for r in rel if not r.startswith(("_", ".")) and r.endswith(".parquet")}
+    prefixes = {posixpath.basename(r).split("-")[2] for r in data}  # part-00000-<fingerprint12>-<signature12>
+    extra = []
+    for r, full in sorted(rel.items()):
+        stale_reject = r.startswith(REJECTED + "/") and r[len(REJECTED) + 1:] not in data
+        stale_codec = r.startswith(CODECS + "/") and r.endswith(".ecz") and posixpath.basename(r)[:12] not in prefixes
+        if stale_reject or stale_codec:
+            fs.delete_file(full)
+            extra.append(r)
+    return sorted(set(deleted) | set(extra))
 
 
 # ----- run summary ----------------------------------------------------------------------------
@@ -449,7 +507,7 @@ class Clock:
     def summary_path(self, output_path) -> str:
         """Where this run's summary goes: ``_runs/<UTC start, microseconds>-<run id>.json`` (sorts by time)."""
         stamp = self.started.strftime("%Y%m%dT%H%M%S.%fZ")
-        return os.path.join(os.path.abspath(os.fspath(output_path)), RUNS, f"{stamp}-{self.run_id}.json")
+        return storage.join(delta_lake.table_uri(output_path), RUNS, f"{stamp}-{self.run_id}.json")
 
 
 def summarize(plan: Plan, clock: Clock, *, engine: str, name: str, decision: Decision | None = None, written=(),
@@ -459,11 +517,11 @@ def summarize(plan: Plan, clock: Clock, *, engine: str, name: str, decision: Dec
     summary = {
         "run_id": clock.run_id, "engine": engine, "started_at": clock.started.isoformat(timespec="seconds"),
         "table": plan.table_path, "output": plan.output_path, "registry_name": name, "reencode": policy,
-        "status": "committed" if snapshot else "nothing to do",
-        "message": (f"committed {snapshot}: encoded {len(encoded)} partitions, dropped {len(plan.removed)}"
-                    if snapshot else
+        "status": "committed" if snapshot is not None else "nothing to do",
+        "message": (f"committed version {snapshot}: encoded {len(encoded)} partitions, dropped {len(plan.removed)}"
+                    if snapshot is not None else
                     f"nothing to do: all {len(plan.inputs)} partitions are current"),
-        "snapshot": snapshot or (plan.previous and f"{plan.previous['sequence']:06d}.json"),
+        "snapshot": snapshot if snapshot is not None else plan.read_version,
         "partitions": {"total": len(plan.inputs),
                        "new": [p.value for p in plan.inputs if plan.status[p.value] == "new"],
                        "changed": [p.value for p in plan.inputs if plan.status[p.value] == "changed"],
@@ -486,20 +544,20 @@ def summarize(plan: Plan, clock: Clock, *, engine: str, name: str, decision: Dec
 
 def write_summary(path, summary: dict) -> str:
     """Write the summary to ``path`` (under ``_runs/``: a new file per run, the table is not touched)."""
-    os.makedirs(os.path.dirname(path), exist_ok=True)
     summary["summary_path"] = path
-    write_atomically(path, json.dumps(summary, indent=1, sort_keys=True).encode())
+    storage.write_bytes(path, json.dumps(summary, indent=1, sort_keys=True).encode(), overwrite=True)
     return path
 
 
 def last_summary(output_path) -> dict:
     """The newest run summary of an output table."""
-    runs = os.path.join(os.fspath(output_path), RUNS)
-    names = sorted(n for n in os.listdir(runs) if n.endswith(".json")) if os.path.isdir(runs) else []
+    runs = storage.join(delta_lake.table_uri(output_path), RUNS)
+    fs, inner = storage.resolve(runs)
+    infos = fs.get_file_info(pafs.FileSelector(inner, allow_not_found=True))
+    names = sorted(i.base_name for i in infos if i.base_name.endswith(".json"))
     if not names:
         raise FileNotFoundError(f"{runs} holds no run summaries yet; run the nightly job first")
-    with open(os.path.join(runs, names[-1]), encoding="utf-8") as f:
-        return json.load(f)
+    return json.loads(storage.read_bytes(storage.join(runs, names[-1])))
 
 
 def as_registry(registry) -> Registry:
@@ -515,8 +573,6 @@ def default_output(table_path) -> str:
 def sample_files(files, column: str, sample_size: int, seed: int):
     """A seeded sample of ``sample_size`` rows of ``column`` from ``files``, as Arrow (bad rows kept, for drift
     to count). Reads the column in full: the in-process engine is for small tables."""
-    import pyarrow as pa
-
     values = pa.concat_tables([pq.read_table(f, columns=[column]) for f in files])[column].combine_chunks()
     if len(values) > sample_size:
         values = values.take(pa.array(np.sort(np.random.default_rng(seed).choice(len(values), sample_size,

@@ -21,6 +21,8 @@ _RESULT = T.StructType([T.StructField("task", T.LongType()), T.StructField("rows
 
 
 def _encode_tasks(handle, todo, fail_from, output_path, column, code_column, on_invalid):
+    kill = _faults.kill_target()  # test-only hook, read on the driver (embcompress/_faults.py)
+
     def run(batches):
         codec = handle.get()
         for batch in batches:
@@ -28,6 +30,7 @@ def _encode_tasks(handle, todo, fail_from, output_path, column, code_column, on_
             for i in batch.column(0).to_pylist():
                 task, part_index = todo[i]
                 _faults.check(part_index, fail_from, f"partition {task.value}")
+                _faults.kill_driver_if_due(part_index, kill)
                 ids.append(i)
                 rows.append(nightly.encode_task(codec, task, output_path, column, code_column, on_invalid))
             yield pa.RecordBatch.from_arrays([pa.array(ids, pa.int64()), pa.array(rows, pa.int64())],
@@ -56,9 +59,9 @@ def recompress(spark, table_path, column, registry, name, *, spec, partition_col
     """One night: encode new partitions, refit on drift, commit atomically; returns the run summary.
 
     ``registry`` is an :class:`embcompress.registry.Registry` or its root path; ``name`` the
-    codec's name in it. The output (default ``{table_path}_compressed``) is a snapshot table
-    (see :mod:`embcompress.nightly`); read it with :func:`read_compressed` or
-    :func:`embcompress.reader.open_compressed`. ``reencode="all"`` re-encodes every partition
+    codec's name in it. The output (default ``{table_path}_compressed``) is a Delta Lake table,
+    one commit per night (see :mod:`embcompress.nightly`); read it with any Delta reader,
+    :func:`read_compressed` or :func:`embcompress.reader.open_compressed`. ``reencode="all"`` re-encodes every partition
     on an older codec version (after a refit: all of them); ``"new"`` leaves them as they are.
     ``thresholds`` overrides :data:`embcompress.drift.DEFAULT_THRESHOLDS`. A run with nothing
     new reads only metadata and writes nothing but its summary.
@@ -104,9 +107,9 @@ def _spark_types(table: pa.Table) -> pa.Table:
     return table.cast(pa.schema(fields, metadata=table.schema.metadata))
 
 
-def _read_files(path, manifest, files, decode):
+def _read_files(state, files, decode):
     def run(batches):
-        table = CompressedTable(path, manifest)
+        table = CompressedTable(state["path"], state=state)
         for batch in batches:
             for i in batch.column(0).to_pylist():
                 value, file = files[i]
@@ -115,19 +118,22 @@ def _read_files(path, manifest, files, decode):
     return run
 
 
-def read_compressed(spark, path, *, decode=False):
-    """The committed snapshot as a DataFrame, one Spark task per file, each file decoded with its own codec.
+def read_compressed(spark, path, *, decode=False, version=None):
+    """The output's Delta table as a DataFrame, one Spark task per active file, each decoded with its own codec.
 
-    ``decode=True`` replaces the code column with the decoded vectors (``array<float>``); the
-    partition column comes back as a string. The snapshot is pinned when this is called.
+    Spark here has no Delta connector (its jars are not fetched), so the active file list comes
+    from the Delta log through delta-rs, at the latest version or at ``version`` (time travel),
+    and each task reads its Parquet file with pyarrow. ``decode=True`` replaces the code column
+    with the decoded vectors (``array<float>``); the partition column comes back as a string and
+    the codec-version column as an int, as any Delta reader gives them.
     """
     from pyspark.sql.pandas.types import from_arrow_schema
 
-    table = CompressedTable(path)
+    table = CompressedTable(path, version)
     files = [(v, f) for v in table.partitions for f in table.files(v)]
     if not files:
-        raise ValueError(f"{table.path} snapshot {table.snapshot} has no partitions (all were removed upstream)")
+        raise ValueError(f"{table.path} version {table.snapshot} has no partitions (all were removed upstream)")
     first, _ = table.read_file(*files[0], decode=decode)
     schema = from_arrow_schema(_spark_types(first).schema)
-    run = _read_files(table.path, table.manifest, files, decode)
+    run = _read_files(table.state, files, decode)
     return spark.range(0, len(files), 1, numPartitions=len(files)).mapInArrow(run, schema)

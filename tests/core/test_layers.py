@@ -9,7 +9,7 @@ CORE = Path(__file__).resolve().parents[2] / "embcompress"
 LAYERS = [  # lowest first
     {"_version", "_faults", "errors", "checks", "conventions", "files", "paths", "prefetch", "exact", "binary"},
     {"spec", "storage", "validation"},
-    {"layout", "moments", "scoring", "artifact", "provenance"},
+    {"layout", "moments", "scoring", "artifact", "provenance", "delta_lake"},
     {"arrow"},
     {"datasets", "protocol", "techniques", "faiss_backend"},
     {"pipeline"},

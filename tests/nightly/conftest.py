@@ -87,14 +87,15 @@ def run(engine, spark, scenario, **kwargs):
         return json.load(f)
 
 
-def snapshot_files(output):
-    """``{relative path: (bytes, mtime_ns)}`` of every table file (run summaries left out)."""
+def snapshot_files(output, *, log=True):
+    """``{relative path: (bytes, mtime_ns)}`` of every table file (run summaries left out, and the
+    Delta log too unless ``log``: its commits carry timestamps)."""
     out = {}
     for folder, _, names in os.walk(output):
         for n in names:
             path = os.path.join(folder, n)
             rel = os.path.relpath(path, output)
-            if not rel.startswith(nightly.RUNS):
+            if not rel.startswith(nightly.RUNS) and (log or not rel.startswith(nightly.DELTA_LOG)):
                 with open(path, "rb") as f:
                     out[rel] = (f.read(), os.stat(path).st_mtime_ns)
     return out

@@ -439,7 +439,7 @@ def _fit_constant(entry, ctx):
 def test_degenerate_samples_are_refused_by_name(ctx, entry):
     with pytest.raises(Exception, match=DEGENERATE):
         _fit_constant(entry, ctx)
-    assert not (ctx["tmp"] / "out" / "_CURRENT").exists() and not (ctx["tmp"] / "reg" / "items").exists()
+    assert not (ctx["tmp"] / "out" / "_delta_log").exists() and not (ctx["tmp"] / "reg" / "items").exists()
 
 
 def _nightly(entry, ctx, spec="SQ8"):
@@ -489,7 +489,7 @@ def test_bools_are_refused_in_every_path(ctx, entry):
         want = "has type array<boolean>" if entry == "nightly_spark" else "non-numeric type: vector elements are bool"
         with pytest.raises(Exception, match=want):
             _nightly(entry, ctx)
-        assert not (ctx["tmp"] / "out" / "_CURRENT").exists()
+        assert not (ctx["tmp"] / "out" / "_delta_log").exists()
         return
     if entry == "core_encode-numpy":
         with pytest.raises(ec.EmbeddingError, match="non-numeric type: expected float vectors, got dtype bool"):

@@ -69,7 +69,7 @@ def test_one_nan_row_among_300_is_dead_lettered_not_fatal(request, engine, tmp_p
     assert _rows(out / nightly.REJECTED) == 1 and _data_rows(out) == ROWS - 1
     rejected = pq.read_table(next((out / nightly.REJECTED).rglob("*.parquet")))
     assert rejected["id"].to_pylist() == [17] and rejected["embcompress_reason"].to_pylist() == ["NaN in vector"]
-    assert nightly.vacuum(out, keep=1) == []  # the dead letters live as long as their data file
+    assert nightly.vacuum(out, retention_hours=0, enforce_retention_duration=False) == []  # live as their data file
 
 
 @pytest.mark.parametrize("engine", ENGINES)
@@ -101,7 +101,7 @@ def test_over_the_invalid_share_the_night_fails_and_writes_nothing(request, engi
         _run(request, engine, tmp_path, table)
     if engine != "beam":  # the DirectRunner re-raises the DoFn's error with its message
         assert err.type is nightly.DriftError
-    assert not (tmp_path / "out" / nightly.CURRENT).exists() and not (tmp_path / "registry" / "items").exists()
+    assert not (tmp_path / "out" / nightly.DELTA_LOG).exists() and not (tmp_path / "registry" / "items").exists()
     summary = _run(request, engine, tmp_path, table, thresholds={"invalid_share": 0.2})
     assert summary["rows_rejected"] == ROWS // 10 and _data_rows(tmp_path / "out") == ROWS - ROWS // 10
 
@@ -113,7 +113,7 @@ def test_a_later_night_over_the_invalid_share_fails_and_keeps_the_last_snapshot(
     _partition(tmp_path, "2026-01-02", range(0, ROWS, 5))  # 20% of the fresh rows
     with pytest.raises(Exception, match=r"20.0% of rows are invalid \(limit 5%"):
         _run(request, engine, tmp_path, table, reencode="new")
-    assert (tmp_path / "out" / nightly.CURRENT).read_text() == "000001.json"
+    assert [p.name for p in (tmp_path / "out" / nightly.DELTA_LOG).glob("*.json")] == [f"{0:020d}.json"]
     assert _rows(tmp_path / "out" / nightly.REJECTED) == 0 and _data_rows(tmp_path / "out") == ROWS
 
 
@@ -122,7 +122,7 @@ def test_raise_mode_fails_on_the_bad_row(request, engine, tmp_path):
     table = _table(tmp_path, [5])
     with pytest.raises(Exception, match="row 5: NaN in vector"):
         _run(request, engine, tmp_path, table, on_invalid="raise")
-    assert not (tmp_path / "out" / nightly.CURRENT).exists()
+    assert not (tmp_path / "out" / nightly.DELTA_LOG).exists()
 
 
 @pytest.mark.parametrize("engine", ENGINES)

@@ -1,0 +1,151 @@
+"""The Delta Lake log of a nightly output table, through delta-rs (the ``deltalake`` package, no JVM).
+
+Only what the nightly job and its readers need: the table's active files at a version, the
+newest commit that carries our manifest, one commit that adds pre-written Parquet files and
+removes the files of the partitions they replace, and vacuum. delta-rs reaches local paths
+and object stores alike; its ``storage_options`` come from :func:`storage_options`, which
+leaves credentials to each store's usual environment.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow as pa
+
+from . import storage
+
+KEY = "embcompress"  # the commit-info key holding our manifest
+EXTRA = "delta"
+
+
+def _deltalake():
+    try:
+        import deltalake
+        import deltalake.exceptions  # noqa: F401 - submodules used below
+        import deltalake.transaction  # noqa: F401
+    except ImportError:
+        raise ImportError("the nightly job writes and reads a Delta Lake table and needs the 'deltalake' package: "
+                          f"pip install 'embcompress[{EXTRA}]'") from None
+    return deltalake
+
+
+def table_uri(path) -> str:
+    """The URI delta-rs opens for ``path``: a local path made absolute, ``s3a://``/``s3n://`` as ``s3://``.
+    Only a local path is resolved (a URI is rewritten, never looked up)."""
+    text = str(path)
+    scheme = text.split("://", 1)[0] if "://" in text else ""
+    if scheme and scheme != "file":
+        return f"{'s3' if scheme in ('s3a', 's3n') else scheme}://{text.split('://', 1)[1]}".rstrip("/")
+    _, inner = storage.resolve(text)
+    return inner.rstrip("/") or "/"
+
+
+def storage_options(path) -> dict | None:
+    """delta-rs options for ``path``: none (its environment, as for every store) until a store needs some."""
+    return None
+
+
+def is_table(path) -> bool:
+    """True when ``path`` holds a Delta log with at least one commit."""
+    return bool(_deltalake().DeltaTable.is_deltatable(table_uri(path), storage_options=storage_options(path)))
+
+
+def open_table(path, version: int | None = None):
+    """``deltalake.DeltaTable`` at ``version`` (the latest when None)."""
+    dl = _deltalake()
+    return dl.DeltaTable(table_uri(path), version=version, storage_options=storage_options(path))
+
+
+@dataclass(frozen=True)
+class ActiveFile:
+    """One add action of the table at a version: a data file and its partition values."""
+
+    path: str  # relative to the table root, as the log holds it
+    partition: dict
+    size: int
+    rows: int | None
+
+
+def active_files(table) -> list:
+    """The files a Delta reader of ``table`` (a DeltaTable) reads, sorted by path."""
+    actions = pa.table(table.get_add_actions(flatten=True))
+    names = [n for n in actions.column_names if n.startswith("partition.")]
+    out = []
+    for row in actions.to_pylist():
+        partition = {n[len("partition."):]: row[n] for n in names}
+        out.append(ActiveFile(row["path"], partition, int(row["size_bytes"]), row.get("num_records")))
+    return sorted(out, key=lambda f: f.path)
+
+
+def latest_manifest(table, scan: int = 100) -> dict | None:
+    """Our manifest from the newest commit (at or below ``table``'s version) that carries one.
+
+    Other writers' commits (vacuum, optimize) carry none and are skipped; after ``scan`` of
+    them without ours, None. Each manifest records the commit version it came with.
+    """
+    for commit in table.history(scan):
+        value = commit.get(KEY)
+        if value is not None:
+            manifest = value if isinstance(value, dict) else json.loads(value)
+            return {**manifest, "delta_version": commit.get("version")}
+    return None
+
+
+def add_action(relative: str, size: int, partition: dict, rows: int, modified_ms: int) -> Any:
+    """A delta-rs ``AddAction`` for a data file already written under the table root."""
+    dl = _deltalake()
+    values = {k: None if v is None else str(v) for k, v in partition.items()}
+    return dl.transaction.AddAction(relative, int(size), values, int(modified_ms), True,
+                                    json.dumps({"numRecords": int(rows)}))
+
+
+class CommitConflict(RuntimeError):
+    """Another writer committed to the table after this run planned."""
+
+
+def commit(path, *, read_version: int | None, schema: pa.Schema | None, partition_by: list, adds: list,
+           replace: dict, manifest: dict) -> int:
+    """One Delta commit: ``adds`` (AddActions) become active, and every file of the partitions
+    ``replace`` names (``{column: [values]}``) is removed. Returns the new table version.
+
+    ``read_version`` is the version the run planned from (None: the table must not exist
+    yet); a table that moved on meanwhile raises :class:`CommitConflict`, and nothing is committed.
+    """
+    dl = _deltalake()
+    uri, options = table_uri(path), storage_options(path)
+    # no retries: a commit that lost the race to another writer fails instead of being rebased onto it
+    properties = dl.CommitProperties(custom_metadata={KEY: manifest}, max_commit_retries=0)
+    delta_schema = None if schema is None else dl.Schema.from_arrow(schema)
+    if read_version is None:
+        try:
+            dl.transaction.create_table_with_add_actions(uri, delta_schema, adds, mode="error",
+                                                         partition_by=partition_by, storage_options=options,
+                                                         commit_properties=properties)
+        except Exception as exc:  # delta-rs raises DeltaError or its subclasses; "exists" is the race we name
+            if is_table(path):
+                raise CommitConflict(f"{uri} was created by another run meanwhile") from exc
+            raise
+        return 0
+    table = open_table(path)
+    if table.version() != read_version:
+        raise CommitConflict(f"{uri} moved from version {read_version} to {table.version()} meanwhile")
+    filters = [(column, "in", sorted(values)) for column, values in replace.items() if values]
+    if delta_schema is None:  # a commit that only removes partitions keeps the table's schema
+        delta_schema = table.schema()
+    try:
+        table.create_write_transaction(adds, mode="overwrite" if filters else "append", schema=delta_schema,
+                                       partition_by=partition_by, partition_filters=filters or None,
+                                       commit_properties=properties)
+    except dl.exceptions.CommitFailedError as exc:
+        raise CommitConflict(f"{uri}: another run committed version {read_version + 1} first") from exc
+    return read_version + 1
+
+
+def vacuum(path, *, retention_hours: int | None = None, enforce_retention_duration: bool = True,
+           dry_run: bool = False) -> list:
+    """Delta's vacuum: delete files no version within the retention refers to. Returns their relative paths."""
+    table = open_table(path)
+    return sorted(table.vacuum(retention_hours=retention_hours, dry_run=dry_run,
+                               enforce_retention_duration=enforce_retention_duration))
