@@ -14,7 +14,7 @@ from __future__ import annotations
 import apache_beam as beam
 from apache_beam.pvalue import AsSingleton
 
-from embcompress import _faults, nightly
+from embcompress import _faults, conventions, nightly
 from embcompress.reader import CompressedTable
 from embcompress.spec import parse_spec
 
@@ -101,7 +101,7 @@ class Recompress(beam.PTransform):
         super().__init__()
         if reencode not in nightly.POLICIES:
             raise ValueError(f"reencode must be one of {nightly.POLICIES}, got {reencode!r}")
-        self._on_invalid = nightly.check_on_invalid(on_invalid)
+        self._on_invalid = conventions.check_on_invalid(on_invalid)
         self._args = {"table_path": table_path, "column": column, "name": name, "spec": spec,
                       "partition_col": partition_col, "sample_size": sample_size, "thresholds": thresholds,
                       "reencode": reencode, "metric": metric, "seed": seed, "code_column": code_column}

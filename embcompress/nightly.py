@@ -51,7 +51,7 @@ import pyarrow.parquet as pq
 from . import _faults, delta_lake, provenance, storage
 from .arrow import validate
 from .codec import Codec
-from .conventions import default_code_column
+from .conventions import check_on_invalid, default_code_column
 from .drift import DEFAULT_THRESHOLDS, drift
 from .fitting import fit
 from .parquet_io import check_files, encode_file, footer_digest
@@ -65,7 +65,6 @@ LEGACY_POINTER = "_CURRENT"  # the pre-Delta layout's pointer: such an output is
 CODECS = "_codecs"
 RUNS = "_runs"
 REJECTED = "_rejected"
-ON_INVALID = ("dead_letter", "null", "raise")
 POLICIES = ("all", "new")
 
 
@@ -275,13 +274,6 @@ class Decision:
 
 class DriftError(RuntimeError):
     """The new data is unusable (too many invalid rows): nothing was written."""
-
-
-def check_on_invalid(on_invalid: str) -> str:
-    """``on_invalid`` as every engine takes it: ``"dead_letter"`` (the default), ``"null"`` or ``"raise"``."""
-    if on_invalid not in ON_INVALID:
-        raise ValueError(f"on_invalid must be one of {ON_INVALID}, got {on_invalid!r}")
-    return on_invalid
 
 
 def check_invalid_share(invalid: int, rows: int, first, thresholds, name: str, where: str = "fit sample") -> float:

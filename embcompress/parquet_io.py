@@ -156,7 +156,7 @@ def _check_target(path, overwrite: bool):
         raise FileExistsError(f"{path} already exists; pass overwrite=True to replace it")
 
 
-def _refuse_existing(names, output_column: str, replace: bool, path, removed=()) -> None:
+def refuse_existing(names, output_column: str, replace: bool, path, removed=()) -> None:
     """Raise EmbeddingError when ``output_column`` would overwrite a column of the input that
     the output keeps (``removed`` names the columns the output drops anyway)."""
     if output_column in names and output_column not in removed and not replace:
@@ -191,7 +191,7 @@ def encode_file(input_path, output_path, codec, column: str, *, output_column=No
     source = open_column(input_path, column)
     check_value_counts(source, column, codec.dim, input_path)
     in_schema = source.schema_arrow
-    _refuse_existing(in_schema.names, output_column, replace, input_path, removed=(column,) if drop_input else ())
+    refuse_existing(in_schema.names, output_column, replace, input_path, removed=(column,) if drop_input else ())
     if on_invalid == "dead_letter":
         _check_target(rejected_path, overwrite)
     fields = [f for f in in_schema if not (drop_input and f.name == column) and f.name != output_column]
@@ -356,7 +356,7 @@ def decode_file(input_path, output_path, codec, column: str, *, output_column=No
     check_no_alias({"input": input_path}, {"output": output_path})
     _check_target(output_path, overwrite)
     source = open_column(input_path, column)
-    _refuse_existing(source.schema_arrow.names, output_column, replace, input_path, removed=(column,))
+    refuse_existing(source.schema_arrow.names, output_column, replace, input_path, removed=(column,))
     fields = [f for f in source.schema_arrow if f.name not in (column, output_column)]
     out_schema = pa.schema(fields + [pa.field(output_column, pa.list_(pa.float32(), codec.dim))],
                            metadata=provenance.without_column(source.schema_arrow.metadata, column))

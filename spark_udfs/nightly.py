@@ -10,7 +10,7 @@ from __future__ import annotations
 import pyarrow as pa
 from pyspark.sql import types as T
 
-from embcompress import _faults, nightly
+from embcompress import _faults, conventions, nightly
 from embcompress.reader import CompressedTable
 
 from . import _session
@@ -72,7 +72,7 @@ def recompress(spark, table_path, column, registry, name, *, spec, partition_col
     by ``on_invalid``: ``"dead_letter"`` (default) to ``output/_rejected/``, ``"null"`` to null
     codes, ``"raise"`` fails the night naming the row. The same as ``recompress_local``.
     """
-    nightly.check_on_invalid(on_invalid)
+    conventions.check_on_invalid(on_invalid)
     clock, registry = nightly.Clock(), nightly.as_registry(registry)
     output_path = output_path or nightly.default_output(table_path)
     plan = nightly.make_plan(table_path, output_path, column, partition_col, registry, name, code_column)

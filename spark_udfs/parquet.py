@@ -7,7 +7,7 @@ from embcompress import provenance, storage
 from embcompress.codec import MAX_ARTIFACT_BYTES
 from embcompress.conventions import (DATASET_ARTIFACT, DATASET_SIDECAR, LEGACY_DATASET_ARTIFACTS, check_on_invalid,
                                      default_code_column, resolve_drop_input)
-from embcompress.parquet_io import _refuse_existing as refuse_existing
+from embcompress.parquet_io import refuse_existing
 from embcompress.parquet_io import check_value_counts
 from embcompress.paths import check_no_alias
 from embcompress.provenance import ColumnRecord
