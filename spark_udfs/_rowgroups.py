@@ -25,16 +25,14 @@ from . import _session
 from ._worker import broadcast_codec
 
 
-def plan(input_path: str):
-    """One task per row group: ``(file, row_group, {partition column: value})``."""
-    fs, root = storage.resolve(input_path)
-    dataset = pads.dataset(root, filesystem=fs, format="parquet", partitioning="hive")
+def plan(dataset) -> list:
+    """One task per row group of the pyarrow ``dataset``: ``(file, row_group, {partition column: value})``."""
     tasks = []
     for frag in dataset.get_fragments():
         keys = pads.get_partition_keys(frag.partition_expression)
         for rg in range(frag.metadata.num_row_groups):
             tasks.append((frag.path, rg, {k: str(v) for k, v in keys.items()}))
-    return fs, root, dataset, tasks
+    return tasks
 
 
 def _writer_task(handle, in_loc, tasks, column, output_col, drop_input, on_invalid, out_loc, run_id, record):
@@ -75,10 +73,11 @@ def _writer_task(handle, in_loc, tasks, column, output_col, drop_input, on_inval
     return run
 
 
-def compress_row_groups(spark, input_path, output_path, column, codec, *, output_col, drop_input, on_invalid,
-                        record: ColumnRecord, overwrite: bool) -> int:
-    """Encode every row group of ``input_path`` into ``output_path``; returns the rows written."""
-    _, _, dataset, tasks = plan(input_path)
+def compress_row_groups(spark, dataset, input_path, output_path, column, codec, *, output_col, drop_input,
+                        on_invalid, record: ColumnRecord, overwrite: bool) -> int:
+    """Encode every row group of ``dataset`` (opened from ``input_path``) into ``output_path``;
+    returns the rows written."""
+    tasks = plan(dataset)
     if column not in dataset.schema.names:
         raise KeyError(f"column {column!r} not found in {input_path}; it has columns {dataset.schema.names}")
     out_fs, out_root = storage.resolve(output_path)

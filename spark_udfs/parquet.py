@@ -74,16 +74,28 @@ def _check_append(spark, output_path, codec):
                              f"(spark_udfs.parquet.load_codec) or write to a new path")
 
 
-def _check_footers(input_path, column, dim):
-    """Refuse, from the footers alone, input whose vectors hold far more values than ``dim`` per
-    row, before the fit's sample or an encode task materialises such a row. Paths that only the
-    JVM can open (engine='spark' with Hadoop credentials) are left to Spark's own read."""
+def _open_dataset(input_path):
+    """The input as one pyarrow dataset (Hive partitioning), opened once so each footer is read
+    once; None where only the JVM can open it (engine='spark' with Hadoop credentials), whose
+    own read then reports any problem in Spark's words."""
     import pyarrow as pa
     import pyarrow.dataset as pads
 
     try:
         fs, root = storage.resolve(input_path)
-        dataset = pads.dataset(root, filesystem=fs, format="parquet", partitioning="hive")
+        return pads.dataset(root, filesystem=fs, format="parquet", partitioning="hive")
+    except (OSError, ValueError, pa.ArrowException):
+        return None
+
+
+def _check_footers(dataset, column, dim):
+    """Refuse, from the footers alone, input whose vectors hold far more values than ``dim`` per
+    row, before the fit's sample or an encode task materialises such a row."""
+    import pyarrow as pa
+
+    if dataset is None:
+        return
+    try:
         footers = [(frag.path, frag.metadata) for frag in dataset.get_fragments()]
     except (OSError, pa.ArrowException):
         return  # unreadable here: Spark's read reports it in its own words
@@ -112,19 +124,6 @@ def choose_engine(input_path, engine: str = "auto", partition_by=None) -> str:
     if partition_by is not None or not _pyarrow_can_open(input_path):
         return "spark"
     return "pyarrow"
-
-
-def _dataset_columns(input_path) -> list | None:
-    """Column names of the Parquet dataset at ``input_path`` (Hive partition columns included),
-    read by pyarrow; None when pyarrow cannot read it (Spark's read then names the problem)."""
-    import pyarrow as pa
-    import pyarrow.dataset as pads
-
-    try:
-        fs, root = storage.resolve(input_path)
-        return pads.dataset(root, filesystem=fs, format="parquet", partitioning="hive").schema.names
-    except (OSError, pa.ArrowException):
-        return None
 
 
 def compress_parquet(spark, input_path, output_path, column, spec, *, sample_size=100_000, seed=0, metric="ip",
@@ -167,8 +166,10 @@ def compress_parquet(spark, input_path, output_path, column, spec, *, sample_siz
     if exists and mode in ("errorifexists", "error"):
         raise FileExistsError(f"{output_path} already exists; pass mode='overwrite' or mode='append'")
     chosen = choose_engine(input_path, engine, partition_by)
-    _check_footers(input_path, column, spec.dim if isinstance(spec, ec.Codec) else MAX_DIM)
-    columns = _dataset_columns(input_path) if chosen == "pyarrow" and isinstance(spec, ec.Codec) else None
+    dataset = _open_dataset(input_path)
+    _check_footers(dataset, column, spec.dim if isinstance(spec, ec.Codec) else MAX_DIM)
+    fitted = isinstance(spec, ec.Codec)
+    columns = dataset.schema.names if chosen == "pyarrow" and fitted and dataset is not None else None
     df = None  # nothing to fit and pyarrow reads the input: Spark need not read it (a store only pyarrow reaches)
     if columns is None:
         df = read_parquet(spark, input_path)
@@ -193,7 +194,9 @@ def compress_parquet(spark, input_path, output_path, column, spec, *, sample_siz
             writer = writer.partitionBy(*parts)
         writer.parquet(output_path)
     else:
-        _rowgroups.compress_row_groups(spark, input_path, output_path, column, codec, output_col=output_col,
+        if dataset is None:
+            raise FileNotFoundError(f"{input_path}: pyarrow cannot open it; pass engine='spark'")
+        _rowgroups.compress_row_groups(spark, dataset, input_path, output_path, column, codec, output_col=output_col,
                                        drop_input=drop_input, on_invalid=on_invalid, record=record,
                                        overwrite=mode == "overwrite")
     _fs.write_bytes(_fs.join(output_path, ARTIFACT), codec.to_bytes(), overwrite=True)
