@@ -9,9 +9,10 @@
         coded = tables | EncodeEmbeddings("embedding", beam.pvalue.AsSingleton(codec))
 
 A thin layer: every numeric step is a call into the ``embcompress`` core on whole Arrow
-tables; codecs travel between workers as artifact bytes, never pickled objects.
+tables; codecs travel between workers as artifact bytes, never pickled objects. Importing the
+package changes nothing in Beam (no coder registration): see ``use_arrow_coder``.
 """
-from . import _coders
+from ._coders import ArrowBatch, ArrowTable, ArrowTableCoder, use_arrow_coder
 from .artifacts import load_codec, read_artifact, write_artifact
 from .decode import DecodeEmbeddings
 from .encode import EncodeEmbeddings, EncodeResult, dead_letter
@@ -20,8 +21,6 @@ from .nightly import ReadCompressed, Recompress
 from .parquet import CompressParquet
 from .score import ScoreEmbeddings, TopKNeighbors
 
-_coders.register()
-
 __all__ = ["FitCodec", "ReadCodec", "EncodeEmbeddings", "EncodeResult", "DecodeEmbeddings", "ScoreEmbeddings",
            "TopKNeighbors", "CompressParquet", "load_codec", "read_artifact", "write_artifact", "dead_letter",
-           "Recompress", "ReadCompressed"]
+           "Recompress", "ReadCompressed", "ArrowTable", "ArrowBatch", "ArrowTableCoder", "use_arrow_coder"]

@@ -24,6 +24,7 @@ from embcompress.provenance import ColumnRecord
 
 from . import _rows, _tables
 from ._codec_ref import CodecDoFn, limit_faiss_threads, split_codec_arg
+from ._coders import arrow_hint, is_arrow_type
 
 NAMESPACE = "embcompress"
 BAD = "bad"
@@ -195,26 +196,24 @@ def _form(element, _n) -> int:
     raise TypeError(f"expected pyarrow Tables, RecordBatches or row dicts, got {type(element).__name__}")
 
 
-TABLE_TYPES = (pa.Table, pa.RecordBatch)
-
 
 def apply_by_form(pcoll, table_fn, rows_fn, side_inputs: dict, tagged: bool, keeps_table_type: bool = False):
     """Send tables through ``table_fn`` and batched row dicts through ``rows_fn``; flatten the results.
 
     A PCollection typed ``pa.Table``/``pa.RecordBatch`` (e.g. ``ReadFromParquetBatched(...)
     .with_output_types(pa.Table)``) goes straight to ``table_fn``: no Partition, batching or
-    Flatten, and when ``keeps_table_type`` the output keeps the input's type, so Beam uses
+    Flatten, and when ``keeps_table_type`` the output is typed with our Arrow hint, so Beam uses
     the Arrow coder (:mod:`._coders`) rather than pickling tables to sample their size.
     Returns ``(main, bad)`` (``bad`` is None unless ``tagged``).
     """
-    if pcoll.element_type in TABLE_TYPES:
+    if is_arrow_type(pcoll.element_type):
         do = beam.ParDo(table_fn, **side_inputs)
         out = pcoll | "Tables" >> (do.with_outputs(BAD, main="good") if tagged else do)
         main, bad = (out.good, out[BAD]) if tagged else (out, None)
         if keeps_table_type:
             # Typed after the fact, not with with_output_types: a declared output type would make
             # runtime_type_check test the dead letters against it too.
-            main.element_type = pcoll.element_type
+            main.element_type = arrow_hint(pcoll.element_type)
         return main, bad
     tables, rows = pcoll | "SplitByForm" >> beam.Partition(_form, 2)  # type: ignore[arg-type]  # Beam's stubs
     batches = rows | "BatchRows" >> beam.BatchElements(min_batch_size=ROW_BATCH[0], max_batch_size=ROW_BATCH[1])
