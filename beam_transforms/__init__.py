@@ -15,6 +15,7 @@ package changes nothing in Beam (no coder registration): see ``use_arrow_coder``
 from ._coders import ArrowBatch, ArrowTable, ArrowTableCoder, use_arrow_coder
 from .artifacts import load_codec, read_artifact, write_artifact
 from .decode import DecodeEmbeddings
+from ._errors import TaggedResult, error_record, reason_of
 from .encode import EncodeEmbeddings, EncodeResult, dead_letter
 from .fit import FitCodec, ReadCodec
 from .nightly import ReadCompressed, Recompress
@@ -23,4 +24,5 @@ from .score import ScoreEmbeddings, TopKNeighbors
 
 __all__ = ["FitCodec", "ReadCodec", "EncodeEmbeddings", "EncodeResult", "DecodeEmbeddings", "ScoreEmbeddings",
            "TopKNeighbors", "CompressParquet", "load_codec", "read_artifact", "write_artifact", "dead_letter",
-           "Recompress", "ReadCompressed", "ArrowTable", "ArrowBatch", "ArrowTableCoder", "use_arrow_coder"]
+           "Recompress", "ReadCompressed", "ArrowTable", "ArrowBatch", "ArrowTableCoder", "use_arrow_coder",
+           "TaggedResult", "error_record", "reason_of"]

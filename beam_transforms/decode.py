@@ -13,6 +13,7 @@ from embcompress.conventions import default_decoded_column
 
 from . import _rows, _tables
 from ._codec_ref import CodecDoFn, split_codec_arg
+from ._errors import ExceptionHandlingMixin
 from .encode import NAMESPACE, apply_by_form
 
 
@@ -52,12 +53,14 @@ class _RowCodesToVectors(_DecodeDoFn):
             yield _rows.with_value(row, self._column, self._output_column, vector, self._drop_input, self._replace)
 
 
-class DecodeEmbeddings(beam.PTransform):
+class DecodeEmbeddings(ExceptionHandlingMixin, beam.PTransform):
     """Decode the code column ``column`` with ``codec`` (Codec, artifact bytes or singleton side input).
 
     ``output_column`` defaults to ``column`` without ``_code`` (``embedding_code`` -> ``embedding``),
     else ``<column>_decoded``; equal to ``column`` replaces the codes.
     Another existing column of that name is an error unless ``replace=True``.
+    ``with_exception_handling()`` / ``with_error_handler()`` route failing elements (e.g. a code of
+    the wrong size) in Beam's error shape, as ``ParDo``'s do.
     """
 
     def __init__(self, column, codec, *, output_column=None, drop_input=False, replace=False,
@@ -73,6 +76,6 @@ class DecodeEmbeddings(beam.PTransform):
     def expand(self, pcoll):
         blob, side = split_codec_arg(self._codec_arg)
         args = (blob, self._column, self._output_column, self._drop_input, self._faiss_threads, self._replace)
-        out, _ = apply_by_form(pcoll, _ArrowCodesToVectors(*args), _RowCodesToVectors(*args),
-                               {} if side is None else {"codec_blob": side}, tagged=False, keeps_table_type=True)
-        return out
+        good, bad = apply_by_form(pcoll, _ArrowCodesToVectors(*args), _RowCodesToVectors(*args),
+                                  {} if side is None else {"codec_blob": side}, self._handling, keeps_table_type=True)
+        return self._finish(good, bad)

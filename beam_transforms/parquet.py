@@ -155,7 +155,7 @@ def _commit(_, files, rejected, pattern: str, prefix: str, run_id: str) -> str:
 
 def _rejected_table(dead_letters, schema: pa.Schema) -> pa.Table:
     """Dead-letter records as a table: the original row's columns plus the reason."""
-    rows = [dict(d["row"], **{REASON_COLUMN: d["reason"]}) for d in dead_letters]
+    rows = [dict(d["row"], **{REASON_COLUMN: d[REASON_COLUMN]}) for d in dead_letters]
     return pa.Table.from_pylist(rows, schema=schema)
 
 

@@ -21,6 +21,7 @@ from embcompress.validation import as_float_matrix
 
 from . import _rows, _tables
 from ._codec_ref import CodecDoFn, split_codec_arg
+from ._errors import ExceptionHandlingMixin
 from .encode import apply_by_form
 
 
@@ -126,12 +127,14 @@ class _RowCodesToCandidates(_ScoreDoFn):
                                     lambda r: ids[r], queries)
 
 
-class ScoreEmbeddings(beam.PTransform):
+class ScoreEmbeddings(ExceptionHandlingMixin, beam.PTransform):
     """Top-``k`` rows per query by code score: ``(query_key, [(id, score), ...])``, best first.
 
     ``queries``: an (nq, d) array (keys 0..nq-1), a ``{key: vector}`` dict, an ``AsSingleton``
     of either, or a PCollection of ``(key, vector)`` pairs (used as a dict side input).
     ``id_column`` names each row in the result. ``mode`` is passed to ``Codec.search``.
+    ``with_exception_handling()`` / ``with_error_handler()`` route failing elements (a missing id
+    column, codes of the wrong size) in Beam's error shape.
     """
 
     def __init__(self, column, codec, queries, *, k=10, id_column="id", mode="asymmetric", faiss_threads="auto"):
@@ -158,6 +161,6 @@ class ScoreEmbeddings(beam.PTransform):
             query_set(queries)  # fail at construction on a malformed constant query set
             const = queries
         args = (blob, self._column, self._id_column, const, self._k, self._mode, self._faiss_threads)
-        candidates, _ = apply_by_form(pcoll, _ArrowCodesToCandidates(*args), _RowCodesToCandidates(*args),
-                                      side_inputs, tagged=False)
-        return candidates | "TopK" >> TopKNeighbors(self._k)
+        candidates, bad = apply_by_form(pcoll, _ArrowCodesToCandidates(*args), _RowCodesToCandidates(*args),
+                                        side_inputs, self._handling)
+        return self._finish(candidates | "TopK" >> TopKNeighbors(self._k), bad)

@@ -11,7 +11,7 @@ from apache_beam.testing.util import assert_that, equal_to
 from apache_beam.transforms.window import FixedWindows, SlidingWindows, TimestampedValue
 
 from embcompress import datasets
-from beam_transforms import DecodeEmbeddings, EncodeEmbeddings, ScoreEmbeddings
+from beam_transforms import DecodeEmbeddings, EncodeEmbeddings, ScoreEmbeddings, reason_of
 from beam_transforms._coders import ArrowTable, ArrowTableCoder
 
 from .conftest import counters, core_codes, row_groups
@@ -64,7 +64,7 @@ def test_typed_tables_with_dead_letters_account_for_every_row(sq8, bad_table, tm
         result = typed_read(p, path) | EncodeEmbeddings("embedding", sq8).with_dead_letters()
         assert_that(result.good | "GoodRows" >> beam.Map(lambda t: t.num_rows) | "SumGood" >> beam.CombineGlobally(sum),
                     equal_to([9]), label="good")
-        assert_that(result.bad | beam.Map(lambda d: (d["row"]["id"], d["reason"].split(":")[0].split(" in ")[0])),
+        assert_that(result.bad | beam.Map(lambda d: (d["row"]["id"], reason_of(d).split(":")[0].split(" in ")[0])),
                     equal_to([(bad_table["id"][i].as_py(), reason) for i, reason in
                               ((2, "NaN"), (5, "Inf"), (7, "wrong length"))]), label="bad")
 
