@@ -23,7 +23,7 @@ from embcompress.arrow import codes_as_binary, encode_arrow
 from embcompress.conventions import check_on_invalid, default_code_column
 from embcompress.provenance import ColumnRecord
 
-from . import _rows, _tables
+from . import _rows, _schemas, _tables
 from ._codec_ref import CodecDoFn, limit_faiss_threads, split_codec_arg
 from ._coders import arrow_hint, is_arrow_type
 from ._errors import ExceptionHandlingMixin, Handling, dead_letter
@@ -188,11 +188,37 @@ class _Done:
         return self._value
 
 
-class _RowDictsToCodes(_EncodeDoFn):
-    """A batch (list) of row dicts in, one row dict per row out, with the code as ``bytes``."""
+class _SchemaRowsToCodes(_EncodeDoFn):
+    """Schema'd rows in, batched by Beam's Arrow batch converter; one ``beam.Row`` per row out
+    with the code as a ``bytes`` field, or (routed) the bad row in Beam's or our record shape."""
 
-    def process(self, rows, codec_blob=None):
+    def get_input_batch_type(self, input_element_type):
+        return pa.Table  # Beam's Arrow batch converter (this module's annotations are strings)
+
+    @beam.DoFn.yields_elements
+    def process_batch(self, batch: pa.Table, codec_blob=None):
         codec = self.codec(codec_blob)
+        codes, rejected, reasons = self._encode(codec, _tables.column_of(batch, self._column))
+        rows = _schemas.rows_of(batch)
+        if rejected.any() and self._on_invalid == "raise":
+            self._refuse(lambda i: rows[i], rejected, reasons)
+        values = codes_as_binary(codes).to_pylist()
+        for i, row in enumerate(rows):
+            if rejected[i] and self._on_invalid == "dead_letter":
+                letter = self._letters.letter(_schemas.as_row(row), row, self._column, reasons[i], i)
+                yield beam.pvalue.TaggedOutput(self._letters.dead_letter_tag, letter)
+                continue
+            yield _schemas.as_row(_rows.with_value(row, self._column, self._output_column, values[i],
+                                                   self._drop_input, self._replace))
+
+
+class _RowDictsToCodes(_EncodeDoFn):
+    """A batch (list) of row dicts or ``beam.Row``s in, one row of the same kind per row out,
+    with the code as ``bytes``."""
+
+    def process(self, elements, codec_blob=None):
+        codec = self.codec(codec_blob)
+        rows = [_rows.as_dict(e) for e in elements]
         values, type_reasons = _rows.vector_column(rows, self._column)
         codes, rejected, reasons = self._encode(codec, values, type_reasons)
         if rejected.any() and self._on_invalid == "raise":
@@ -202,20 +228,21 @@ class _RowDictsToCodes(_EncodeDoFn):
         null = codes.is_null().to_numpy(zero_copy_only=False)
         for i, row in enumerate(rows):
             if rejected[i] and self._on_invalid == "dead_letter":
-                letter = self._letters.letter(row, row, self._column, reasons[i], i)
+                letter = self._letters.letter(elements[i], row, self._column, reasons[i], i)
                 yield beam.pvalue.TaggedOutput(self._letters.dead_letter_tag, letter)
                 continue
             code = None if null[i] else flat[i * size:(i + 1) * size].tobytes()
-            yield _rows.with_value(row, self._column, self._output_column, code, self._drop_input, self._replace)
+            out = _rows.with_value(row, self._column, self._output_column, code, self._drop_input, self._replace)
+            yield _rows.like(elements[i], out)
 
 
 def _form(element, _n) -> int:
-    """Partition index: 0 for Arrow tables and record batches, 1 for row dicts."""
+    """Partition index: 0 for Arrow tables and record batches, 1 for row dicts and ``beam.Row``s."""
     if isinstance(element, (pa.Table, pa.RecordBatch)):
         return 0
     if _rows.is_row_dict(element):
         return 1
-    raise TypeError(f"expected pyarrow Tables, RecordBatches or row dicts, got {type(element).__name__}")
+    raise TypeError(f"expected pyarrow Tables, RecordBatches, row dicts or beam.Rows, got {type(element).__name__}")
 
 
 
@@ -230,13 +257,15 @@ def _pardo(fn, side_inputs: dict, handling: Handling | None):
 
 
 def apply_by_form(pcoll, table_fn, rows_fn, side_inputs: dict, handling: Handling | None,
-                  keeps_table_type: bool = False):
+                  keeps_table_type: bool = False, schema_fn=None, schema_out=None):
     """Send tables through ``table_fn`` and batched row dicts through ``rows_fn``; flatten the results.
 
     A PCollection typed ``pa.Table``/``pa.RecordBatch`` (e.g. ``ReadFromParquetBatched(...)
     .with_output_types(ArrowTable)``) goes straight to ``table_fn``: no Partition, batching or
     Flatten, and when ``keeps_table_type`` the output is typed with our Arrow hint, so Beam uses
     the Arrow coder (:mod:`._coders`) rather than pickling tables to sample their size.
+    A schema'd PCollection (:func:`._schemas.row_type`) goes to ``schema_fn`` (a batched DoFn
+    fed by Beam's Arrow batch converter), typed ``schema_out(row_type)`` on output.
     Returns ``(main, bad)`` (``bad`` is None unless ``handling``).
     """
     def split(out):
@@ -250,6 +279,15 @@ def apply_by_form(pcoll, table_fn, rows_fn, side_inputs: dict, handling: Handlin
             # Typed after the fact, not with with_output_types: a declared output type would make
             # runtime_type_check test the dead letters against it too.
             main.element_type = arrow_hint(pcoll.element_type)
+        return main, bad
+    rt = _schemas.row_type(pcoll.element_type) if schema_fn is not None else None
+    if rt is not None:
+        # Our DoFn reports its bad rows itself (the schema was checked at construction), so it
+        # is never wrapped: Beam's wrapper would bypass process_batch.
+        rows_handling = None if handling is None else Handling("dict", handling.main_tag, handling.dead_letter_tag)
+        main, bad = split(pcoll | "SchemaRows" >> _pardo(schema_fn, side_inputs, rows_handling))
+        if schema_out is not None:
+            main.element_type = schema_out(rt)
         return main, bad
     tables, rows = pcoll | "SplitByForm" >> beam.Partition(_form, 2)  # type: ignore[arg-type]  # Beam's stubs
     batches = rows | "BatchRows" >> beam.BatchElements(min_batch_size=ROW_BATCH[0], max_batch_size=ROW_BATCH[1])
@@ -306,8 +344,11 @@ class EncodeEmbeddings(ExceptionHandlingMixin, beam.PTransform):
         args = (blob, self._column, self._output_column, self._drop_input, on_invalid, self._faiss_threads,
                 self._replace, letters)
         side_inputs = {} if side is None else {"codec_blob": side}
+        out_type = lambda rt: _schemas.with_field(rt, self._column, self._output_column,  # noqa: E731
+                                                  _schemas.CODE_TYPE, self._drop_input, self._replace)
         good, bad = apply_by_form(pcoll, _ArrowTableToCodes(*args), _RowDictsToCodes(*args), side_inputs,
-                                  handling, keeps_table_type=True)
+                                  handling, keeps_table_type=True, schema_fn=_SchemaRowsToCodes(*args),
+                                  schema_out=out_type)
         if self._handling is None:
             return good if bad is None else EncodeResult(good, bad)
         return self._finish(good, bad)

@@ -12,6 +12,7 @@ from itertools import chain
 
 import apache_beam as beam
 import numpy as np
+import pyarrow as pa
 from apache_beam.pvalue import AsDict, AsSingleton, PCollection
 
 from embcompress import EmbeddingError
@@ -19,7 +20,7 @@ from embcompress.arrow import codes_from_arrow
 from embcompress.checks import check_k
 from embcompress.validation import as_float_matrix
 
-from . import _rows, _tables
+from . import _rows, _schemas, _tables
 from ._codec_ref import CodecDoFn, split_codec_arg
 from ._errors import ExceptionHandlingMixin
 from .encode import apply_by_form
@@ -114,10 +115,25 @@ class _ArrowCodesToCandidates(_ScoreDoFn):
         yield from self._candidates(self.codec(codec_blob), _tables.column_of(table, self._column), take, queries)
 
 
-class _RowCodesToCandidates(_ScoreDoFn):
-    """A batch of row dicts with code bytes in, one ``(query_key, candidates)`` pair per query out."""
+class _SchemaRowsToCandidates(_ScoreDoFn):
+    """Schema'd rows with a code field (batched by Beam's Arrow converter) in, candidates out."""
 
-    def process(self, rows, codec_blob=None, queries=None):
+    def get_input_batch_type(self, input_element_type):
+        return pa.Table
+
+    @beam.DoFn.yields_elements
+    def process_batch(self, batch: pa.Table, codec_blob=None, queries=None):
+        ids = _tables.column_of(batch, self._id_column)
+        take = lambda rows: np.asarray(ids.take(rows).to_pylist(), dtype=object)  # noqa: E731
+        yield from self._candidates(self.codec(codec_blob), _tables.column_of(batch, self._column), take, queries)
+
+
+class _RowCodesToCandidates(_ScoreDoFn):
+    """A batch of row dicts (or ``beam.Row``s) with code bytes in, one ``(query_key, candidates)``
+    pair per query out."""
+
+    def process(self, elements, codec_blob=None, queries=None):
+        rows = [_rows.as_dict(e) for e in elements]
         missing = next((i for i, row in enumerate(rows) if self._id_column not in row), None)
         if missing is not None:
             raise EmbeddingError(f"no id column {self._id_column!r} in the row", row=missing, column=self._id_column)
@@ -161,6 +177,9 @@ class ScoreEmbeddings(ExceptionHandlingMixin, beam.PTransform):
             query_set(queries)  # fail at construction on a malformed constant query set
             const = queries
         args = (blob, self._column, self._id_column, const, self._k, self._mode, self._faiss_threads)
+        rt = _schemas.row_type(pcoll.element_type)
+        if rt is not None:
+            _schemas.check_fields(rt, self._column, self._id_column)
         candidates, bad = apply_by_form(pcoll, _ArrowCodesToCandidates(*args), _RowCodesToCandidates(*args),
-                                        side_inputs, self._handling)
+                                        side_inputs, self._handling, schema_fn=_SchemaRowsToCandidates(*args))
         return self._finish(candidates | "TopK" >> TopKNeighbors(self._k), bad)

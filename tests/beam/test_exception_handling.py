@@ -35,7 +35,7 @@ def _id_of(element):
     return element["id"] if isinstance(element, dict) else element.id
 
 
-FORMS = ["dicts", "tables", "typed"]
+FORMS = ["dicts", "rows", "tables", "typed"]
 
 
 def _ids(table, at):
