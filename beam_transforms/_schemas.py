@@ -69,6 +69,20 @@ def check_fields(rt: RowTypeConstraint, *columns: str) -> None:
             raise EmbeddingError(f"no such field; the schema has {names}", column=column)
 
 
+def select(rt: RowTypeConstraint, names) -> RowTypeConstraint:
+    """``rt`` restricted to the fields ``names``, in that order."""
+    types: dict[str, Any] = dict(rt._fields)
+    return RowTypeConstraint.from_fields([(name, types[name]) for name in names])
+
+
+def list_row_fields(rt: RowTypeConstraint, name: str) -> list | None:
+    """The field names of the rows in list field ``name``, or None when its items are not rows."""
+    inner = getattr(dict(rt._fields)[name], "inner_type", None)
+    if isinstance(inner, RowTypeConstraint):
+        return [field for field, _ in inner._fields]
+    return None
+
+
 def as_row(values: dict) -> beam.Row:
     return beam.Row(**values)
 

@@ -50,16 +50,63 @@ class _MergeTopK(beam.CombineFn):
         return acc
 
 
-class TopKNeighbors(beam.PTransform):
-    """``(query_key, [(id, score), ...])`` candidate lists in, the global top-``k`` per query out."""
+def _as_pair(element, key_field: str, candidates_field: str) -> tuple:
+    """``(query_key, [(id, score), ...])`` from a pair, a row dict or a schema row (whose candidates
+    may be pairs or rows of two fields: id, then score)."""
+    if isinstance(element, tuple) and not hasattr(element, "_asdict"):
+        return element
+    row = _rows.as_dict(element)
+    if key_field not in row or candidates_field not in row:
+        raise EmbeddingError(f"expected fields {key_field!r} and {candidates_field!r}, got {sorted(row)}",
+                             column=candidates_field)
+    return row[key_field], [_candidate(c) for c in row[candidates_field]]
 
-    def __init__(self, k: int = 10):
+
+def _candidate(c) -> tuple:
+    """``(id, score)`` from a pair (tuple or list) or a row of two fields."""
+    if _rows.is_row_dict(c):
+        return tuple(_rows.as_dict(c).values())[:2]
+    return tuple(c)
+
+
+def _as_row(merged: tuple, key_field: str, candidates_field: str, candidate_names) -> beam.Row:
+    """A merged ``(key, candidates)`` as a ``beam.Row``; candidates as rows when the schema declares rows."""
+    key, candidates = merged
+    if candidate_names is not None:
+        candidates = [beam.Row(**dict(zip(candidate_names, c))) for c in candidates]
+    return beam.Row(**{key_field: key, candidates_field: candidates})
+
+
+class TopKNeighbors(beam.PTransform):
+    """Candidate lists in, the global top-``k`` per query out.
+
+    Elements are ``(query_key, [(id, score), ...])`` pairs, or rows (``beam.Row``, row dicts,
+    schema'd PCollections) with a ``key_field`` and a ``candidates_field``. Pairs give pairs;
+    rows give ``beam.Row``s, and a schema'd input whose candidates are rows (``id``, ``score``)
+    keeps its schema.
+    """
+
+    def __init__(self, k: int = 10, *, key_field: str = "query", candidates_field: str = "candidates"):
         super().__init__()
         check_k(k)
         self._k = k
+        self._key_field, self._candidates_field = key_field, candidates_field
 
     def expand(self, pcoll):
-        return pcoll | "MergeTopK" >> beam.CombinePerKey(_MergeTopK(self._k))
+        rt = _schemas.row_type(pcoll.element_type)
+        fields = (self._key_field, self._candidates_field)
+        if rt is None:
+            pairs = pcoll | "AsPairs" >> beam.Map(_as_pair, *fields)
+            return pairs | "MergeTopK" >> beam.CombinePerKey(_MergeTopK(self._k))
+        _schemas.check_fields(rt, *fields)
+        merged = (pcoll | "AsPairs" >> beam.Map(_as_pair, *fields)
+                  | "MergeTopK" >> beam.CombinePerKey(_MergeTopK(self._k)))
+        out_type = _schemas.select(rt, fields)
+        names = _schemas.list_row_fields(out_type, self._candidates_field)
+        as_rows = beam.Map(_as_row, *fields, names)
+        # Only rows of candidates keep the schema: Beam 2.77 encodes a Tuple[int, float] inside a
+        # schema row as a list of ints (the scores become 0), so such an input was already damaged.
+        return merged | "AsRows" >> (as_rows.with_output_types(out_type) if names is not None else as_rows)
 
 
 def query_set(queries):

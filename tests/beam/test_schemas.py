@@ -10,7 +10,7 @@ import pytest
 from apache_beam.testing.util import assert_that, equal_to
 
 from embcompress import EmbeddingError, datasets
-from beam_transforms import DecodeEmbeddings, EncodeEmbeddings, ScoreEmbeddings, reason_of
+from beam_transforms import DecodeEmbeddings, EncodeEmbeddings, ScoreEmbeddings, TopKNeighbors, reason_of
 
 from .conftest import core_codes
 
@@ -112,3 +112,28 @@ def test_schema_rows_are_scored_like_tables(sq8, demo_table, demo_x):
         pos, _ = sq8.search(demo_x[3:4], codes, k=3)
         expected_ids = [table["id"][int(j)].as_py() for j in pos[0]]
         assert_that(top | beam.MapTuple(lambda q, c: (q, [i for i, _ in c])), equal_to([("q", expected_ids)]))
+
+
+CANDIDATES = [("q1", [(1, 0.5), (2, 0.9)]), ("q1", [(3, 0.7)]), ("q2", [(4, 0.1)])]
+MERGED = {"q1": [(2, 0.9), (3, 0.7)], "q2": [(4, 0.1)]}
+
+
+@pytest.mark.parametrize("form", ["pairs", "schema_rows", "dicts"])
+def test_top_k_neighbors_takes_pairs_and_rows(form):
+    """Schema'd rows hold their candidates as rows: Beam 2.77 encodes a tuple inside a row (even
+    a ``beam.Row`` in an untyped PCollection) as a list of ints, before any transform of ours."""
+    if form == "pairs":
+        elements = CANDIDATES
+    elif form == "schema_rows":
+        elements = [beam.Row(query=q, candidates=[beam.Row(id=i, score=s) for i, s in c]) for q, c in CANDIDATES]
+    else:
+        elements = [{"query": q, "candidates": c} for q, c in CANDIDATES]
+    with beam.Pipeline() as p:
+        create = beam.Create(elements)
+        pc = p | (create if form == "schema_rows" else create.with_output_types(typing.Any))
+        top = pc | TopKNeighbors(2)
+        if form == "schema_rows":
+            assert [name for name, _ in top.element_type._fields] == ["query", "candidates"]
+        flat = top | beam.Map(lambda e: e if isinstance(e, tuple) and not hasattr(e, "_asdict") else
+                              (e.query, [(c.id, c.score) if hasattr(c, "score") else c for c in e.candidates]))
+        assert_that(flat | beam.MapTuple(lambda q, c: (q, [tuple(x) for x in c])), equal_to(list(MERGED.items())))
