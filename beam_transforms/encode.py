@@ -31,7 +31,6 @@ from ._errors import ExceptionHandlingMixin, Handling, dead_letter
 __all__ = ["EncodeEmbeddings", "EncodeResult", "dead_letter", "apply_by_form"]
 
 NAMESPACE = "embcompress"
-BAD = "bad"
 ROW_BATCH = (256, 4096)
 
 
@@ -281,15 +280,23 @@ def apply_by_form(pcoll, table_fn, rows_fn, side_inputs: dict, handling: Handlin
             main.element_type = arrow_hint(pcoll.element_type)
         return main, bad
     rt = _schemas.row_type(pcoll.element_type) if schema_fn is not None else None
-    if rt is not None:
-        # Our DoFn reports its bad rows itself (the schema was checked at construction), so it
-        # is never wrapped: Beam's wrapper would bypass process_batch.
-        rows_handling = None if handling is None else Handling("dict", handling.main_tag, handling.dead_letter_tag)
-        main, bad = split(pcoll | "SchemaRows" >> _pardo(schema_fn, side_inputs, rows_handling))
+    if rt is not None and (handling is None or handling.style != "beam"):
+        # Batched by Beam's Arrow converter. Our DoFn routes its bad rows itself (tagged outputs,
+        # records shaped by the DoFn); Beam's exception-handling wrapper, which would bypass
+        # process_batch, takes the per-element path below instead.
+        main, bad = split(pcoll | "SchemaRows" >> _pardo(schema_fn, side_inputs, handling))
         if schema_out is not None:
             main.element_type = schema_out(rt)
         return main, bad
-    tables, rows = pcoll | "SplitByForm" >> beam.Partition(_form, 2)  # type: ignore[arg-type]  # Beam's stubs
+    main, bad = _by_partition(pcoll, table_fn, rows_fn, side_inputs, handling, split)
+    if rt is not None and schema_out is not None:
+        main.element_type = schema_out(rt)
+    return main, bad
+
+
+def _by_partition(pcoll, table_fn, rows_fn, side_inputs, handling, split):
+    """Mixed or untyped elements: tables one way, row dicts and rows batched the other, flattened."""
+    tables, rows = pcoll | "SplitByForm" >> beam.Partition(_form, 2)
     batches = rows | "BatchRows" >> beam.BatchElements(min_batch_size=ROW_BATCH[0], max_batch_size=ROW_BATCH[1])
     outs = [split(source | name >> _pardo(fn, side_inputs, handling))
             for name, source, fn in (("Tables", tables, table_fn), ("Rows", batches, rows_fn))]

@@ -16,11 +16,14 @@ REASONS = ["NaN in vector", "Inf in vector", "wrong length: expected 384, got 10
 
 
 def _elements(p, table, form):
-    """``table`` as a PCollection of row dicts, beam.Rows, untyped tables or ArrowTable-typed tables."""
+    """``table`` as a PCollection of row dicts, beam.Rows (untyped, or schema'd by Create), untyped
+    tables or ArrowTable-typed tables."""
     if form == "dicts":
         return p | beam.Create(table.to_pylist())
     if form == "rows":
         return p | beam.Create(table.to_pylist()) | beam.Map(lambda d: beam.Row(**d))
+    if form == "schema":
+        return p | beam.Create([beam.Row(**d) for d in table.to_pylist()])
     tables = p | beam.Create(row_groups(table, 5))
     return tables if form == "tables" else tables | beam.Map(lambda t: t).with_output_types(ArrowTable)
 
@@ -35,7 +38,7 @@ def _id_of(element):
     return element["id"] if isinstance(element, dict) else element.id
 
 
-FORMS = ["dicts", "rows", "tables", "typed"]
+FORMS = ["dicts", "rows", "schema", "tables", "typed"]
 
 
 def _ids(table, at):
@@ -100,7 +103,7 @@ def test_custom_tags_are_honoured(sq8, bad_table):
         assert_that(result["ok"] | "CountOk" >> beam.combiners.Count.Globally(), equal_to([9]), label="ok")
 
 
-@pytest.mark.parametrize("form", ["dicts", "tables"])
+@pytest.mark.parametrize("form", ["dicts", "schema", "tables"])
 def test_decode_and_score_route_failing_elements(sq8, demo_table, form):
     """Codes of the wrong size fail their element; with an error handler the pipeline goes on."""
     table = demo_table.slice(0, 5).select(["id"]).append_column("code", pa.array([b"\x01\x02"] * 5, pa.binary()))
@@ -121,3 +124,18 @@ def test_with_dead_letters_records_use_the_reason_convention(sq8, bad_table):
         assert_that(result.bad | beam.Map(lambda d: (sorted(d), d["row"]["id"], reason_of(d))),
                     equal_to([(["column", "embcompress_reason", "row"], i, r)
                               for i, r in zip(_ids(bad_table, BAD_IDS), REASONS)]))
+
+
+@pytest.mark.parametrize("form", ["dicts", "typed"])
+def test_exception_handling_with_a_codec_fitted_in_the_pipeline(bad_table, demo_table, form):
+    """The codec as a side input (FitCodec's singleton) reaches the DoFn through Beam's wrapper."""
+    from beam_transforms import FitCodec
+
+    with beam.Pipeline() as p:
+        codec = p | "Sample" >> beam.Create(demo_table.slice(0, 300).to_pylist()) | FitCodec("embedding", "SQ8",
+                                                                                             sample_size=300)
+        good, bad = (_elements(p, bad_table, form)
+                     | EncodeEmbeddings("embedding", beam.pvalue.AsSingleton(codec)).with_exception_handling())
+        n_good = good | "CountGood" >> beam.Map(_n_rows) | "SumGood" >> beam.CombineGlobally(sum)
+        assert_that(n_good, equal_to([9]), label="good")
+        assert_that(bad | beam.Map(reason_of), equal_to(REASONS), label="bad")
