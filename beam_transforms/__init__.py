@@ -10,12 +10,13 @@
 
 A thin layer: every numeric step is a call into the ``embcompress`` core on whole Arrow
 tables; codecs travel between workers as artifact bytes, never pickled objects. Importing the
-package changes nothing in Beam (no coder registration): see ``use_arrow_coder``.
+package changes nothing in Beam (no coder registration): see ``use_arrow_coder``. The
+``MLTransform`` operation is in :mod:`beam_transforms.mltransform` (imported on demand).
 """
 from ._coders import ArrowBatch, ArrowTable, ArrowTableCoder, use_arrow_coder
+from ._errors import TaggedResult, error_record, reason_of
 from .artifacts import load_codec, read_artifact, write_artifact
 from .decode import DecodeEmbeddings
-from ._errors import TaggedResult, error_record, reason_of
 from .encode import EncodeEmbeddings, EncodeResult, dead_letter
 from .fit import FitCodec, ReadCodec
 from .nightly import ReadCompressed, Recompress
