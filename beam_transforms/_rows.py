@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+import apache_beam as beam
 import numpy as np
 import pyarrow as pa
 
@@ -19,8 +20,26 @@ MISSING = "missing column"
 _VECTOR_TYPE = pa.list_(pa.float64())
 
 
+def _is_schema_row(element) -> bool:
+    """A ``beam.Row``, or a NamedTuple (the form Beam decodes schema'd rows into)."""
+    return isinstance(element, beam.Row) or (isinstance(element, tuple) and hasattr(element, "_asdict"))
+
+
 def is_row_dict(element) -> bool:
-    return isinstance(element, Mapping)
+    """A row dict, or a schema row (taken as the dict of its fields)."""
+    return isinstance(element, Mapping) or _is_schema_row(element)
+
+
+def as_dict(element) -> Mapping:
+    """The fields of a row dict, ``beam.Row`` or NamedTuple."""
+    if isinstance(element, beam.Row):
+        return element.as_dict()
+    return element._asdict() if _is_schema_row(element) else element
+
+
+def like(original, values: dict):
+    """``values`` in the form ``original`` came in: a ``beam.Row`` for a schema row, else the dict."""
+    return beam.Row(**values) if _is_schema_row(original) else values
 
 
 def _describe(value) -> str:

@@ -1,18 +1,21 @@
 """DecodeEmbeddings: codes back to float32 vectors, on Arrow tables or row dicts.
 
-Tables gain a ``fixed_size_list<float32>[dim]`` column; row dicts a list of floats. Null
+Tables gain a ``fixed_size_list<float32>[dim]`` column; row dicts and ``beam.Row``s a list of
+floats (a schema'd PCollection keeps its schema, plus an ``Optional[List[float]]`` field). Null
 codes stay null. A code of the wrong size fails with an error naming column and row.
 """
 from __future__ import annotations
 
 import apache_beam as beam
+import pyarrow as pa
 from apache_beam.metrics import Metrics
 
 from embcompress.arrow import decode_arrow
 from embcompress.conventions import default_decoded_column
 
-from . import _rows, _tables
+from . import _rows, _schemas, _tables
 from ._codec_ref import CodecDoFn, split_codec_arg
+from ._errors import ExceptionHandlingMixin
 from .encode import NAMESPACE, apply_by_form
 
 
@@ -42,22 +45,41 @@ class _ArrowCodesToVectors(_DecodeDoFn):
                                                  self._drop_input, self._replace), was_batch)
 
 
+class _SchemaRowsToVectors(_DecodeDoFn):
+    """Schema'd rows with a code field in (batched by Beam's Arrow converter), ``beam.Row``s out
+    with the vector as a list of floats."""
+
+    def get_input_batch_type(self, input_element_type):
+        return pa.Table
+
+    @beam.DoFn.yields_elements
+    def process_batch(self, batch: pa.Table, codec_blob=None):
+        vectors = self._decode(self.codec(codec_blob), _tables.column_of(batch, self._column)).to_pylist()
+        for row, vector in zip(_schemas.rows_of(batch), vectors):
+            yield _schemas.as_row(_rows.with_value(row, self._column, self._output_column, vector, self._drop_input,
+                                                   self._replace))
+
+
 class _RowCodesToVectors(_DecodeDoFn):
     """A batch of row dicts with code bytes in, one row dict per row out with a list of floats."""
 
-    def process(self, rows, codec_blob=None):
+    def process(self, elements, codec_blob=None):
         codec = self.codec(codec_blob)
+        rows = [_rows.as_dict(e) for e in elements]
         vectors = self._decode(codec, _rows.code_column(rows, self._column)).to_pylist()
-        for row, vector in zip(rows, vectors):
-            yield _rows.with_value(row, self._column, self._output_column, vector, self._drop_input, self._replace)
+        for element, row, vector in zip(elements, rows, vectors):
+            yield _rows.like(element, _rows.with_value(row, self._column, self._output_column, vector,
+                                                       self._drop_input, self._replace))
 
 
-class DecodeEmbeddings(beam.PTransform):
+class DecodeEmbeddings(ExceptionHandlingMixin, beam.PTransform):
     """Decode the code column ``column`` with ``codec`` (Codec, artifact bytes or singleton side input).
 
     ``output_column`` defaults to ``column`` without ``_code`` (``embedding_code`` -> ``embedding``),
     else ``<column>_decoded``; equal to ``column`` replaces the codes.
     Another existing column of that name is an error unless ``replace=True``.
+    ``with_exception_handling()`` / ``with_error_handler()`` route failing elements (e.g. a code of
+    the wrong size) in Beam's error shape, as ``ParDo``'s do.
     """
 
     def __init__(self, column, codec, *, output_column=None, drop_input=False, replace=False,
@@ -73,6 +95,9 @@ class DecodeEmbeddings(beam.PTransform):
     def expand(self, pcoll):
         blob, side = split_codec_arg(self._codec_arg)
         args = (blob, self._column, self._output_column, self._drop_input, self._faiss_threads, self._replace)
-        out, _ = apply_by_form(pcoll, _ArrowCodesToVectors(*args), _RowCodesToVectors(*args),
-                               {} if side is None else {"codec_blob": side}, tagged=False, keeps_table_type=True)
-        return out
+        out_type = lambda rt: _schemas.with_field(rt, self._column, self._output_column,  # noqa: E731
+                                                  _schemas.VECTOR_TYPE, self._drop_input, self._replace)
+        good, bad = apply_by_form(pcoll, _ArrowCodesToVectors(*args), _RowCodesToVectors(*args),
+                                  {} if side is None else {"codec_blob": side}, self._handling, keeps_table_type=True,
+                                  schema_fn=_SchemaRowsToVectors(*args), schema_out=out_type)
+        return self._finish(good, bad)

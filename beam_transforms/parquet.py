@@ -43,6 +43,7 @@ from embcompress.spec import MAX_DIM
 
 from . import _tables
 from ._codec_ref import split_codec_arg
+from ._coders import arrow_hint
 from .artifacts import write_artifact
 from .encode import EncodeEmbeddings
 from .fit import FitCodec
@@ -154,7 +155,7 @@ def _commit(_, files, rejected, pattern: str, prefix: str, run_id: str) -> str:
 
 def _rejected_table(dead_letters, schema: pa.Schema) -> pa.Table:
     """Dead-letter records as a table: the original row's columns plus the reason."""
-    rows = [dict(d["row"], **{REASON_COLUMN: d["reason"]}) for d in dead_letters]
+    rows = [dict(d["row"], **{REASON_COLUMN: d[REASON_COLUMN]}) for d in dead_letters]
     return pa.Table.from_pylist(rows, schema=schema)
 
 
@@ -229,7 +230,7 @@ class CompressParquet(beam.PTransform):
         codec_pc = None
         if self._spec:
             codec_pc = (pbegin | "ReadSample" >> beam.io.ReadFromParquetBatched(self._pattern, columns=[self._column])
-                        .with_output_types(pa.Table)
+                        .with_output_types(arrow_hint())
                         | "FitCodec" >> FitCodec(self._column, self._spec, **self._fit_args))
             codec = AsSingleton(codec_pc)
         else:
@@ -242,7 +243,7 @@ class CompressParquet(beam.PTransform):
         out_schema, rejected_schema = self._schemas(codec)
         # The encode branch reads the files again rather than sharing the sample's read: a
         # shared read would have to be held in full until the fit is done.
-        result = (pbegin | "Read" >> beam.io.ReadFromParquetBatched(self._pattern).with_output_types(pa.Table)
+        result = (pbegin | "Read" >> beam.io.ReadFromParquetBatched(self._pattern).with_output_types(arrow_hint())
                   | "Encode" >> EncodeEmbeddings(self._column, codec, output_column=self._output_column,
                                                  drop_input=self._drop_input, replace=self._replace,
                                                  faiss_threads=self._faiss_threads)

@@ -12,6 +12,7 @@ from itertools import chain
 
 import apache_beam as beam
 import numpy as np
+import pyarrow as pa
 from apache_beam.pvalue import AsDict, AsSingleton, PCollection
 
 from embcompress import EmbeddingError
@@ -19,8 +20,9 @@ from embcompress.arrow import codes_from_arrow
 from embcompress.checks import check_k
 from embcompress.validation import as_float_matrix
 
-from . import _rows, _tables
+from . import _rows, _schemas, _tables
 from ._codec_ref import CodecDoFn, split_codec_arg
+from ._errors import ExceptionHandlingMixin
 from .encode import apply_by_form
 
 
@@ -48,16 +50,63 @@ class _MergeTopK(beam.CombineFn):
         return acc
 
 
-class TopKNeighbors(beam.PTransform):
-    """``(query_key, [(id, score), ...])`` candidate lists in, the global top-``k`` per query out."""
+def _as_pair(element, key_field: str, candidates_field: str) -> tuple:
+    """``(query_key, [(id, score), ...])`` from a pair, a row dict or a schema row (whose candidates
+    may be pairs or rows of two fields: id, then score)."""
+    if isinstance(element, tuple) and not hasattr(element, "_asdict"):
+        return element
+    row = _rows.as_dict(element)
+    if key_field not in row or candidates_field not in row:
+        raise EmbeddingError(f"expected fields {key_field!r} and {candidates_field!r}, got {sorted(row)}",
+                             column=candidates_field)
+    return row[key_field], [_candidate(c) for c in row[candidates_field]]
 
-    def __init__(self, k: int = 10):
+
+def _candidate(c) -> tuple:
+    """``(id, score)`` from a pair (tuple or list) or a row of two fields."""
+    if _rows.is_row_dict(c):
+        return tuple(_rows.as_dict(c).values())[:2]
+    return tuple(c)
+
+
+def _as_row(merged: tuple, key_field: str, candidates_field: str, candidate_names) -> beam.Row:
+    """A merged ``(key, candidates)`` as a ``beam.Row``; candidates as rows when the schema declares rows."""
+    key, candidates = merged
+    if candidate_names is not None:
+        candidates = [beam.Row(**dict(zip(candidate_names, c))) for c in candidates]
+    return beam.Row(**{key_field: key, candidates_field: candidates})
+
+
+class TopKNeighbors(beam.PTransform):
+    """Candidate lists in, the global top-``k`` per query out.
+
+    Elements are ``(query_key, [(id, score), ...])`` pairs, or rows (``beam.Row``, row dicts,
+    schema'd PCollections) with a ``key_field`` and a ``candidates_field``. Pairs give pairs;
+    rows give ``beam.Row``s, and a schema'd input whose candidates are rows (``id``, ``score``)
+    keeps its schema.
+    """
+
+    def __init__(self, k: int = 10, *, key_field: str = "query", candidates_field: str = "candidates"):
         super().__init__()
         check_k(k)
         self._k = k
+        self._key_field, self._candidates_field = key_field, candidates_field
 
     def expand(self, pcoll):
-        return pcoll | "MergeTopK" >> beam.CombinePerKey(_MergeTopK(self._k))
+        rt = _schemas.row_type(pcoll.element_type)
+        fields = (self._key_field, self._candidates_field)
+        if rt is None:
+            pairs = pcoll | "AsPairs" >> beam.Map(_as_pair, *fields)
+            return pairs | "MergeTopK" >> beam.CombinePerKey(_MergeTopK(self._k))
+        _schemas.check_fields(rt, *fields)
+        merged = (pcoll | "AsPairs" >> beam.Map(_as_pair, *fields)
+                  | "MergeTopK" >> beam.CombinePerKey(_MergeTopK(self._k)))
+        out_type = _schemas.select(rt, fields)
+        names = _schemas.list_row_fields(out_type, self._candidates_field)
+        as_rows = beam.Map(_as_row, *fields, names)
+        # Only rows of candidates keep the schema: Beam 2.77 encodes a Tuple[int, float] inside a
+        # schema row as a list of ints (the scores become 0), so such an input was already damaged.
+        return merged | "AsRows" >> (as_rows.with_output_types(out_type) if names is not None else as_rows)
 
 
 def query_set(queries):
@@ -113,10 +162,25 @@ class _ArrowCodesToCandidates(_ScoreDoFn):
         yield from self._candidates(self.codec(codec_blob), _tables.column_of(table, self._column), take, queries)
 
 
-class _RowCodesToCandidates(_ScoreDoFn):
-    """A batch of row dicts with code bytes in, one ``(query_key, candidates)`` pair per query out."""
+class _SchemaRowsToCandidates(_ScoreDoFn):
+    """Schema'd rows with a code field (batched by Beam's Arrow converter) in, candidates out."""
 
-    def process(self, rows, codec_blob=None, queries=None):
+    def get_input_batch_type(self, input_element_type):
+        return pa.Table
+
+    @beam.DoFn.yields_elements
+    def process_batch(self, batch: pa.Table, codec_blob=None, queries=None):
+        ids = _tables.column_of(batch, self._id_column)
+        take = lambda rows: np.asarray(ids.take(rows).to_pylist(), dtype=object)  # noqa: E731
+        yield from self._candidates(self.codec(codec_blob), _tables.column_of(batch, self._column), take, queries)
+
+
+class _RowCodesToCandidates(_ScoreDoFn):
+    """A batch of row dicts (or ``beam.Row``s) with code bytes in, one ``(query_key, candidates)``
+    pair per query out."""
+
+    def process(self, elements, codec_blob=None, queries=None):
+        rows = [_rows.as_dict(e) for e in elements]
         missing = next((i for i, row in enumerate(rows) if self._id_column not in row), None)
         if missing is not None:
             raise EmbeddingError(f"no id column {self._id_column!r} in the row", row=missing, column=self._id_column)
@@ -126,12 +190,14 @@ class _RowCodesToCandidates(_ScoreDoFn):
                                     lambda r: ids[r], queries)
 
 
-class ScoreEmbeddings(beam.PTransform):
+class ScoreEmbeddings(ExceptionHandlingMixin, beam.PTransform):
     """Top-``k`` rows per query by code score: ``(query_key, [(id, score), ...])``, best first.
 
     ``queries``: an (nq, d) array (keys 0..nq-1), a ``{key: vector}`` dict, an ``AsSingleton``
     of either, or a PCollection of ``(key, vector)`` pairs (used as a dict side input).
     ``id_column`` names each row in the result. ``mode`` is passed to ``Codec.search``.
+    ``with_exception_handling()`` / ``with_error_handler()`` route failing elements (a missing id
+    column, codes of the wrong size) in Beam's error shape.
     """
 
     def __init__(self, column, codec, queries, *, k=10, id_column="id", mode="asymmetric", faiss_threads="auto"):
@@ -158,6 +224,9 @@ class ScoreEmbeddings(beam.PTransform):
             query_set(queries)  # fail at construction on a malformed constant query set
             const = queries
         args = (blob, self._column, self._id_column, const, self._k, self._mode, self._faiss_threads)
-        candidates, _ = apply_by_form(pcoll, _ArrowCodesToCandidates(*args), _RowCodesToCandidates(*args),
-                                      side_inputs, tagged=False)
-        return candidates | "TopK" >> TopKNeighbors(self._k)
+        rt = _schemas.row_type(pcoll.element_type)
+        if rt is not None:
+            _schemas.check_fields(rt, self._column, self._id_column)
+        candidates, bad = apply_by_form(pcoll, _ArrowCodesToCandidates(*args), _RowCodesToCandidates(*args),
+                                        side_inputs, self._handling, schema_fn=_SchemaRowsToCandidates(*args))
+        return self._finish(candidates | "TopK" >> TopKNeighbors(self._k), bad)

@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/bench_beam.py                 # 200,000 rows, memory check at 1,000,000
     .venv/bin/python benchmarks/bench_beam.py --skip-memory   # throughput table only
+    .venv/bin/python benchmarks/bench_beam.py --modes --rows 1000000   # the DirectRunner's running modes
 
 Input: the 15,559 real dev rows (../shared/data; the shipped demo table when absent) tiled
 to N rows with small seeded noise and renormalized, written as Parquet files of 25,000
@@ -177,11 +178,42 @@ def peak_rss_mb(rows: int) -> float:
     return int(lines[-1].split()[1]) / 1024
 
 
+MODES = {  # the DirectRunner's running modes, each with two workers where it has workers
+    "in_memory": dict(runner="DirectRunner", direct_running_mode="in_memory", direct_num_workers=1),
+    "multi_threading, 2 threads": dict(runner="DirectRunner", direct_running_mode="multi_threading",
+                                       direct_num_workers=2),
+    "multi_processing, 2 processes": dict(runner="DirectRunner", direct_running_mode="multi_processing",
+                                          direct_num_workers=2),
+}
+
+
+def running_modes(codec, x: np.ndarray, pattern: str, codec_path: Path, repeats: int) -> None:
+    """CompressParquet in each running mode, side by side with raw faiss on 1 and 2 threads."""
+    n = len(x)
+    raw = {t: n / raw_faiss_seconds(codec, x, t) for t in (1, 2)}
+    print("| run | rows/s | vs raw faiss 1 thread | vs raw faiss 2 threads |\n|---|---|---|---|")
+    for t, rate in raw.items():
+        print(f"| raw faiss sa_encode, {t} thread(s), in memory (best of 3) | {rate:,.0f} | {rate / raw[1]:.2f}x "
+              f"| {rate / raw[2]:.2f}x |", flush=True)
+    rates = {}
+    for name, options in MODES.items():
+        seconds = run(compress(pattern, WORK / f"out_{name.split(',')[0]}", codec_path), options, repeats=repeats)
+        rates[name] = n / seconds
+        print(f"| CompressParquet, {name} (best of {repeats}) | {rates[name]:,.0f} | {rates[name] / raw[1]:.2f}x "
+              f"| {rates[name] / raw[2]:.2f}x |", flush=True)
+    best = max((r, name) for name, r in rates.items() if name != "in_memory")
+    print(f"\nbest 2-worker mode: {best[1]}, {best[0] / raw[2]:.2f}x raw faiss on 2 threads (target >= 0.6x); "
+          f"load average {os.getloadavg()[0]:.1f}")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=200_000)
     parser.add_argument("--big-rows", type=int, default=1_000_000, help="rows for the memory comparison")
     parser.add_argument("--skip-memory", action="store_true")
+    parser.add_argument("--modes", action="store_true",
+                        help="only compare the DirectRunner's running modes with raw faiss on 1 and 2 threads")
+    parser.add_argument("--repeats", type=int, default=2, help="runs per mode (best kept) with --modes")
     parser.add_argument("--memory-child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     WORK.mkdir(parents=True, exist_ok=True)
@@ -202,6 +234,9 @@ def main(argv=None):
     print(f"{n:,} rows x {x.shape[1]}, {SPEC} ({codec.code_size} bytes/row), faiss {faiss.__version__}, "
           f"beam {beam.__version__}, {os.cpu_count()} cores, OMP_WAIT_POLICY={os.environ['OMP_WAIT_POLICY']}, "
           f"load average {os.getloadavg()[0]:.1f}", flush=True)
+    if args.modes:
+        running_modes(codec, x, str(folder / "*.parquet"), codec_path, args.repeats)
+        return
     results = []
 
     def report(name, seconds, rows=n, target=""):

@@ -8,9 +8,11 @@
 
 Every other flag is a standard Beam pipeline option, so the same file runs elsewhere by
 changing the runner, e.g. ``--runner DataflowRunner --project P --region R
---temp_location gs://B/tmp --extra_package dist/embcompress-0.1.0.tar.gz`` (or
+--temp_location gs://B/tmp --extra_package dist/embcompress-0.1.0-py3-none-any.whl`` (or
 ``--runner FlinkRunner --flink_master host:8081``); paths may then be ``gs://`` URLs.
-Workers need ``embcompress`` and ``beam_transforms`` installed (the sdist of this repo).
+Workers need ``embcompress`` and ``beam_transforms`` installed: docs/beam.md ("Shipping the
+package to workers") shows the wheel, requirements, setup-file and container routes;
+tests/beam/test_wheel.py runs this file from an installed wheel on 2 worker processes.
 """
 from __future__ import annotations
 

@@ -24,7 +24,7 @@ ROW_ONLY_KINDS = [
 
 def _key(record):
     """A comparable view of a dead letter (NaN != NaN, so compare the row's id and the reason)."""
-    return record["row"]["id"], record["column"], record["reason"]
+    return record["row"]["id"], record["column"], record["embcompress_reason"]
 
 
 def _spoil(rows, spoil, at=(3,)):

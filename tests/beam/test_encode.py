@@ -110,6 +110,6 @@ def test_non_list_column_is_a_table_level_error(sq8, demo_table):
 
 
 def test_rejects_what_is_neither_table_nor_row_dict(sq8):
-    with pytest.raises(Exception, match="expected pyarrow Tables, RecordBatches or row dicts, got list"):
+    with pytest.raises(Exception, match="expected pyarrow Tables, RecordBatches, row dicts or beam.Rows, got list"):
         with beam.Pipeline() as p:
             _ = p | beam.Create([[1.0, 2.0]]) | EncodeEmbeddings("embedding", sq8)

@@ -11,8 +11,8 @@ from apache_beam.testing.util import assert_that, equal_to
 from apache_beam.transforms.window import FixedWindows, SlidingWindows, TimestampedValue
 
 from embcompress import datasets
-from beam_transforms import DecodeEmbeddings, EncodeEmbeddings, ScoreEmbeddings
-from beam_transforms._coders import ArrowTableCoder
+from beam_transforms import DecodeEmbeddings, EncodeEmbeddings, ScoreEmbeddings, reason_of
+from beam_transforms._coders import ArrowTable, ArrowTableCoder
 
 from .conftest import counters, core_codes, row_groups
 
@@ -40,8 +40,10 @@ def test_arrow_coder_round_trips(demo_table, kind):
 
 
 @pytest.mark.parametrize("kind", [pa.Table, pa.RecordBatch])
-def test_arrow_coder_is_registered(kind):
-    assert isinstance(beam.coders.registry.get_coder(kind), ArrowTableCoder)
+def test_our_hints_carry_the_arrow_coder(kind):
+    from beam_transforms._coders import arrow_hint
+
+    assert isinstance(beam.coders.registry.get_coder(arrow_hint(kind)), ArrowTableCoder)
 
 
 def test_typed_tables_match_core_encode_and_keep_their_type(codec, demo_table, demo_path):
@@ -49,7 +51,7 @@ def test_typed_tables_match_core_encode_and_keep_their_type(codec, demo_table, d
                 for pair in zip(t["id"].to_pylist(), core_codes(codec, datasets.matrix(t)))]
     with beam.Pipeline() as p:
         out = typed_read(p, demo_path) | EncodeEmbeddings("embedding", codec)
-        assert out.element_type is pa.Table
+        assert out.element_type is ArrowTable
         pairs = out | beam.FlatMap(lambda t: zip(t["id"].to_pylist(), t["embedding_code"].to_pylist()))
         assert_that(pairs, equal_to(expected))
 
@@ -62,7 +64,7 @@ def test_typed_tables_with_dead_letters_account_for_every_row(sq8, bad_table, tm
         result = typed_read(p, path) | EncodeEmbeddings("embedding", sq8).with_dead_letters()
         assert_that(result.good | "GoodRows" >> beam.Map(lambda t: t.num_rows) | "SumGood" >> beam.CombineGlobally(sum),
                     equal_to([9]), label="good")
-        assert_that(result.bad | beam.Map(lambda d: (d["row"]["id"], d["reason"].split(":")[0].split(" in ")[0])),
+        assert_that(result.bad | beam.Map(lambda d: (d["row"]["id"], reason_of(d).split(":")[0].split(" in ")[0])),
                     equal_to([(bad_table["id"][i].as_py(), reason) for i, reason in
                               ((2, "NaN"), (5, "Inf"), (7, "wrong length"))]), label="bad")
 
@@ -84,13 +86,13 @@ def test_typed_decode_and_score_match_the_untyped_path(sq8, demo_table, demo_pat
     with beam.Pipeline() as p:
         codes = typed_read(p, demo_path) | EncodeEmbeddings("embedding", sq8, output_column="code", drop_input=True)
         decoded = codes | DecodeEmbeddings("code", sq8, output_column="vec")
-        assert decoded.element_type is pa.Table
+        assert decoded.element_type is ArrowTable
         firsts = decoded | beam.FlatMap(lambda t: zip(t["id"].to_pylist(), (v[0] for v in t["vec"].to_pylist())))
         assert_that(firsts, equal_to([(i, float(v[0]))
                                       for i, v in zip(demo_table["id"].to_pylist(), decoded_rows)]), label="decode")
         typed = codes | "ScoreTyped" >> ScoreEmbeddings("code", sq8, queries, k=3)
         anything = codes | "Untype" >> beam.Map(lambda t: t).with_output_types(typing.Any)
-        assert anything.element_type is not pa.Table
+        assert anything.element_type is not ArrowTable
         untyped = anything | "ScoreUntyped" >> ScoreEmbeddings("code", sq8, queries, k=3)
         ids = (typed, untyped) | beam.Flatten() | beam.Map(lambda kv: (kv[0], [c[0] for c in kv[1]]))
         pairs = ids | beam.GroupByKey() | beam.MapTuple(lambda q, got: (q, all(x == got[0] for x in got), len(got)))

@@ -205,7 +205,7 @@ def beam_encode(ctx, t, codec, column):
     tables, bad = _load(good_path), _load(bad_path)
     out = pa.concat_tables(tables) if tables else t.slice(0, 0).append_column(CODE, pa.array([], pa.binary()))
     return _result(t.num_rows, out["id"].to_pylist(), out[CODE].to_pylist(),
-                   [b["row"]["id"] for b in bad], [b["reason"] for b in bad])
+                   [b["row"]["id"] for b in bad], [b["embcompress_reason"] for b in bad])
 
 
 def beam_fit(ctx, t, spec):

@@ -153,7 +153,7 @@ def beam_encode(ctx, t, form="table"):
     got = {"good": _load(good), "bad": _load(bad)}
     rows = [r for e in got["good"] for r in (e.to_pylist() if isinstance(e, pa.Table) else [e])]
     return _routed([r["id"] for r in rows], [r["c"] for r in rows], [b["row"]["id"] for b in got["bad"]],
-                   [b["reason"] for b in got["bad"]])
+                   [b["embcompress_reason"] for b in got["bad"]])
 
 
 def beam_encode_rows(ctx, t):
@@ -525,7 +525,7 @@ def _beam_rows(ctx, rows):
     _beam_run(build)
     got = {"good": _load(good), "bad": _load(bad)}
     return _routed([r["id"] for r in got["good"]], [r["c"] for r in got["good"]],
-                   [b["row"]["id"] for b in got["bad"]], [b["reason"] for b in got["bad"]])
+                   [b["row"]["id"] for b in got["bad"]], [b["embcompress_reason"] for b in got["bad"]])
 
 
 # ----- class: a huge row is refused from the footer, before it is read ------------------------------------

@@ -105,7 +105,7 @@ def _beam_encode(tables, codec, tmp_path, marks=None, runner="BundleBasedDirectR
         assert_that(res.good, _dump(good_path), label="DumpGood")
         assert_that(res.bad, _dump(bad_path), label="DumpBad")
     good = pa.concat_tables(_load(good_path)).sort_by("id")
-    bad = sorted((b["row"]["id"], b["reason"]) for b in _load(bad_path))
+    bad = sorted((b["row"]["id"], b["embcompress_reason"]) for b in _load(bad_path))
     return good, bad
 
 
