@@ -14,13 +14,14 @@ for Spark's output.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import posixpath
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pyarrow.fs as pafs
 
@@ -100,6 +101,25 @@ def _discard(staging: str, output: str) -> None:
         fs.delete_dir(inner)
 
 
+@contextlib.contextmanager
+def _staged(output: str, overwrite: bool) -> Iterator[str]:
+    """The staging directory of ``output`` (:func:`_prepare`): published whole when the block
+    ends, discarded when it raises."""
+    staging = _prepare(output, overwrite)
+    try:
+        yield staging
+    except BaseException:
+        _discard(staging, output)
+        raise
+    _publish(staging, output)
+
+
+def _write_record(staging: str, record: dict) -> dict:
+    """Write the run record, the last file of a result (its commit point on object stores)."""
+    storage.write_bytes(record_path(staging), json.dumps(record, indent=2, sort_keys=True).encode(), overwrite=True)
+    return record
+
+
 def _run_id(files: list, *options) -> str:
     digest = hashlib.sha256(json.dumps(options, sort_keys=True).encode())
     for path in files:
@@ -114,10 +134,9 @@ def encode_folder(data: str, output: str, codec, column: str, *, output_column: 
     returns the run record (counts and file lists)."""
     todo = pairs(data, output)
     run_id = _run_id([p for p, _ in todo], codec.fingerprint, column, output_column, drop_input, on_invalid)
-    staging = _prepare(output, overwrite)
     counts = {"rows_in": 0, "rows_out": 0, "rows_rejected": 0}
     written, rejected = [], []
-    try:
+    with _staged(output, overwrite) as staging:
         for source, rel in todo:
             reject_rel = f"{REJECTED_DIR}/{rel}" if on_invalid == "dead_letter" else None
             got = parquet_io.encode_file(source, storage.join(staging, rel), codec, column,
@@ -129,14 +148,7 @@ def encode_folder(data: str, output: str, codec, column: str, *, output_column: 
             written.append(rel)
             if got["rows_rejected"]:
                 rejected.append(reject_rel)
-        record = parquet_io.result_record(run_id, written, rejected, **counts)
-        storage.write_bytes(record_path(staging), json.dumps(record, indent=2, sort_keys=True).encode(),
-                            overwrite=True)
-    except BaseException:
-        _discard(staging, output)
-        raise
-    _publish(staging, output)
-    return record
+        return _write_record(staging, parquet_io.result_record(run_id, written, rejected, **counts))
 
 
 def decode_folder(data: str, output: str, codec, column: str, *, output_column: str | None = None,
@@ -144,20 +156,13 @@ def decode_folder(data: str, output: str, codec, column: str, *, output_column: 
     """Decode the code column of every Parquet file ``data`` names into the directory ``output``."""
     todo = pairs(data, output)
     run_id = _run_id([p for p, _ in todo], codec.fingerprint, column, output_column, "decode")
-    staging = _prepare(output, overwrite)
     rows, written = 0, []
-    try:
+    with _staged(output, overwrite) as staging:
         for source, rel in todo:
             got = parquet_io.decode_file(source, storage.join(staging, rel), codec, column,
                                          output_column=output_column, overwrite=True, replace=replace,
                                          progress=progress, run_id=run_id)
             rows += got["rows_out"]
             written.append(rel)
-        record = parquet_io.result_record(run_id, written, [], rows_in=rows, rows_out=rows, rows_rejected=0)
-        storage.write_bytes(record_path(staging), json.dumps(record, indent=2, sort_keys=True).encode(),
-                            overwrite=True)
-    except BaseException:
-        _discard(staging, output)
-        raise
-    _publish(staging, output)
-    return record
+        return _write_record(staging, parquet_io.result_record(run_id, written, [], rows_in=rows, rows_out=rows,
+                                                               rows_rejected=0))

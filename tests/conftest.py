@@ -74,6 +74,52 @@ def dataframe_from_arrow(spark, table):
         return spark.createDataFrame(table.to_pylist(), schema=from_arrow_schema(table.schema))
 
 
+class Run:
+    """Result of one in-process CLI call: exit code, stdout, stderr."""
+
+    def __init__(self, code, out, err):
+        self.code, self.out, self.err = code, out, err
+
+    def __repr__(self):
+        return f"Run(code={self.code}, out={self.out[-400:]!r}, err={self.err[-400:]!r})"
+
+
+@pytest.fixture
+def cli(capsys):
+    def run(*argv):
+        from embcompress.cli import main
+
+        code = main([str(a) for a in argv])
+        captured = capsys.readouterr()
+        return Run(code, captured.out, captured.err)
+    return run
+
+
+def publish_race(root, codecs, name: str = "items") -> list:
+    """Publish each codec to ``Registry(root)`` from its own thread, all released at once;
+    ``[(version, fingerprint)]``. A thread's exception fails the caller."""
+    import threading
+
+    from embcompress.registry import Registry
+
+    results, errors, start = [], [], threading.Barrier(len(codecs))
+
+    def publish(codec):
+        start.wait()
+        try:
+            results.append((Registry(root).publish(name, codec), codec.fingerprint))
+        except Exception as exc:  # surfaced below: a thread's exception would otherwise only warn
+            errors.append(exc)
+
+    threads = [threading.Thread(target=publish, args=(c,)) for c in codecs]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    return results
+
+
 SPARK_MODES = ("classic", "connect")
 
 

@@ -5,7 +5,6 @@ import pyarrow.parquet as pq
 import pytest
 
 import embcompress as ec
-from embcompress.cli import main
 
 DIM = 64
 ROWS = 1500
@@ -34,23 +33,6 @@ def write_table(path, x, *, row_group=ROW_GROUP, ids=None):
     return path
 
 
-class Run:
-    """Result of one in-process CLI call: exit code, stdout, stderr."""
-
-    def __init__(self, code, out, err):
-        self.code, self.out, self.err = code, out, err
-
-    def __repr__(self):
-        return f"Run(code={self.code}, out={self.out[-400:]!r}, err={self.err[-400:]!r})"
-
-
-@pytest.fixture
-def cli(capsys):
-    def run(*argv):
-        code = main([str(a) for a in argv])
-        captured = capsys.readouterr()
-        return Run(code, captured.out, captured.err)
-    return run
 
 
 @pytest.fixture(scope="session")

@@ -1,11 +1,11 @@
 """The versioned codec registry: atomic, immutable versions, safe under concurrent publishers."""
 import json
-import threading
 
 import pytest
 
 import embcompress as ec
 from embcompress.registry import Registry
+from tests.conftest import publish_race
 
 
 @pytest.fixture(scope="module")
@@ -60,21 +60,7 @@ def test_bad_names_are_refused(tmp_path, codecs):
 def test_concurrent_publishers_never_share_a_version(tmp_path, data64, round_):
     reg = Registry(tmp_path)
     codecs = [ec.fit("SQ8", data64, seed=s, holdout=0.1 + 0.01 * s) for s in range(8)]
-    results, errors, start = [], [], threading.Barrier(len(codecs))
-
-    def publish(codec):
-        start.wait()
-        try:
-            results.append((Registry(tmp_path).publish("items", codec), codec.fingerprint))
-        except Exception as exc:  # surfaced below: a thread's exception would otherwise only warn
-            errors.append(exc)
-
-    threads = [threading.Thread(target=publish, args=(c,)) for c in codecs]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
+    results = publish_race(tmp_path, codecs)
     assert sorted(v for v, _ in results) == list(range(1, 9))
     for version, fingerprint in results:
         assert reg.get("items", version).fingerprint == fingerprint

@@ -11,26 +11,10 @@ import pytest
 
 import embcompress as ec
 from embcompress import storage
-from embcompress.cli import main
 
 DIM = 32
 
 
-class Run:
-    def __init__(self, code, out, err):
-        self.code, self.out, self.err = code, out, err
-
-    def __repr__(self):
-        return f"Run(code={self.code}, out={self.out[-400:]!r}, err={self.err[-400:]!r})"
-
-
-@pytest.fixture
-def cli(capsys):
-    def run(*argv):
-        code = main([str(a) for a in argv])
-        captured = capsys.readouterr()
-        return Run(code, captured.out, captured.err)
-    return run
 
 
 def put_table(path, x, first_id):

@@ -1,13 +1,13 @@
 """The codec registry on every store: local (atomic rename) and the loopback S3 server
 (conditional create, If-None-Match: *), with 4 concurrent publishers as in tests/core/test_registry.py."""
 import json
-import threading
 
 import pytest
 
 import embcompress as ec
 from embcompress import storage
 from embcompress.registry import Registry
+from tests.conftest import publish_race
 
 PUBLISHERS = 4
 
@@ -17,24 +17,6 @@ def codecs(data64):
     return [ec.fit("SQ8", data64, seed=s, holdout=0.1 + 0.01 * s) for s in range(PUBLISHERS)]
 
 
-def race(root, codecs):
-    """Publish each codec from its own thread, all released at once; ``[(version, fingerprint)]``."""
-    results, errors, start = [], [], threading.Barrier(len(codecs))
-
-    def publish(codec):
-        start.wait()
-        try:
-            results.append((Registry(root).publish("items", codec), codec.fingerprint))
-        except Exception as exc:  # surfaced below: a thread's exception would otherwise only warn
-            errors.append(exc)
-
-    threads = [threading.Thread(target=publish, args=(c,)) for c in codecs]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
-    return results
 
 
 def test_publish_get_versions(store, codecs):
@@ -52,7 +34,7 @@ def test_publish_get_versions(store, codecs):
 
 @pytest.mark.parametrize("round_", range(2))
 def test_concurrent_publishers_get_distinct_versions(store, codecs, round_):
-    results = race(store, codecs)
+    results = publish_race(store, codecs)
     assert sorted(v for v, _ in results) == list(range(1, PUBLISHERS + 1))
     reg = Registry(store)
     for version, fingerprint in results:
@@ -60,7 +42,7 @@ def test_concurrent_publishers_get_distinct_versions(store, codecs, round_):
 
 
 def test_concurrent_publishers_of_one_codec_share_one_version(store, codecs):
-    results = race(store, [codecs[0]] * PUBLISHERS)
+    results = publish_race(store, [codecs[0]] * PUBLISHERS)
     assert [v for v, _ in results] == [1] * PUBLISHERS
     assert Registry(store).versions("items") == [1]
 
