@@ -107,3 +107,21 @@ def test_evaluate_reports_the_documented_keys(data64):
     assert {"recall_at_k", "mse", "bytes_per_vector", "compression_ratio", "encode_rows_per_s"} <= set(report)
     assert report["bytes_per_vector"] == 64 and report["compression_ratio"] == 4.0
     assert report["recall_at_k"] > 0.9 and report["recall_at_k_rescored"] >= report["recall_at_k"]
+
+
+@pytest.mark.parametrize("metric", ["ip", "l2"])
+@pytest.mark.parametrize("db_block", [7, 5000])
+def test_exact_search_never_returns_an_excluded_row(metric, db_block, demo_matrix):
+    """Queries taken from the database with their own rows excluded (how evaluate and recommend
+    score self-queries), against numpy's top-k with those rows masked by hand."""
+    x, rows = demo_matrix[:600], np.arange(0, 600, 37)
+    exclude = rows.copy()
+    exclude[::2] = (rows[::2] + 1) % 600  # some queries exclude another row than their own
+    sims, ids = scoring.blocked_topk(x[rows], len(x), 10, lambda a, b: x[a:b], metric, exclude=exclude,
+                                     db_block=db_block)
+    ref = _brute(x[rows], x, metric)
+    ref[np.arange(len(rows)), exclude] = -np.inf
+    want = np.argsort(-ref, axis=1, kind="stable")[:, :10]
+    assert_same_topk(ids, sims, want, np.take_along_axis(ref, want, axis=1), atol=1e-5,
+                     what="exact search with exclusions")
+    assert not (ids == exclude[:, None]).any()
