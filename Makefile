@@ -14,7 +14,7 @@ PYSPARK_LTS ?= pyspark==3.5.*
 # matplotlib or tqdm): a CLI- or library-only user's environment.
 VENVCORE := .venv-core
 
-.PHONY: demo test test-core test-connect test-spark35 test-core-install lint fuzz bench clean
+.PHONY: demo test test-core test-connect test-spark35 test-core-install lint fuzz mutants bench clean
 
 $(VPY):
 	$(PYTHON) -m venv $(VENV)
@@ -64,6 +64,10 @@ test-spark35: $(STAMP35)
 fuzz: $(STAMP)
 	EMBCOMPRESS_FUZZ_EXAMPLES=20000 EMBCOMPRESS_FIT_FUZZ_EXAMPLES=300 $(VPY) -m pytest -q tests/core/test_fuzz.py \
 		tests/core/test_hostile_artifacts.py -k fuzz
+
+# Planted bugs, one at a time, each of which must turn its tests red (docs/testing.md).
+mutants: $(STAMP)
+	$(VPY) .ci/mutants.py
 
 bench: $(STAMP)
 	$(VPY) benchmarks/run_all.py
