@@ -2,6 +2,8 @@
 pass through untouched; the codec travels once as broadcast artifact bytes."""
 from __future__ import annotations
 
+from typing import cast
+
 import pyarrow as pa
 from pyspark.sql import types as T
 
@@ -21,7 +23,8 @@ ENGINES = ("auto", "pyarrow", "spark")
 
 def _located(exc: EmbeddingError, partition: int, offset: int, column: str, hint: str) -> EmbeddingError:
     """Re-raise a batch-relative error with the row counted from the start of its Spark partition."""
-    row = None if exc.row is None else f"{exc.row + offset} of Spark partition {partition}"
+    # a batch-relative error counts its row as an int (cast: no runtime effect)
+    row = None if exc.row is None else f"{cast(int, exc.row) + offset} of Spark partition {partition}"
     return EmbeddingError(exc.problem, row=row, column=column, hint=hint)
 
 
