@@ -10,12 +10,18 @@ from __future__ import annotations
 
 import os
 from hashlib import sha256
+from typing import Literal, TypeAlias, Union
 
 import apache_beam as beam
 from apache_beam.pvalue import AsSingleton, PCollection
 from apache_beam.utils.shared import Shared
 
 from embcompress import Codec
+
+#: What a transform's ``codec`` argument may be (see the module docstring).
+CodecArg: TypeAlias = Union[Codec, bytes, bytearray, memoryview, AsSingleton, PCollection]
+#: ``"auto"`` (one faiss thread per worker thread), None (faiss's default) or a thread count.
+FaissThreads: TypeAlias = Union[int, Literal["auto"], None]
 
 _SHARED = Shared()
 

@@ -46,24 +46,24 @@ class ArrowBatch(pa.RecordBatch, metaclass=_MatchesBase):
 class ArrowTableCoder(beam.coders.Coder):
     """Encodes a ``pyarrow.Table`` or ``RecordBatch`` as a one-byte kind plus an Arrow IPC stream."""
 
-    def encode(self, value) -> bytes:
+    def encode(self, value: pa.Table | pa.RecordBatch) -> bytes:
         kind = _BATCH if isinstance(value, pa.RecordBatch) else _TABLE
         sink = pa.BufferOutputStream()
         with pa.ipc.new_stream(sink, value.schema) as writer:
             writer.write(value)
         return kind + sink.getvalue().to_pybytes()
 
-    def decode(self, encoded: bytes):
+    def decode(self, encoded: bytes) -> pa.Table | pa.RecordBatch:
         table = pa.ipc.open_stream(pa.py_buffer(encoded)[1:]).read_all()
         return table_to_batch(table) if encoded[:1] == _BATCH else table
 
-    def estimate_size(self, value) -> int:
+    def estimate_size(self, value: pa.Table | pa.RecordBatch) -> int:
         return int(value.nbytes)
 
     def is_deterministic(self) -> bool:
         return False
 
-    def to_type_hint(self):
+    def to_type_hint(self) -> type:
         return pa.Table
 
     def __eq__(self, other):

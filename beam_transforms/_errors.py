@@ -34,7 +34,7 @@ def error_record(element: Any, column: str, reason: str, row: int | None = None)
     return element, (EmbeddingError, repr(exc), traceback.format_exception_only(EmbeddingError, exc))
 
 
-def reason_of(record) -> str:
+def reason_of(record: dict[str, Any] | tuple) -> str:
     """Our reason from either bad-row shape (a ``with_dead_letters()`` dict or Beam's error tuple)."""
     if isinstance(record, dict):
         return record[REASON_COLUMN]

@@ -14,8 +14,8 @@ from embcompress.arrow import decode_arrow
 from embcompress.conventions import default_decoded_column
 
 from . import _rows, _schemas, _tables
-from ._codec_ref import CodecDoFn, split_codec_arg
-from ._errors import ExceptionHandlingMixin
+from ._codec_ref import CodecArg, CodecDoFn, FaissThreads, split_codec_arg
+from ._errors import ExceptionHandlingMixin, TaggedResult
 from .encode import NAMESPACE, apply_by_form
 
 
@@ -82,8 +82,8 @@ class DecodeEmbeddings(ExceptionHandlingMixin, beam.PTransform):
     the wrong size) in Beam's error shape, as ``ParDo``'s do.
     """
 
-    def __init__(self, column, codec, *, output_column=None, drop_input=False, replace=False,
-                 faiss_threads="auto"):
+    def __init__(self, column: str, codec: CodecArg, *, output_column: str | None = None, drop_input: bool = False,
+                 replace: bool = False, faiss_threads: FaissThreads = "auto") -> None:
         super().__init__()
         self._column = column
         self._codec_arg = codec
@@ -92,7 +92,7 @@ class DecodeEmbeddings(ExceptionHandlingMixin, beam.PTransform):
         self._replace = replace
         self._faiss_threads = faiss_threads
 
-    def expand(self, pcoll):
+    def expand(self, pcoll: beam.PCollection) -> beam.PCollection | TaggedResult:
         blob, side = split_codec_arg(self._codec_arg)
         args = (blob, self._column, self._output_column, self._drop_input, self._faiss_threads, self._replace)
         out_type = lambda rt: _schemas.with_field(rt, self._column, self._output_column,  # noqa: E731

@@ -24,9 +24,9 @@ from embcompress.conventions import check_on_invalid, default_code_column
 from embcompress.provenance import ColumnRecord
 
 from . import _rows, _schemas, _tables
-from ._codec_ref import CodecDoFn, limit_faiss_threads, split_codec_arg
+from ._codec_ref import CodecArg, CodecDoFn, FaissThreads, limit_faiss_threads, split_codec_arg
 from ._coders import arrow_hint, is_arrow_type
-from ._errors import ExceptionHandlingMixin, Handling, dead_letter
+from ._errors import ExceptionHandlingMixin, Handling, TaggedResult, dead_letter
 
 __all__ = ["EncodeEmbeddings", "EncodeResult", "dead_letter", "apply_by_form"]
 
@@ -320,8 +320,8 @@ class EncodeEmbeddings(ExceptionHandlingMixin, beam.PTransform):
     encoded vectors) and ``bytes_out`` (code bytes).
     """
 
-    def __init__(self, column, codec, *, output_column=None, drop_input=False, replace=False,
-                 on_invalid="raise", faiss_threads="auto"):
+    def __init__(self, column: str, codec: CodecArg, *, output_column: str | None = None, drop_input: bool = False,
+                 replace: bool = False, on_invalid: str = "raise", faiss_threads: FaissThreads = "auto") -> None:
         super().__init__()
         self._on_invalid = check_on_invalid(on_invalid)
         self._column = column
@@ -339,7 +339,7 @@ class EncodeEmbeddings(ExceptionHandlingMixin, beam.PTransform):
         self._handling = None
         return self
 
-    def expand(self, pcoll):
+    def expand(self, pcoll: beam.PCollection) -> beam.PCollection | EncodeResult | TaggedResult:
         blob, side = split_codec_arg(self._codec_arg)
         handling = self._handling
         on_invalid = self._on_invalid

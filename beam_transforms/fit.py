@@ -28,8 +28,8 @@ class FitCodec(beam.PTransform):
     unless ``overwrite=True``.
     """
 
-    def __init__(self, column, spec, *, sample_size=100_000, seed=0, metric="ip", artifact_location=None,
-                 overwrite=False):
+    def __init__(self, column: str, spec: str, *, sample_size: int = 100_000, seed: int = 0, metric: str = "ip",
+                 artifact_location: str | None = None, overwrite: bool = False) -> None:
         super().__init__()
         ec.parse_spec(spec)
         check_sample_size(sample_size)
@@ -41,7 +41,7 @@ class FitCodec(beam.PTransform):
         self._location = artifact_location
         self._overwrite = overwrite
 
-    def expand(self, pcoll):
+    def expand(self, pcoll: beam.PCollection) -> beam.PCollection[bytes]:
         sample = pcoll | "Sample" >> beam.CombineGlobally(ReservoirSample(self._column, self._sample_size, self._seed))
         blob = sample | "Fit" >> beam.Map(fit_artifact, self._spec, self._metric, self._seed)
         if self._location is not None:
@@ -52,9 +52,9 @@ class FitCodec(beam.PTransform):
 class ReadCodec(beam.PTransform):
     """``p | ReadCodec(location)``: a singleton PCollection of the verified artifact bytes."""
 
-    def __init__(self, artifact_location):
+    def __init__(self, artifact_location: str) -> None:
         super().__init__()
         self._location = artifact_location
 
-    def expand(self, pbegin):
+    def expand(self, pbegin: beam.pvalue.PBegin) -> beam.PCollection[bytes]:
         return pbegin | "Location" >> beam.Create([self._location]) | "Read" >> beam.Map(read_artifact)

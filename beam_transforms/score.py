@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import heapq
 from itertools import chain
+from typing import Any
 
 import apache_beam as beam
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 from apache_beam.pvalue import AsDict, AsSingleton, PCollection
 
@@ -21,8 +23,8 @@ from embcompress.checks import check_k
 from embcompress.validation import as_float_matrix
 
 from . import _rows, _schemas, _tables
-from ._codec_ref import CodecDoFn, split_codec_arg
-from ._errors import ExceptionHandlingMixin
+from ._codec_ref import CodecArg, CodecDoFn, FaissThreads, split_codec_arg
+from ._errors import ExceptionHandlingMixin, TaggedResult
 from .encode import apply_by_form
 
 
@@ -92,7 +94,7 @@ class TopKNeighbors(beam.PTransform):
         self._k = k
         self._key_field, self._candidates_field = key_field, candidates_field
 
-    def expand(self, pcoll):
+    def expand(self, pcoll: beam.PCollection) -> beam.PCollection:
         rt = _schemas.row_type(pcoll.element_type)
         fields = (self._key_field, self._candidates_field)
         if rt is None:
@@ -200,7 +202,10 @@ class ScoreEmbeddings(ExceptionHandlingMixin, beam.PTransform):
     column, codes of the wrong size) in Beam's error shape.
     """
 
-    def __init__(self, column, codec, queries, *, k=10, id_column="id", mode="asymmetric", faiss_threads="auto"):
+    def __init__(self, column: str, codec: CodecArg,
+                 queries: npt.ArrayLike | dict[Any, npt.ArrayLike] | AsSingleton | AsDict | PCollection, *,
+                 k: int = 10, id_column: str = "id", mode: str = "asymmetric",
+                 faiss_threads: FaissThreads = "auto") -> None:
         super().__init__()
         check_k(k)
         self._column = column
@@ -211,7 +216,7 @@ class ScoreEmbeddings(ExceptionHandlingMixin, beam.PTransform):
         self._mode = mode
         self._faiss_threads = faiss_threads
 
-    def expand(self, pcoll):
+    def expand(self, pcoll: beam.PCollection) -> beam.PCollection | TaggedResult:
         blob, side = split_codec_arg(self._codec_arg)
         side_inputs = {} if side is None else {"codec_blob": side}
         queries = self._queries

@@ -12,6 +12,7 @@ import numpy as np
 import pyarrow as pa
 
 from . import validation as v
+from ._typing import Vectors
 from .errors import EmbeddingError
 
 ON_INVALID = ("raise", "null", "dead_letter")
@@ -248,7 +249,8 @@ def decode_arrow(codec, values, *, column=None) -> pa.FixedSizeListArray:
     return vectors_to_arrow(codec.decode(codes), null)
 
 
-def validate(x, *, dim=None, column=None, nonzero_norm: bool = False):
+def validate(x: Vectors, *, dim: int | None = None, column: str | None = None,
+             nonzero_norm: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Return ``(bad_mask, reasons)``: ``reasons[i]`` says why row ``i`` is bad, None if it is fine.
 
     ``x`` is an (n, d) array or a pyarrow list / large_list / fixed_size_list array. Null

@@ -8,8 +8,10 @@ from hashlib import sha256
 
 import faiss
 import numpy as np
+import numpy.typing as npt
 
 from . import artifact, binary, files, layout, scoring, storage
+from ._typing import PathOrURL, Vectors
 from ._version import __version__
 from .checks import METRICS, check_k
 from .arrow import vectors_from_arrow
@@ -105,7 +107,7 @@ class Codec:
             return batch.matrix
         return as_float_matrix(x, column=column, dim=self.dim)
 
-    def encode(self, x, *, validate: bool = True, column=None) -> np.ndarray:
+    def encode(self, x: Vectors, *, validate: bool = True, column: str | None = None) -> np.ndarray:
         """Encode (n, dim) vectors to (n, code_size) uint8 codes.
 
         Bad rows (NaN, Inf, zero norm where the spec normalizes) raise EmbeddingError naming
@@ -133,7 +135,7 @@ class Codec:
                                  f"(shape {codes.shape})", hint="decode with the codec that encoded these codes")
         return np.ascontiguousarray(codes)
 
-    def decode(self, codes) -> np.ndarray:
+    def decode(self, codes: npt.ArrayLike) -> np.ndarray:
         """Decode (n, code_size) uint8 codes to (n, dim) float32 reconstructions."""
         return self._pipeline.decode(self._check_codes(codes))
 
@@ -161,7 +163,7 @@ class Codec:
             return q, len(codes), lambda a, b: codes[a:b], sparse
         return q, len(codes), lambda a, b: p.decode(codes[a:b], p.score_depth), scoring.similarity
 
-    def score(self, queries, codes, *, mode: str = "asymmetric") -> np.ndarray:
+    def score(self, queries: npt.ArrayLike, codes: npt.ArrayLike, *, mode: str = "asymmetric") -> np.ndarray:
         """(nq, n) similarity of float queries to coded vectors.
 
         ``asymmetric``: inner product with the reconstruction (or -squared L2 for
@@ -176,7 +178,9 @@ class Codec:
             out[:, start:stop] = similarity(q, block(start, stop), self.metric)
         return out
 
-    def search(self, queries, codes, k: int = 10, *, rescore=None, mode: str = "asymmetric", exclude=None):
+    def search(self, queries: npt.ArrayLike, codes: npt.ArrayLike, k: int = 10, *,
+               rescore: tuple[npt.ArrayLike, float] | None = None, mode: str = "asymmetric",
+               exclude: npt.ArrayLike | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Top-``k`` code rows per query: ``(ids, sims)``, both (nq, min(k, n)), best first.
 
         ``k`` larger than the number of codes ``n`` is clipped to ``n`` (every row is returned),
@@ -217,7 +221,8 @@ class Codec:
         return blob if key is None else artifact.sign(blob, key)
 
     @classmethod
-    def from_bytes(cls, blob, *, key: bytes | None = None, max_memory: int | None = None) -> "Codec":
+    def from_bytes(cls, blob: bytes | bytearray | memoryview, *, key: bytes | None = None,
+                   max_memory: int | None = None) -> "Codec":
         """Verify and rebuild a codec from artifact bytes, trusting nothing in them.
 
         In order, before faiss sees anything: the HMAC when ``key`` is given, sizes and
@@ -244,7 +249,7 @@ class Codec:
         codec._blob = blob
         return codec
 
-    def save(self, path, *, overwrite: bool = False, key: bytes | None = None) -> str:
+    def save(self, path: PathOrURL, *, overwrite: bool = False, key: bytes | None = None) -> str:
         """Write the artifact atomically (temporary file, then rename; one PUT on an object
         store such as ``s3://``); signed when ``key`` is given.
 
@@ -332,7 +337,7 @@ def _check_header(header: dict):
     return spec
 
 
-def load(path, *, key: bytes | None = None, max_memory: int | None = None) -> Codec:
+def load(path: PathOrURL, *, key: bytes | None = None, max_memory: int | None = None) -> Codec:
     """Load and verify a codec artifact written by :meth:`Codec.save`.
 
     Only a regular file is read (a FIFO or device is refused without blocking), and only when

@@ -16,7 +16,9 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from . import scoring
+from ._typing import Vectors
 from .arrow import vectors_from_arrow
+from .codec import Codec
 from .fitting import STAT_DATABASE, STAT_QUERIES, recall_at_k
 from .validation import as_float_matrix, find_invalid
 
@@ -72,7 +74,7 @@ def _recall(codec, x, seed):
     return recall_at_k(ids, truth, 10)
 
 
-def drift(codec, sample, *, thresholds: dict | None = None, seed: int = 0) -> DriftReport:
+def drift(codec: Codec, sample: Vectors, *, thresholds: dict | None = None, seed: int = 0) -> DriftReport:
     """Compare ``sample`` (array or pyarrow list column) with what ``codec`` was fitted on."""
     limits = {**DEFAULT_THRESHOLDS, **(thresholds or {})}
     unknown = set(limits) - set(DEFAULT_THRESHOLDS)

@@ -1,10 +1,12 @@
 """The exceptions embcompress raises on bad input, bad specs and bad artifacts."""
+from __future__ import annotations
 
 
 class EmbeddingError(ValueError):
     """An input vector (or sample) is unusable: names the column, the row and the problem."""
 
-    def __init__(self, problem, *, row=None, column=None, hint=None):
+    def __init__(self, problem: str, *, row: int | str | None = None, column: str | None = None,
+                 hint: str | None = None) -> None:
         self.problem = problem
         self.row = row
         self.column = column

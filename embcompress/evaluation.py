@@ -4,7 +4,9 @@ from __future__ import annotations
 import time
 
 import numpy as np
+import numpy.typing as npt
 
+from .codec import Codec
 from .protocol import recall_at_k, split_queries
 from .scoring import exact_search
 from .validation import as_float_matrix
@@ -12,7 +14,9 @@ from .validation import as_float_matrix
 DEFAULT_QUERIES = 1000
 
 
-def evaluate(codec, data, queries=None, k: int = 10, ground_truth=None, *, seed: int = 0, rescore_factor=None) -> dict:
+def evaluate(codec: Codec, data: npt.ArrayLike, queries: npt.ArrayLike | None = None, k: int = 10,
+             ground_truth: npt.ArrayLike | None = None, *, seed: int = 0,
+             rescore_factor: float | None = None) -> dict:
     """Quality and cost of ``codec`` on ``data``.
 
     ``queries`` is None (1,000 seeded rows of ``data``, self-matches excluded), an int array

@@ -2,10 +2,13 @@
 from __future__ import annotations
 
 import numbers
+from collections.abc import Sequence
 
 import numpy as np
+import pyarrow as pa
 
 from . import layout, scoring
+from ._typing import Vectors
 from .arrow import vectors_from_arrow
 from .checks import check_metric, check_seed
 from .codec import Codec, library_versions
@@ -13,7 +16,7 @@ from .errors import EmbeddingError
 from .moments import Moments
 from .pipeline import Pipeline
 from .protocol import recall_at_k  # noqa: F401 -- re-exported as ec.recall_at_k
-from .spec import parse_spec
+from .spec import Spec, parse_spec
 from .validation import as_float_matrix, find_invalid, raise_on_invalid
 
 MAX_HOLDOUT_ROWS = 1000
@@ -86,7 +89,8 @@ def check_fit_arguments(metric, seed, holdout) -> None:
         raise ValueError(f"holdout must be None or in [0, 1), got {holdout!r}")
 
 
-def fit(spec, sample, metric: str = "ip", seed: int = 0, *, holdout: float | None = None, column=None,
+def fit(spec: str | Spec, sample: Vectors | pa.Table, metric: str = "ip", seed: int = 0, *,
+        holdout: float | None = None, column: str | Sequence[str] | None = None,
         moments: Moments | None = None, max_memory: int | None = None) -> Codec:
     """Fit ``spec`` on ``sample`` ((n, d) array, or a pyarrow list/fixed_size_list array).
 

@@ -87,7 +87,7 @@ class Moments:
                 + self.scatter.astype(_VALUES).tobytes())
 
     @classmethod
-    def from_bytes(cls, blob) -> "Moments":
+    def from_bytes(cls, blob: bytes | bytearray | memoryview) -> "Moments":
         blob = memoryview(blob)
         if len(blob) < 16:
             raise ValueError(f"moments blob of {len(blob)} bytes is shorter than its header")
@@ -97,7 +97,7 @@ class Moments:
         values = np.frombuffer(blob[16:], dtype=_VALUES)
         return cls(count, values[:dim].copy(), values[dim:].reshape(dim, dim).copy())
 
-    def pca(self, d_out: int, eigen_power: float = 0.0, epsilon: float = 0.0):
+    def pca(self, d_out: int, eigen_power: float = 0.0, epsilon: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
         """faiss's ``PCAMatrix`` transform for these rows: ``(A, b)`` with ``y = A x + b``.
 
         Rows of A are the leading eigenvectors of the scatter matrix, largest first, each scaled

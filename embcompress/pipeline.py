@@ -168,7 +168,7 @@ class Pipeline:
         return np.ascontiguousarray(y, dtype=np.float32)
 
 
-def code_size(spec, dim: int) -> int:
+def code_size(spec: str | Spec, dim: int) -> int:
     """Bytes per vector that ``spec`` produces for ``dim``-dimensional input, without fitting."""
     parsed = parse_spec(spec)
     parsed.check_dim(dim)

@@ -7,6 +7,7 @@ million codes never build a 10,000 x 10,000,000 matrix.
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 
 from .validation import as_float_matrix
 
@@ -101,7 +102,8 @@ def rescore(queries, candidates, originals, k: int, metric: str):
     return s[:, :k], i[:, :k]
 
 
-def exact_search(queries, data, k: int, metric: str = "ip", exclude=None):
+def exact_search(queries: npt.ArrayLike, data: npt.ArrayLike, k: int, metric: str = "ip",
+                 exclude: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Exact top-``k`` ``(ids, sims)`` of ``queries`` among ``data`` rows, in bounded blocks."""
     data = as_float_matrix(data)
     queries = as_float_matrix(queries, dim=data.shape[1])

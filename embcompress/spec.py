@@ -222,7 +222,7 @@ def _numbers(spec: str, token: str, groups) -> tuple:
     return tuple(out)
 
 
-def parse_spec(spec) -> Spec:
+def parse_spec(spec: str | Spec) -> Spec:
     """Parse ``spec`` or raise ValueError quoting it and listing the accepted grammar."""
     if isinstance(spec, Spec):
         return spec

@@ -2,17 +2,23 @@
 pass through untouched; the codec travels once as broadcast artifact bytes."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Literal, cast, overload
+
 import pyarrow as pa
 from pyspark.sql import types as T
 
 from embcompress.arrow import codes_as_binary, decode_arrow, encode_arrow, vectors_from_arrow
 from embcompress import provenance
+from embcompress.codec import Codec
 from embcompress.conventions import REASON_COLUMN, check_on_invalid, default_code_column, default_decoded_column
 from embcompress.errors import EmbeddingError
 from embcompress.provenance import ColumnRecord
 
 from . import _columns, _scan
 from ._worker import broadcast_codec
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame
 
 DEFAULT_REASON_COL = REASON_COLUMN
 HINT = "fix or drop the row, or pass on_invalid='null' or on_invalid='dead_letter' to encode_column"
@@ -21,7 +27,8 @@ ENGINES = ("auto", "pyarrow", "spark")
 
 def _located(exc: EmbeddingError, partition: int, offset: int, column: str, hint: str) -> EmbeddingError:
     """Re-raise a batch-relative error with the row counted from the start of its Spark partition."""
-    row = None if exc.row is None else f"{exc.row + offset} of Spark partition {partition}"
+    # a batch-relative error counts its row as an int (cast: no runtime effect)
+    row = None if exc.row is None else f"{cast(int, exc.row) + offset} of Spark partition {partition}"
     return EmbeddingError(exc.problem, row=row, column=column, hint=hint)
 
 
@@ -129,8 +136,30 @@ def _plain_scan(df, src, engine, on_invalid):
     return scan
 
 
-def encode_column(df, codec, input_col, output_col=None, *, on_invalid="raise", drop_input=False,
-                  reason_col=DEFAULT_REASON_COL, engine="auto", replace=False, ship="auto"):
+@overload
+def encode_column(df: DataFrame, codec: Codec, input_col: str, output_col: str | None = None, *,
+                  on_invalid: Literal["raise", "null"] = "raise", drop_input: bool = False,
+                  reason_col: str = DEFAULT_REASON_COL, engine: str = "auto", replace: bool = False,
+                  ship: str = "auto") -> DataFrame: ...
+
+
+@overload
+def encode_column(df: DataFrame, codec: Codec, input_col: str, output_col: str | None = None, *,
+                  on_invalid: Literal["dead_letter"], drop_input: bool = False, reason_col: str = DEFAULT_REASON_COL,
+                  engine: str = "auto", replace: bool = False, ship: str = "auto") -> tuple[DataFrame, DataFrame]: ...
+
+
+@overload
+def encode_column(df: DataFrame, codec: Codec, input_col: str, output_col: str | None = None, *,
+                  on_invalid: str = "raise", drop_input: bool = False, reason_col: str = DEFAULT_REASON_COL,
+                  engine: str = "auto", replace: bool = False,
+                  ship: str = "auto") -> DataFrame | tuple[DataFrame, DataFrame]: ...
+
+
+def encode_column(df: DataFrame, codec: Codec, input_col: str, output_col: str | None = None, *,
+                  on_invalid: str = "raise", drop_input: bool = False, reason_col: str = DEFAULT_REASON_COL,
+                  engine: str = "auto", replace: bool = False,
+                  ship: str = "auto") -> DataFrame | tuple[DataFrame, DataFrame]:
     """Add ``output_col`` (binary, ``codec.code_size`` bytes per row) holding the codes of ``input_col``.
 
     ``input_col`` is ``array<float>``, ``array<double>`` or a Spark ML vector; null vectors give
@@ -188,7 +217,8 @@ def _decoder(handle, column, output_col, names):
     return run
 
 
-def decode_column(df, codec, input_col, output_col=None, *, drop_input=False, replace=False, ship="auto"):
+def decode_column(df: DataFrame, codec: Codec, input_col: str, output_col: str | None = None, *,
+                  drop_input: bool = False, replace: bool = False, ship: str = "auto") -> DataFrame:
     """Add ``output_col`` (``array<float>``, the reconstruction) decoded from the binary codes in ``input_col``.
 
     ``output_col`` defaults to ``input_col`` without ``_code`` (``embedding_code`` -> ``embedding``),

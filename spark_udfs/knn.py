@@ -8,6 +8,8 @@ top ``k``. No corpus row ever reaches the driver, so the corpus can be any size.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pyarrow as pa
 from pyspark.sql import Window
@@ -16,10 +18,14 @@ from pyspark.sql import types as T
 
 from embcompress.arrow import codes_from_arrow, vectors_from_arrow
 from embcompress.checks import check_k
+from embcompress.codec import Codec
 from embcompress.validation import raise_on_invalid
 
 from . import _columns, _session
 from ._worker import broadcast_codec, ship_bytes
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame
 
 QIDX = "__embcompress_qidx"
 
@@ -83,8 +89,9 @@ def _searcher(handle, query_payload, code_col, id_col, rescore_read, rescore_col
     return run
 
 
-def knn_join(queries_df, corpus_df, codec, *, query_col, code_col, k=10, rescore_col=None, rescore_factor=4,
-             query_id_col="id", corpus_id_col="id"):
+def knn_join(queries_df: DataFrame, corpus_df: DataFrame, codec: Codec, *, query_col: str, code_col: str,
+             k: int = 10, rescore_col: str | None = None, rescore_factor: float = 4, query_id_col: str = "id",
+             corpus_id_col: str = "id") -> DataFrame:
     """Top-``k`` corpus rows per query: DataFrame ``(query_id, corpus_id, rank, score)``, rank 1 = best.
 
     ``queries_df[query_col]`` holds float vectors (the small side, collected once) and

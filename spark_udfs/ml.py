@@ -3,6 +3,8 @@
 artifact bytes, never pickle, and both work inside a ``pyspark.ml.Pipeline``."""
 from __future__ import annotations
 
+from typing import Any
+
 from pyspark import keyword_only
 from pyspark.ml import Estimator, Model
 from pyspark.ml.param import Param, Params, TypeConverters
@@ -36,16 +38,16 @@ class _CodecParams(HasInputCol, HasOutputCol, HasSeed):
         super().__init__(*args)
         self._setDefault(sampleSize=100_000, seed=0, metric="ip", onInvalid="raise")
 
-    def getSpec(self):
+    def getSpec(self) -> str:
         return self.getOrDefault(self.spec)
 
-    def getSampleSize(self):
+    def getSampleSize(self) -> int:
         return self.getOrDefault(self.sampleSize)
 
-    def getMetric(self):
+    def getMetric(self) -> str:
         return self.getOrDefault(self.metric)
 
-    def getOnInvalid(self):
+    def getOnInvalid(self) -> str:
         return self.getOrDefault(self.onInvalid)
 
     def _output(self):
@@ -55,24 +57,27 @@ class _CodecParams(HasInputCol, HasOutputCol, HasSeed):
 class EmbeddingCompressor(Estimator, _CodecParams, DefaultParamsReadable, DefaultParamsWritable):
     """Fit a codec on a seeded sample of ``inputCol``; the model encodes it into ``outputCol``."""
 
+    _input_kwargs: dict[str, Any]  # set by @keyword_only (as in pyspark's own estimators)
+
     @keyword_only
-    def __init__(self, *, inputCol=None, outputCol=None, spec=None, sampleSize=100_000, seed=0, metric="ip",
-                 onInvalid="raise"):
+    def __init__(self, *, inputCol: str | None = None, outputCol: str | None = None, spec: str | None = None,
+                 sampleSize: int = 100_000, seed: int = 0, metric: str = "ip", onInvalid: str = "raise") -> None:
         super().__init__()
         self._set(**self._input_kwargs)
 
     @keyword_only
-    def setParams(self, *, inputCol=None, outputCol=None, spec=None, sampleSize=100_000, seed=0, metric="ip",
-                  onInvalid="raise"):
+    def setParams(self, *, inputCol: str | None = None, outputCol: str | None = None, spec: str | None = None,
+                  sampleSize: int = 100_000, seed: int = 0, metric: str = "ip",
+                  onInvalid: str = "raise") -> EmbeddingCompressor:
         return self._set(**self._input_kwargs)
 
-    def setInputCol(self, value):
+    def setInputCol(self, value: str) -> EmbeddingCompressor:
         return self._set(inputCol=value)
 
-    def setOutputCol(self, value):
+    def setOutputCol(self, value: str) -> EmbeddingCompressor:
         return self._set(outputCol=value)
 
-    def setSpec(self, value):
+    def setSpec(self, value: str) -> EmbeddingCompressor:
         return self._set(spec=value)
 
     def _fit(self, dataset):
@@ -88,35 +93,35 @@ class EmbeddingCompressor(Estimator, _CodecParams, DefaultParamsReadable, Defaul
 class EmbeddingCompressorModel(Model, _CodecParams, MLReadable, MLWritable):
     """Encode ``inputCol`` into ``outputCol`` (binary codes) with a fitted codec."""
 
-    def __init__(self, codec=None):
+    def __init__(self, codec: ec.Codec | None = None) -> None:
         super().__init__()
         self._codec = codec
 
     @property
-    def codec(self):
+    def codec(self) -> ec.Codec:
         if self._codec is None:
             raise ec.NotFittedError("EmbeddingCompressorModel has no codec: fit an EmbeddingCompressor or load a model")
         return self._codec
 
-    def setInputCol(self, value):
+    def setInputCol(self, value: str) -> EmbeddingCompressorModel:
         return self._set(inputCol=value)
 
-    def setOutputCol(self, value):
+    def setOutputCol(self, value: str) -> EmbeddingCompressorModel:
         return self._set(outputCol=value)
 
     def _transform(self, dataset):
         return encode_column(dataset, self.codec, self.getInputCol(), self._output(), on_invalid=self.getOnInvalid())
 
-    def copy(self, extra=None):
+    def copy(self, extra: dict[Param, Any] | None = None) -> EmbeddingCompressorModel:
         new = super().copy(extra)
         new._codec = self._codec
         return new
 
-    def write(self):
+    def write(self) -> MLWriter:
         return _ModelWriter(self)
 
     @classmethod
-    def read(cls):
+    def read(cls) -> MLReader[EmbeddingCompressorModel]:
         return _ModelReader(cls)
 
 

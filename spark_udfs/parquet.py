@@ -2,6 +2,9 @@
 and leave the codec artifact and a sidecar JSON describing it next to the output."""
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Literal
+
 import embcompress as ec
 from embcompress import provenance, storage
 from embcompress.codec import MAX_ARTIFACT_BYTES
@@ -17,13 +20,16 @@ from . import _fs, _rowgroups, _scan
 from .encode import encode_column
 from .sampling import fit_codec
 
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
 SIDECAR = DATASET_SIDECAR
 ARTIFACT = DATASET_ARTIFACT
 MODES = ("errorifexists", "error", "overwrite", "append", "ignore")
 ENGINES = ("auto", "pyarrow", "spark")
 
 
-def read_parquet(spark, *paths: str):
+def read_parquet(spark: SparkSession, *paths: str) -> DataFrame:
     """``spark.read.parquet(*paths)``, marked as a plain read: :func:`encode_column`,
     :func:`fit_codec` and :func:`sample_vectors` then read its row groups with pyarrow on the
     executors, skipping Spark's element-by-element conversion of the vectors (docs/spark.md).
@@ -126,9 +132,11 @@ def choose_engine(input_path, engine: str = "auto", partition_by=None) -> str:
     return "pyarrow"
 
 
-def compress_parquet(spark, input_path, output_path, column, spec, *, sample_size=100_000, seed=0, metric="ip",
-                     output_col=None, drop_input=None, partition_by=None, mode="errorifexists",
-                     on_invalid="raise", engine="auto", replace=False, keep_input=None):
+def compress_parquet(spark: SparkSession, input_path: str, output_path: str, column: str, spec: str | ec.Codec, *,
+                     sample_size: int = 100_000, seed: int = 0, metric: str = "ip", output_col: str | None = None,
+                     drop_input: bool | None = None, partition_by: Sequence[str] | None = None,
+                     mode: str = "errorifexists", on_invalid: Literal["raise", "null"] = "raise", engine: str = "auto",
+                     replace: bool = False, keep_input: bool | None = None) -> ec.Codec:
     """Read Parquet at ``input_path``, encode ``column`` and write Parquet to ``output_path``.
 
     ``spec`` is a spec string (fitted here on ``sample_size`` rows) or a fitted Codec. The code
@@ -179,8 +187,11 @@ def compress_parquet(spark, input_path, output_path, column, spec, *, sample_siz
     if df is not None and output_col in df.columns and output_col != column:
         df = df.drop(output_col)  # replace=True: the codes take its place
     read_engine = "spark" if engine == "spark" else "auto"  # how fit_codec/encode_column read the vectors
-    codec = spec if isinstance(spec, ec.Codec) else fit_codec(df, column, spec, sample_size=sample_size, seed=seed,
-                                                             metric=metric, engine=read_engine)
+    if isinstance(spec, ec.Codec):
+        codec = spec
+    else:
+        assert df is not None  # only a fitted codec skips the Spark read
+        codec = fit_codec(df, column, spec, sample_size=sample_size, seed=seed, metric=metric, engine=read_engine)
     if exists and mode == "append":
         _check_append(spark, output_path, codec)
     parts = _fs.partition_columns(input_path) if partition_by is None else list(partition_by)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
@@ -15,10 +16,14 @@ from . import _columns, _moments, _scan, _session
 from ._draws import SAFETY_SIGMAS, ipc_blob, ipc_column, row_group_draws
 from ._draws import oversampled_fraction as _fraction
 
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame
+
 ENGINES = ("auto", "spark")
 
 
-def sample_vectors(df, column: str, sample_size: int = 100_000, seed: int = 0, *, engine: str = "auto"):
+def sample_vectors(df: DataFrame, column: str, sample_size: int = 100_000, seed: int = 0, *,
+                   engine: str = "auto") -> pa.Array:
     """A seeded, roughly uniform sample of at most ``sample_size`` non-null vectors, as a pyarrow array.
 
     The table is counted once (for Parquet a metadata read, no scan of the vectors), then
@@ -99,8 +104,9 @@ def _bernoulli(src, read_col, column, fraction, seed):
     return _session.to_arrow(picked.where(F.col(column).isNotNull())).column(column).combine_chunks()
 
 
-def fit_codec(df, column: str, spec: str, *, sample_size: int = 100_000, seed: int = 0, metric: str = "ip",
-              holdout: float | None = None, engine: str = "auto", pca_moments: bool = True):
+def fit_codec(df: DataFrame, column: str, spec: str, *, sample_size: int = 100_000, seed: int = 0,
+              metric: str = "ip", holdout: float | None = None, engine: str = "auto",
+              pca_moments: bool = True) -> ec.Codec:
     """Fit ``spec`` with the core (:func:`embcompress.fit`) on a sample of ``df[column]``.
 
     ``column`` is ``array<float>``, ``array<double>`` or a Spark ML vector. Null vectors are

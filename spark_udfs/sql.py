@@ -6,13 +6,19 @@ is made when the UDFs are built, never at import.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pyarrow as pa
 
 from embcompress.arrow import codes_as_binary, decode_arrow, encode_arrow
+from embcompress.codec import Codec
 
 from . import _columns, _session
 from ._pairs import score_pairs, sim_pairs
 from ._worker import broadcast_codec
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
 
 ARROW_UDF_SINCE = (4, 1)
 
@@ -74,7 +80,7 @@ def make_udfs(spark, codec, prefix: str = "emb", *, on_invalid: str = "raise") -
     return {names[k]: f for k, f in funcs.items()}
 
 
-def register_udfs(spark, codec, prefix: str = "emb", *, on_invalid: str = "raise") -> dict:
+def register_udfs(spark: SparkSession, codec: Codec, prefix: str = "emb", *, on_invalid: str = "raise") -> dict:
     """Register ``{prefix}_encode``, ``_decode``, ``_score`` and ``_sim`` for ``spark.sql``.
 
     ``{prefix}_encode(vector) -> binary``; ``{prefix}_decode(binary) -> array<float>``;

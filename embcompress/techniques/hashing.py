@@ -9,11 +9,15 @@ the artifact stores only the seed and the sizes.
 from __future__ import annotations
 
 import hashlib
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .. import exact
 from .base import NoFit
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 def _mix64(z: np.ndarray) -> np.ndarray:
     """splitmix64 finalizer, vectorized on uint64 (wrap-around arithmetic)."""
@@ -62,7 +66,8 @@ def _token_keys(tokens) -> np.ndarray:
                      for t in tokens], dtype=np.uint64)
 
 
-def hash_features(features, n: int, k: int = 2, seed: int = 0) -> np.ndarray:
+def hash_features(features: list[str] | tuple[str, ...] | dict[str, float] | pa.Array | pa.ChunkedArray,
+                  n: int, k: int = 2, seed: int = 0) -> np.ndarray:
     """Hash sparse or categorical features into dense float32 vectors of length ``n``.
 
     ``features`` is a list of tokens or a token->weight mapping (one vector, shape (n,)), or a
