@@ -189,7 +189,15 @@ class Spec:
 
 
 def faiss_code_text(code: Piece) -> str:
-    """The code as faiss's ``index_factory`` spells it (additive settings stripped)."""
+    """The code as faiss's ``index_factory`` spells it (additive settings stripped).
+
+    A product quantizer is ``PQ{m}[x{bits}]np``: without ``np`` faiss's factory adds polysemous
+    training, an annealing that reorders each sub-quantizer's centroids for Hamming filtering,
+    which nothing here uses. The centroids, and so recall, are the same; the fit is about 30x
+    faster without it (PQ48 on 2,000 x 384: 2.8 s against 87 s).
+    """
+    if code.kind == "PQ":
+        return f"PQ{code.args[0]}x{code.args[1]}np"
     if code.kind in ("RQ", "LSQ"):
         return f"{code.kind}{code.args[0]}x{code.args[1]}"
     if code.kind in ("PRQ", "PLSQ"):

@@ -59,7 +59,8 @@ FAISS_TRANSFORM_SPECS = [s for s in FAISS_SPECS if s not in ROW_INDEPENDENT_IN_F
 
 
 def _faiss(spec, data64):
-    index = faiss.index_factory(64, spec, faiss.METRIC_INNER_PRODUCT)
+    # faiss's spelling of the spec: a product quantizer as "PQ{m}x{bits}np" (no polysemous reordering)
+    index = faiss.index_factory(64, ec.parse_spec(spec).faiss_factory, faiss.METRIC_INNER_PRODUCT)
     index.train(_train(spec, data64))
     return index
 
