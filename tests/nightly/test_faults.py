@@ -78,6 +78,8 @@ def test_fault_in_the_refit_night_then_rerun(engine, fault, engine_spark, clean_
         # one OpenMP thread, as in this process (conftest): a faiss fit's float sums follow the thread count
         env = dict(os.environ, **{_faults.KILL_ENV: "4", "PYTHONPATH": REPO, "PYSPARK_PYTHON": sys.executable,
                                   "PYSPARK_DRIVER_PYTHON": sys.executable, "OMP_NUM_THREADS": "1"})
+        for key in ("SPARK_CONNECT_MODE_ENABLED", "SPARK_REMOTE", "SPARK_LOCAL_REMOTE"):
+            env.pop(key, None)  # the killed driver is a classic session, also when this run is on Connect
         proc = subprocess.run([sys.executable, "-c", KILLED_NIGHT.format(repo=REPO), engine, str(tmp_path / "faulty")],
                               env=env, timeout=300, capture_output=True, text=True)
         assert proc.returncode == -9, proc.stderr[-3000:]  # SIGKILLed mid-night
