@@ -15,7 +15,7 @@ from embcompress.reader import open_compressed
 from embcompress.registry import Registry
 from tests.conftest import S3_TEST_ENV, spark_mode
 
-from .conftest import ENGINES, REPO, StoreScenario, run
+from .conftest import ENGINES, NIGHTS, REPO, StoreScenario, run
 from .test_faults import KILLED_NIGHT
 from .test_three_nights import check_codes
 
@@ -74,6 +74,8 @@ def test_three_nights_on_s3_with_a_kill_and_rerun(engine, s3_engine, s3_bucket):
         s.add_night(night)
         summary = run(engine, s3_engine, s)
         assert summary["status"] == "committed" and summary["codec"]["version"] == 1
+        assert summary["partitions"]["encoded"] == NIGHTS[night] and summary["rows_encoded"] == 600
+    assert Registry(s.registry).versions("items") == [1]  # the registry is in the bucket
     clean = StoreScenario(f"{s3_bucket}/clean", table=s.table)  # the same input; output and registry copied
     for folder in ("features_compressed", "codecs"):
         copy_tree(f"{s.root}/{folder}", f"{clean.root}/{folder}")
