@@ -106,3 +106,13 @@ def test_three_nights_on_s3_with_a_kill_and_rerun(engine, s3_engine, s3_bucket):
     assert reader.snapshot == 2 and reader.num_rows == 1800 and set(reader.versions.values()) == {2}
     assert open_compressed(s.output, version=1).num_rows == 1200  # time travel on S3
     check_codes(s, reader)
+    if engine == "beam":  # Beam's reader of the output, on S3 too
+        import apache_beam as beam
+        from apache_beam.testing.util import assert_that, equal_to
+
+        from beam_transforms import ReadCompressed
+
+        with beam.Pipeline() as p:
+            rows = (p | ReadCompressed(s.output, decode=True) | beam.Map(lambda t: t.num_rows)
+                    | beam.CombineGlobally(sum))
+            assert_that(rows, equal_to([1800]))
