@@ -106,6 +106,10 @@ def test_three_nights_on_s3_with_a_kill_and_rerun(engine, s3_engine, s3_bucket):
     assert reader.snapshot == 2 and reader.num_rows == 1800 and set(reader.versions.values()) == {2}
     assert open_compressed(s.output, version=1).num_rows == 1200  # time travel on S3
     check_codes(s, reader)
+    if engine == "spark":  # Spark's reader of the output: the Delta log via delta-rs, each file via pyarrow
+        from spark_udfs import read_compressed
+
+        assert read_compressed(s3_engine, s.output, decode=True).count() == 1800
     if engine == "beam":  # Beam's reader of the output, on S3 too
         import apache_beam as beam
         from apache_beam.testing.util import assert_that, equal_to
