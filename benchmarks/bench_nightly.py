@@ -10,6 +10,8 @@ are added). The Spark session is started before timing; its start-up is not coun
 moto's standalone server, started here in its own process on 127.0.0.1 (the one the tests
 use), with the input table, the Delta output and the registry in one bucket. Each row gives
 the first run's rows/s and the 1-minute load average when it finished (a shared machine).
+Each engine first runs the job once untimed on the local table (``--warmup 0`` to skip), so
+the first store timed does not pay one-off costs (Spark's first Python workers, imports).
 
     .venv/bin/python benchmarks/bench_nightly.py [--engines local,spark,beam] [--stores local,s3] [--spec PCA64,SQ8]
 """
@@ -123,8 +125,7 @@ def upload(local: Path, uri: str) -> None:
         pafs.copy_files(str(path), f"{inner}/{path.relative_to(local).as_posix()}", destination_filesystem=fs)
 
 
-def bench(engine, table, work, spec, reruns):
-    run = engine_runner(engine)
+def bench(run, engine, table, work, spec, reruns):
     registry, output = f"{work}/codecs-{engine}", f"{work}/out-{engine}"
     args = {"spec": spec, "partition_col": "date", "sample_size": 20_000, "output_path": str(output)}
     t = time.perf_counter()
@@ -150,6 +151,7 @@ def main():
     parser.add_argument("--reruns", type=int, default=3)
     parser.add_argument("--copies", type=int, default=4, help="noisy copies of the dev set (4: 62,236 rows)")
     parser.add_argument("--stores", default="local", help="local, s3 (moto's server on 127.0.0.1), or both")
+    parser.add_argument("--warmup", type=int, default=1, help="untimed runs per engine before timing")
     args = parser.parse_args()
     stores = args.stores.split(",")
     work = Path(tempfile.mkdtemp(prefix="embcompress_bench_nightly_"))
@@ -167,9 +169,15 @@ def main():
               "| table files touched | load avg (1 min) |")
         print("|---|---|---|---|---|---|---|---|---|")
         for engine in args.engines.split(","):
+            run = engine_runner(engine)
+            for i in range(args.warmup):
+                warm = f"{work}/warmup-{i}"
+                run(f"{work}/features", "embedding", f"{warm}/codecs", "items", spec=args.spec, partition_col="date",
+                    sample_size=20_000, output_path=f"{warm}/out-{engine}")
             for store in stores:
                 root = roots[store]
-                first, first_s, rerun_s, touched = bench(engine, f"{root}/features", root, args.spec, args.reruns)
+                first, first_s, rerun_s, touched = bench(run, engine, f"{root}/features", root, args.spec,
+                                                         args.reruns)
                 print(f"| {engine} | {store} | {first_s:.2f} | {first['rows_encoded'] / first_s:,.0f} | "
                       f"{first['rows_encoded']:,} | {rerun_s:.3f} | {rerun_s / first_s:.1%} | {touched} | "
                       f"{os.getloadavg()[0]:.1f} |", flush=True)
