@@ -120,3 +120,22 @@ def test_three_nights_on_s3_with_a_kill_and_rerun(engine, s3_engine, s3_bucket):
             rows = (p | ReadCompressed(s.output, decode=True) | beam.Map(lambda t: t.num_rows)
                     | beam.CombineGlobally(sum))
             assert_that(rows, equal_to([1800]))
+
+
+def test_racing_commits_on_s3_leave_one_winner(s3_bucket):
+    """Two writers that both read version 0 commit version 1: the conditional put of the log's next
+    entry (``If-None-Match: *``) lets exactly one in; delta-rs needs no lock and no unsafe rename."""
+    import pyarrow as pa
+    from deltalake import CommitProperties, write_deltalake
+    from deltalake.exceptions import CommitFailedError
+
+    path = f"{s3_bucket}/race"
+    options = delta_lake.storage_options(path)
+    assert options["conditional_put"] == "etag" and "AWS_S3_ALLOW_UNSAFE_RENAME" not in options
+    write_deltalake(path, pa.table({"a": [1, 2]}), storage_options=options)
+    first, second = (DeltaTable(path, storage_options=options) for _ in range(2))
+    no_retry = CommitProperties(max_commit_retries=0)
+    first.create_write_transaction([], mode="append", schema=first.schema(), commit_properties=no_retry)
+    with pytest.raises(CommitFailedError):
+        second.create_write_transaction([], mode="append", schema=second.schema(), commit_properties=no_retry)
+    assert DeltaTable(path, storage_options=options).version() == 1
