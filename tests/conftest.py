@@ -185,6 +185,20 @@ def s3_bucket(s3_server, monkeypatch, request):
     return f"s3://{bucket}"
 
 
+@pytest.fixture
+def spark_s3(spark_session, s3_bucket, monkeypatch):
+    """The SparkSession with this test's loopback S3 environment for its Python workers too: they
+    take their variables from ``SparkContext.environment`` (classic sessions), not from the
+    driver's os.environ. A Spark Connect server's workers cannot be given it: skipped there."""
+    if spark_mode() != "classic":
+        pytest.skip("a Spark Connect server's Python workers do not take the client's environment, so they "
+                    "cannot reach the loopback S3 server (the JVM here has no S3A connector either)")
+    env = spark_session.sparkContext.environment
+    for name in ("AWS_ENDPOINT_URL", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE", *S3_TEST_ENV):
+        monkeypatch.setitem(env, name, os.environ[name])
+    return spark_session
+
+
 @pytest.fixture(params=["local", "s3"])
 def store(request, tmp_path):
     """A root folder on each store the same behaviour must hold on: a local directory, then a

@@ -13,7 +13,6 @@ from deltalake import DeltaTable
 from embcompress import _faults, delta_lake, storage
 from embcompress.reader import open_compressed
 from embcompress.registry import Registry
-from tests.conftest import S3_TEST_ENV, spark_mode
 
 from .conftest import ENGINES, NIGHTS, REPO, StoreScenario, run
 from .test_faults import KILLED_NIGHT
@@ -49,22 +48,12 @@ def delta_rows(output):
 
 
 @pytest.fixture
-def s3_engine(request, s3_bucket, s3_server, monkeypatch):
-    """The test's engine with the loopback S3 environment: Spark's Python workers take theirs from
-    ``SparkContext.environment`` (classic sessions), not from the driver's os.environ."""
+def s3_engine(request, s3_bucket):
+    """The SparkSession (with the S3 environment for its workers) when the test's engine is Spark, else None."""
     engine = request.getfixturevalue("engine")
     if engine == "beam":
         pytest.importorskip("apache_beam", reason="the Beam engine needs apache-beam")
-    if engine != "spark":
-        return None
-    if spark_mode() != "classic":
-        pytest.skip("a Spark Connect server's Python workers do not take the client's environment, so they "
-                    "cannot reach the loopback S3 server (the JVM here has no S3A connector either)")
-    spark = request.getfixturevalue("spark")
-    env = spark.sparkContext.environment
-    for name in ("AWS_ENDPOINT_URL", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE", *S3_TEST_ENV):
-        monkeypatch.setitem(env, name, os.environ[name])
-    return spark
+    return request.getfixturevalue("spark_s3") if engine == "spark" else None
 
 
 @pytest.mark.parametrize("engine", ENGINES)
