@@ -14,7 +14,7 @@ from __future__ import annotations
 import apache_beam as beam
 from apache_beam.pvalue import AsSingleton
 
-from embcompress import _faults, conventions, nightly
+from embcompress import _faults, conventions, nightly, storage
 from embcompress.reader import CompressedTable
 from embcompress.spec import parse_spec
 
@@ -22,19 +22,29 @@ from ._codec_ref import codec_from_blob
 from .sampling import ReservoirSample
 
 
-def _decide(sampled, registry_root, name, spec, metric, seed, thresholds, plan) -> dict:
+def _decide(sampled, registry, name, spec, metric, seed, thresholds, plan) -> dict:
     """Run the drift decision on one worker; the decision travels as artifact bytes plus facts.
 
     ``sampled`` is ``(sample, counts)`` from the reservoir: the sample holds valid rows only,
-    so the invalid-share threshold decides on the counts of every fresh row."""
+    so the invalid-share threshold decides on the counts of every fresh row. ``registry`` is the
+    Registry itself (its filesystem travels with it): an object store's root is a path inside
+    that filesystem, which alone would name a local folder."""
     sample, counts = sampled if sampled is not None else (None, None)
     sample = None if sample is None or len(sample) == 0 else sample
-    d = nightly.decide(nightly.as_registry(registry_root), name, sample, spec=spec, metric=metric, seed=seed,
+    d = nightly.decide(nightly.as_registry(registry), name, sample, spec=spec, metric=metric, seed=seed,
                        thresholds=thresholds, invalid=counts)
     nightly.store_codec(plan.output_path, d.codec)
     nightly.remove_temporaries(plan)
     return {"blob": d.codec.to_bytes(), "version": d.version, "refitted": d.refitted, "reasons": d.reasons,
             "drift": d.drift}
+
+
+def _read_column(path: str, column: str):
+    """``column`` of one input file, a row group at a time, read with pyarrow from any store
+    :mod:`embcompress.storage` reaches (credentials and endpoint from the workers' environment)."""
+    source = storage.open_parquet(path)
+    for i in range(source.num_row_groups):
+        yield source.read_row_group(i, columns=[column])
 
 
 def _as_decision(d: dict) -> nightly.Decision:
@@ -88,8 +98,10 @@ def _nothing_to_do(summary: dict, path: str) -> dict:
 class Recompress(beam.PTransform):
     """One night of :func:`spark_udfs.recompress`, in Beam: ``p | Recompress(...)`` gives the run summary.
 
-    Arguments are those of ``spark_udfs.recompress``; ``registry`` must be a local path (or a
-    Registry on one) that the workers can reach. ``summary_path`` is known once the transform
+    Arguments are those of ``spark_udfs.recompress``; ``registry`` must be a path or URI (or a
+    Registry on one) that the workers can reach. On an object-store table (``s3://``...) the
+    workers read and write every file with pyarrow (:mod:`embcompress.storage`), with the
+    store's credentials and endpoint from their environment. ``summary_path`` is known once the transform
     is applied, so a caller can read the summary after the pipeline has run. Invalid rows go
     by ``on_invalid`` as in the other engines; the reservoir sample leaves them out but counts
     every fresh row, and ``thresholds['invalid_share']`` decides the night on those counts.
@@ -122,14 +134,16 @@ class Recompress(beam.PTransform):
                     | "WriteSummary" >> beam.Map(_nothing_to_do, self.summary_path))
         fresh = [f for p in plan.fresh for f in p.files]
         if fresh:
+            read = (beam.io.ReadAllFromParquetBatched(columns=[a["column"]]) if storage.is_local(plan.table_path)
+                    else beam.FlatMap(_read_column, a["column"]))  # object stores: pyarrow.fs, as for the encode
             sample = (pbegin | "FreshFiles" >> beam.Create(fresh)
-                      | "ReadFresh" >> beam.io.ReadAllFromParquetBatched(columns=[a["column"]])
+                      | "ReadFresh" >> read
                       | "Sample" >> beam.CombineGlobally(ReservoirSample(
                           a["column"], a["sample_size"], a["seed"], with_counts=True,
                           nonzero_norm=parse_spec(a["spec"]).needs_nonzero_norm)))
         else:
             sample = pbegin | "NoFreshData" >> beam.Create([None])
-        decision = sample | "Decide" >> beam.Map(_decide, registry.root, a["name"], a["spec"], a["metric"], a["seed"],
+        decision = sample | "Decide" >> beam.Map(_decide, registry, a["name"], a["spec"], a["metric"], a["seed"],
                                                  a["thresholds"], plan)
         written = (decision | "Tasks" >> beam.FlatMap(_tasks, plan, a["reencode"])
                    | "Spread" >> beam.Reshuffle()

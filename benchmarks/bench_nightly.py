@@ -6,13 +6,22 @@ the first run's time, the median of ``--reruns`` no-op reruns, their ratio (targ
 10%) and how many table files the reruns touched (target: none; only ``_runs/`` summaries
 are added). The Spark session is started before timing; its start-up is not counted.
 
-    .venv/bin/python benchmarks/bench_nightly.py [--engines local,spark,beam] [--spec PCA64,SQ8] [--copies 4]
+``--stores local,s3`` runs every engine on the local disk and on an S3-compatible server:
+moto's standalone server, started here in its own process on 127.0.0.1 (the one the tests
+use), with the input table, the Delta output and the registry in one bucket. Each row gives
+the first run's rows/s and the 1-minute load average when it finished (a shared machine).
+Each engine first runs the job once untimed on the local table (``--warmup 0`` to skip), so
+the first store timed does not pay one-off costs (Spark's first Python workers, imports).
+
+    .venv/bin/python benchmarks/bench_nightly.py [--engines local,spark,beam] [--stores local,s3] [--spec PCA64,SQ8]
 """
 import argparse
 import json
 import os
 import shutil
+import socket
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -26,9 +35,10 @@ os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (os.environ.get("PYTHONPAT
 
 import numpy as np  # noqa: E402 -- after the path and environment set-up above
 import pyarrow as pa  # noqa: E402 -- after the path and environment set-up above
+import pyarrow.fs as pafs  # noqa: E402 -- after the path and environment set-up above
 import pyarrow.parquet as pq  # noqa: E402 -- after the path and environment set-up above
 
-from embcompress import datasets, nightly  # noqa: E402 -- after the path and environment set-up above
+from embcompress import datasets, nightly, storage  # noqa: E402 -- after the path and environment set-up above
 
 
 def write_table(root: Path, partitions: int, copies: int) -> int:
@@ -68,20 +78,55 @@ def engine_runner(engine):
         transform = Recompress(*a, **k)
         with beam.Pipeline() as p:
             p | transform
-        with open(transform.summary_path) as f:
-            return json.load(f)
+        return json.loads(storage.read_bytes(transform.summary_path))
     return run
 
 
 def table_files(output):
-    """``{path: mtime_ns}`` of every file of the output table except run summaries."""
-    return {os.path.join(d, n): os.stat(os.path.join(d, n)).st_mtime_ns
-            for d, _, names in os.walk(output) for n in names if f"/{nightly.RUNS}" not in d}
+    """``{path: mtime}`` of every file of the output table (local or on S3) except run summaries."""
+    fs, inner = storage.resolve(str(output))
+    infos = fs.get_file_info(pafs.FileSelector(inner, recursive=True, allow_not_found=True))
+    return {i.path: i.mtime for i in infos if i.type == pafs.FileType.File and f"/{nightly.RUNS}/" not in i.path}
 
 
-def bench(engine, table, work, spec, reruns):
-    run = engine_runner(engine)
-    registry, output = work / f"codecs-{engine}", work / f"out-{engine}"
+def start_s3() -> tuple:
+    """moto's S3 server in its own process on 127.0.0.1, a bucket on it, and the environment a
+    user would set for it (test credentials, region, ``AWS_ENDPOINT_URL``): ``(process, s3://bucket)``."""
+    import boto3
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    os.environ.update({"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_REGION": "us-east-1",
+                       "AWS_DEFAULT_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true",
+                       "AWS_ENDPOINT_URL": url})
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL_S3"):
+        os.environ.pop(name, None)
+    client = boto3.client("s3", endpoint_url=url, region_name="us-east-1")
+    for _ in range(600):
+        try:
+            client.create_bucket(Bucket="bench-nightly")
+            return proc, "s3://bench-nightly"
+        except Exception:  # not listening yet
+            if proc.poll() is not None:
+                break
+            time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError(f"moto's S3 server did not start on {url}")
+
+
+def upload(local: Path, uri: str) -> None:
+    """Copy the local table folder to ``uri``, file by file."""
+    fs, inner = storage.resolve(uri)
+    for path in sorted(local.rglob("*.parquet")):
+        pafs.copy_files(str(path), f"{inner}/{path.relative_to(local).as_posix()}", destination_filesystem=fs)
+
+
+def bench(run, engine, table, work, spec, reruns):
+    registry, output = f"{work}/codecs-{engine}", f"{work}/out-{engine}"
     args = {"spec": spec, "partition_col": "date", "sample_size": 20_000, "output_path": str(output)}
     t = time.perf_counter()
     first = run(str(table), "embedding", str(registry), "items", **args)
@@ -105,18 +150,41 @@ def main():
     parser.add_argument("--partitions", type=int, default=8)
     parser.add_argument("--reruns", type=int, default=3)
     parser.add_argument("--copies", type=int, default=4, help="noisy copies of the dev set (4: 62,236 rows)")
+    parser.add_argument("--stores", default="local", help="local, s3 (moto's server on 127.0.0.1), or both")
+    parser.add_argument("--warmup", type=int, default=1, help="untimed runs per engine before timing")
     args = parser.parse_args()
+    stores = args.stores.split(",")
     work = Path(tempfile.mkdtemp(prefix="embcompress_bench_nightly_"))
+    server = None
     try:
         rows = write_table(work / "features", args.partitions, args.copies)
-        print(f"{rows:,} rows in {args.partitions} partitions, spec {args.spec}, median of {args.reruns} reruns")
-        print("| engine | first run (s) | rows encoded | no-op rerun (s) | rerun / first | table files touched |")
-        print("|---|---|---|---|---|---|")
+        roots = {"local": str(work)}
+        if "s3" in stores:  # before any Spark session: its JVM and Python workers inherit the environment
+            server, bucket = start_s3()
+            upload(work / "features", f"{bucket}/features")
+            roots["s3"] = bucket
+        print(f"{rows:,} rows in {args.partitions} partitions, spec {args.spec}, median of {args.reruns} reruns, "
+              f"{os.cpu_count()} CPUs")
+        print("| engine | store | first run (s) | rows/s | rows encoded | no-op rerun (s) | rerun / first "
+              "| table files touched | load avg (1 min) |")
+        print("|---|---|---|---|---|---|---|---|---|")
         for engine in args.engines.split(","):
-            first, first_s, rerun_s, touched = bench(engine, work / "features", work, args.spec, args.reruns)
-            print(f"| {engine} | {first_s:.2f} | {first['rows_encoded']:,} | {rerun_s:.3f} | "
-                  f"{rerun_s / first_s:.1%} | {touched} |", flush=True)
+            run = engine_runner(engine)
+            for i in range(args.warmup):
+                warm = f"{work}/warmup-{i}"
+                run(f"{work}/features", "embedding", f"{warm}/codecs", "items", spec=args.spec, partition_col="date",
+                    sample_size=20_000, output_path=f"{warm}/out-{engine}")
+            for store in stores:
+                root = roots[store]
+                first, first_s, rerun_s, touched = bench(run, engine, f"{root}/features", root, args.spec,
+                                                         args.reruns)
+                print(f"| {engine} | {store} | {first_s:.2f} | {first['rows_encoded'] / first_s:,.0f} | "
+                      f"{first['rows_encoded']:,} | {rerun_s:.3f} | {rerun_s / first_s:.1%} | {touched} | "
+                      f"{os.getloadavg()[0]:.1f} |", flush=True)
     finally:
+        if server is not None:
+            server.terminate()
+            server.wait(timeout=30)
         shutil.rmtree(work, ignore_errors=True)
 
 

@@ -9,6 +9,7 @@ leaves credentials to each store's usual environment.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,9 +43,38 @@ def table_uri(path) -> str:
     return inner.rstrip("/") or "/"
 
 
+# what delta-rs (object_store) takes for S3, read from the environment variables of the same names
+_S3_PASSED = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE")
+
+
 def storage_options(path) -> dict | None:
-    """delta-rs options for ``path``: none (its environment, as for every store) until a store needs some."""
-    return None
+    """delta-rs options for ``path``, all from the environment (credentials are never arguments).
+
+    Other stores: None (delta-rs reads their usual environment itself). ``s3://``: the endpoint
+    that :mod:`embcompress.storage` resolves (``AWS_ENDPOINT_URL_S3``/``AWS_ENDPOINT_URL``, so
+    delta-rs and pyarrow reach the same store), ``AWS_ALLOW_HTTP`` for a plain-http endpoint,
+    the region, the credentials, and commits by conditional put (``conditional_put=etag``: the
+    log's next version is created with ``If-None-Match: *``, so of two racing commits one
+    fails) unless ``AWS_S3_LOCKING_PROVIDER`` names a lock (DynamoDB). Unsafe rename is never set.
+    """
+    uri = table_uri(path)
+    if not uri.startswith("s3://"):
+        return None
+    options = {name: os.environ[name] for name in _S3_PASSED if os.environ.get(name)}
+    endpoint = storage.s3_endpoint()
+    if endpoint is not None:
+        options["AWS_ENDPOINT_URL"] = endpoint
+        if endpoint.startswith("http://"):
+            options["AWS_ALLOW_HTTP"] = "true"
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    if region:
+        options["AWS_REGION"] = region
+    locking = os.environ.get("AWS_S3_LOCKING_PROVIDER")
+    if locking:
+        options["AWS_S3_LOCKING_PROVIDER"] = locking
+    else:
+        options["conditional_put"] = os.environ.get("AWS_CONDITIONAL_PUT") or "etag"
+    return options
 
 
 def is_table(path) -> bool:

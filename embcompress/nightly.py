@@ -5,6 +5,8 @@ The engine-neutral half of ``spark_udfs.recompress`` and ``beam_transforms.Recom
 writes files; everything else happens here.
 
 Input: Hive-style ``{partition_col}={value}/*.parquet`` directories under ``table_path``.
+Input and output may be local paths or object-store URIs (``s3://``...; :mod:`embcompress.storage`
+reads and writes them through pyarrow, delta-rs commits with :func:`delta_lake.storage_options`).
 Output: a Delta Lake table, committed with delta-rs (:mod:`embcompress.delta_lake`)::
 
     output/_delta_log/00000000000000000003.json   one commit per night: adds + removes, our manifest in commitInfo
@@ -80,26 +82,43 @@ def _visible(name: str) -> bool:
     return not name.startswith(("_", "."))
 
 
+def table_root(table_path) -> str:
+    """The input table as the plan names it: a local path made absolute, a URI as given (no trailing ``/``)."""
+    text = str(os.fspath(table_path))
+    return os.path.abspath(text) if storage.is_local(text) and not text.startswith("file:") else text.rstrip("/")
+
+
+def _entries(fs, inner: str, kind) -> list:
+    """``(name, size)`` of the visible entries of type ``kind`` directly under ``inner``, sorted by name."""
+    infos = fs.get_file_info(pafs.FileSelector(inner, allow_not_found=True))
+    return sorted((i.base_name, i.size) for i in infos if i.type == kind and _visible(i.base_name))
+
+
 def list_partitions(table_path, partition_col: str) -> list:
-    """The input table's partitions, sorted by value. Hidden (``_``/``.``) entries are skipped."""
-    root = os.path.abspath(os.fspath(table_path))
-    if not os.path.isdir(root):
-        raise FileNotFoundError(f"input table {root} does not exist")
+    """The input table's partitions, sorted by value. Hidden (``_``/``.``) entries are skipped.
+
+    Local paths, ``file:`` and object-store URIs alike (:mod:`embcompress.storage`): file names
+    are absolute local paths, or URIs under the table's URI."""
+    root = table_root(table_path)
+    fs, inner = storage.resolve(root)
+    if fs.get_file_info(inner).type != pafs.FileType.Directory:
+        raise storage.missing(root, "input table") if not storage.is_local(root) else \
+            FileNotFoundError(f"input table {root} does not exist")
     prefix = f"{partition_col}="
     parts = []
-    for entry in sorted(os.listdir(root)):
-        path = os.path.join(root, entry)
-        if not _visible(entry) or not os.path.isdir(path):
-            continue
+    for entry, _ in _entries(fs, inner, pafs.FileType.Directory):
+        path = storage.join(root, entry)
         if not entry.startswith(prefix):
             raise ValueError(f"{path} is not a {prefix}<value> directory; pass the table's partition_col "
                              f"(the directory names look like {entry.split('=')[0]!r}=...)")
-        files = tuple(os.path.join(path, f) for f in sorted(os.listdir(path)) if _visible(f) and f.endswith(".parquet"))
-        if not files:
+        found = [(n, size) for n, size in _entries(fs, f"{inner}/{entry}", pafs.FileType.File)
+                 if n.endswith(".parquet")]
+        if not found:
             continue
+        files = tuple(storage.join(path, n) for n, _ in found)
         h = hashlib.sha256()
-        for f in files:
-            h.update(f"{os.path.basename(f)}\0{os.path.getsize(f)}\0".encode())
+        for (name, size), f in zip(found, files):
+            h.update(f"{name}\0{size}\0".encode())
             h.update(footer_digest(f))
         parts.append(InputPartition(entry[len(prefix):], files, h.hexdigest()))
     if not parts:
@@ -255,10 +274,11 @@ def make_plan(table_path, output_path, column: str, partition_col: str, registry
         if fp not in by_fp:
             by_fp[fp] = registry.find(name, fp) if fp else None
         fingerprints[part.value], versions[part.value] = fp, by_fp[fp]
+    opener = None if storage.is_local(inputs[0].files[0]) else storage.open_input_file
     for part in inputs:  # whatever engine samples them next: no huge row is read before a length check
         if status[part.value] != "current":
-            check_files(part.files, column, MAX_DIM)
-    return Plan(os.path.abspath(os.fspath(table_path)), output_path, column, code_column, partition_col, inputs,
+            check_files(part.files, column, MAX_DIM, open_file=opener)
+    return Plan(table_root(table_path), output_path, column, code_column, partition_col, inputs,
                 previous, status, versions, fingerprints, None if table is None else table.version(), active)
 
 
@@ -365,17 +385,14 @@ def encode_task(codec: Codec, task: Task, output_path: str, column: str, code_co
     Invalid rows go by ``on_invalid``; dead letters to the same name under ``_rejected/``.
     """
     check_on_invalid(on_invalid)
-    target = os.path.join(output_path, task.relative)
-    rejected = os.path.join(output_path, REJECTED, task.relative) if on_invalid == "dead_letter" else None
-    if not os.path.exists(target):
-        os.makedirs(os.path.dirname(target), exist_ok=True)
+    target = storage.join(output_path, task.relative)
+    rejected = storage.join(output_path, REJECTED, task.relative) if on_invalid == "dead_letter" else None
+    if not storage.exists(target):
         if rejected is not None:
-            os.makedirs(os.path.dirname(rejected), exist_ok=True)
-            if os.path.exists(rejected):
-                os.remove(rejected)  # left by a run killed between its two renames; rewritten identically
+            storage.remove(rejected)  # left by a run killed between its two commits; rewritten identically
         encode_file(task.source, target, codec, column, output_column=code_column, drop_input=True,
                     on_invalid=on_invalid, rejected_path=rejected, codec_version=task.codec_version)
-    return pq.ParquetFile(target).metadata.num_rows
+    return storage.open_parquet(target).metadata.num_rows
 
 
 def rejected_rows(output_path, task: Task) -> int:
@@ -558,14 +575,15 @@ def as_registry(registry) -> Registry:
 
 
 def default_output(table_path) -> str:
-    return os.path.abspath(os.fspath(table_path)).rstrip("/") + "_compressed"
+    return table_root(table_path).rstrip("/") + "_compressed"
 
 
 # ----- the in-process engine ------------------------------------------------------------------
 def sample_files(files, column: str, sample_size: int, seed: int):
     """A seeded sample of ``sample_size`` rows of ``column`` from ``files``, as Arrow (bad rows kept, for drift
     to count). Reads the column in full: the in-process engine is for small tables."""
-    values = pa.concat_tables([pq.read_table(f, columns=[column]) for f in files])[column].combine_chunks()
+    tables = [pq.read_table(inner, columns=[column], filesystem=fs) for fs, inner in map(storage.resolve, files)]
+    values = pa.concat_tables(tables)[column].combine_chunks()
     if len(values) > sample_size:
         values = values.take(pa.array(np.sort(np.random.default_rng(seed).choice(len(values), sample_size,
                                                                                  replace=False))))

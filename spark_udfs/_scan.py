@@ -316,6 +316,22 @@ def parquet_scan(df, columns=None) -> ParquetScan | None:
                        sum(g.rows for g, _ in groups), batch_rows if batch_rows > 0 else READ_BATCH_ROWS)
 
 
+def files_scan(spark, paths, columns) -> ParquetScan:
+    """The row groups of the Parquet files ``paths`` (local paths or URIs), with no Spark read at all:
+    for files only pyarrow reaches (an ``s3://`` bucket with no S3A connector in the JVM). Columns
+    keep the files' own Arrow types; row groups are named by their file's path below the files'
+    common folder, as :func:`parquet_scan` names them."""
+    location, inner = _paths(sorted(paths))
+    root = posixpath.commonpath(inner) if len(inner) > 1 else posixpath.dirname(inner[0])
+    footers = _footers(_filesystem(location), inner)
+    schema = pa.schema([footers[0][1].field(c) for c in columns])
+    groups = [(RowGroup(path, i, meta.row_group(i).num_rows, posixpath.relpath(path, root)),
+               meta.row_group(i).total_byte_size)
+              for path, (meta, _) in zip(inner, footers) for i in range(meta.num_row_groups)]
+    return ParquetScan(location, tuple(g for g, _ in groups), _partitions(groups, _session.parallelism(spark)),
+                       schema, sum(g.rows for g, _ in groups))
+
+
 def task_frame(spark, scan: ParquetScan):
     """A DataFrame of one row per task (``part``), partitioned one task per Spark partition."""
     n = len(scan.partitions)

@@ -4,18 +4,23 @@ Planning, the drift decision, the commit and the summary are :mod:`embcompress.n
 Spark samples the fresh partitions on the executors and runs one task per input file, each
 writing one content-addressed Parquet file with pyarrow (no row conversion of the vectors).
 The driver commits only after every task has succeeded.
+
+On an object-store table (``s3://``...) Spark's own reader is never used: the executors list
+nothing, read and write every file with pyarrow (:mod:`embcompress.storage`), so the JVM needs
+no S3A connector, but the executors' Python needs the store's environment (credentials,
+``AWS_ENDPOINT_URL``...), e.g. through ``spark.executorEnv.*`` or ``SparkContext.environment``.
 """
 from __future__ import annotations
 
 import pyarrow as pa
 from pyspark.sql import types as T
 
-from embcompress import _faults, conventions, nightly
+from embcompress import _faults, conventions, nightly, storage
 from embcompress.reader import CompressedTable
 
 from . import _session
 from ._worker import broadcast_codec
-from .sampling import sample_vectors
+from .sampling import sample_files, sample_vectors
 
 _RESULT = T.StructType([T.StructField("task", T.LongType()), T.StructField("rows", T.LongType())])
 
@@ -53,6 +58,17 @@ def _write(spark, plan, decision, todo, fail_after, on_invalid):
     return [(t, rows[i]) for i, t in enumerate(todo)]
 
 
+def _sample(spark, plan, sample_size: int, seed: int):
+    """The fresh partitions' sample: through Spark's reader for a local table, with pyarrow on the
+    executors for an object-store table (the JVM may have no connector for it; the executors'
+    Python reaches it with the environment's credentials and endpoint)."""
+    files = [f for p in plan.fresh for f in p.files]
+    if storage.is_local(plan.table_path):
+        df = spark.read.option("basePath", plan.table_path).parquet(*files)
+        return sample_vectors(df, plan.column, sample_size, seed)
+    return sample_files(spark, files, plan.column, sample_size, seed)
+
+
 def recompress(spark, table_path, column, registry, name, *, spec, partition_col, sample_size=100_000,
                thresholds=None, output_path=None, reencode="all", metric="ip", seed=0, code_column=None,
                on_invalid="dead_letter") -> dict:
@@ -79,10 +95,7 @@ def recompress(spark, table_path, column, registry, name, *, spec, partition_col
     if plan.up_to_date(registry.versions(name), reencode):
         summary = nightly.summarize(plan, clock, engine="spark", name=name, policy=reencode)
     else:
-        sample = None
-        if plan.fresh:
-            df = spark.read.option("basePath", plan.table_path).parquet(*[f for p in plan.fresh for f in p.files])
-            sample = sample_vectors(df, column, sample_size, seed)
+        sample = _sample(spark, plan, sample_size, seed) if plan.fresh else None
         decision = nightly.decide(registry, name, sample, spec=spec, metric=metric, seed=seed, thresholds=thresholds)
         nightly.store_codec(plan.output_path, decision.codec)
         nightly.remove_temporaries(plan)

@@ -44,6 +44,22 @@ def sample_vectors(df: DataFrame, column: str, sample_size: int = 100_000, seed:
     else:
         total = df.count()
         draw = lambda fraction: _bernoulli(src, read_col, column, fraction, seed)  # noqa: E731
+    return _draw(draw, total, column, sample_size, seed)
+
+
+def sample_files(spark, paths, column: str, sample_size: int = 100_000, seed: int = 0):
+    """:func:`sample_vectors` of the Parquet files ``paths``, read with pyarrow on the executors and
+    never through Spark's reader: for files on a store only pyarrow reaches (``s3://`` with no
+    S3A connector in the JVM). The vectors keep the files' Arrow type."""
+    check_sample_size(sample_size)
+    scan = _scan.files_scan(spark, paths, [column])
+    return _draw(lambda fraction: _bernoulli_row_groups(spark, scan, column, fraction, seed), scan.rows, column,
+                 sample_size, seed)
+
+
+def _draw(draw, total: int, column: str, sample_size: int, seed: int):
+    """Bernoulli-sample with ``draw(fraction)`` (again, larger, when short of non-null rows) and
+    cut to ``sample_size`` with a seeded choice."""
     fraction = _fraction(sample_size, total)
     sample = draw(fraction)
     if len(sample) < sample_size and fraction < 1.0:  # many nulls: one more, larger pass

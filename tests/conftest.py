@@ -165,20 +165,45 @@ def spark_session(tmp_path_factory):
     session.stop()
 
 
+def start_moto_server() -> tuple:
+    """moto's standalone S3 server in its own process on 127.0.0.1 and a free port: ``(process, URL)``.
+
+    Its own process, not a thread of this one: delta-rs holds the GIL during some calls (listing
+    the Delta log), and a server thread waiting for the GIL would stall them until they time out."""
+    import socket
+    import subprocess
+    import time
+    import urllib.request
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            urllib.request.urlopen(f"{url}/moto-api/", timeout=2).close()
+            return proc, url
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                raise RuntimeError(f"moto's S3 server did not start on {url}") from None
+            time.sleep(0.1)
+
+
 @pytest.fixture(scope="session")
 def s3_server():
-    """A real S3-compatible HTTP server (moto's standalone server) on 127.0.0.1 and a free port,
-    for the whole run: ``http://127.0.0.1:PORT``. Skips where moto is not installed."""
-    moto_server = pytest.importorskip("moto.server", reason="the object-store tests need moto's S3 server "
-                                      "(pip install -e '.[test]', which brings moto[server])")
-    import logging
-
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one log line per HTTP request otherwise
-    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
+    """A real S3-compatible HTTP server (moto's standalone server, in its own process) on
+    127.0.0.1 and a free port, for the whole run: ``http://127.0.0.1:PORT``. Skips where moto
+    is not installed."""
+    pytest.importorskip("moto.server", reason="the object-store tests need moto's S3 server "
+                        "(pip install -e '.[test]', which brings moto[server])")
+    proc, url = start_moto_server()
+    yield url
+    proc.terminate()
+    proc.wait(timeout=30)
 
 
 S3_TEST_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_REGION": "us-east-1",
@@ -204,6 +229,20 @@ def s3_bucket(s3_server, monkeypatch, request):
     bucket = f"ec-{uuid.uuid4().hex[:20]}"
     boto3.client("s3", endpoint_url=s3_server, region_name="us-east-1").create_bucket(Bucket=bucket)
     return f"s3://{bucket}"
+
+
+@pytest.fixture
+def spark_s3(spark_session, s3_bucket, monkeypatch):
+    """The SparkSession with this test's loopback S3 environment for its Python workers too: they
+    take their variables from ``SparkContext.environment`` (classic sessions), not from the
+    driver's os.environ. A Spark Connect server's workers cannot be given it: skipped there."""
+    if spark_mode() != "classic":
+        pytest.skip("a Spark Connect server's Python workers do not take the client's environment, so they "
+                    "cannot reach the loopback S3 server (the JVM here has no S3A connector either)")
+    env = spark_session.sparkContext.environment
+    for name in ("AWS_ENDPOINT_URL", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE", *S3_TEST_ENV):
+        monkeypatch.setitem(env, name, os.environ[name])
+    return spark_session
 
 
 @pytest.fixture(params=["local", "s3"])

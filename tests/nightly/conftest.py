@@ -14,7 +14,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from embcompress import nightly
+from embcompress import nightly, storage
 from embcompress.datasets import load_demo, matrix
 
 REPO = str(Path(__file__).resolve().parents[2])
@@ -57,12 +57,36 @@ class Scenario:
     def add_night(self, night):
         for i, value in enumerate(NIGHTS[night]):
             ids, x = self.vectors(night, i)
-            folder = self.table / f"date={value}"
-            folder.mkdir(parents=True, exist_ok=True)
             vectors = pa.FixedSizeListArray.from_arrays(pa.array(x.ravel()), x.shape[1])
             table = pa.table({"id": ids, "embedding": vectors, "clicks": pa.array(ids % 17, pa.int32())})
-            pq.write_table(table, folder / "part-00000.parquet", row_group_size=100)
+            self.write_partition(value, table)
             self.rows[value] = (ids, x)
+
+    def write_partition(self, value, table):
+        folder = self.table / f"date={value}"
+        folder.mkdir(parents=True, exist_ok=True)
+        pq.write_table(table, folder / "part-00000.parquet", row_group_size=100)
+
+
+class StoreScenario(Scenario):
+    """The same nights with the input table, output and registry under a URI (``s3://bucket/run``),
+    written and read through pyarrow's filesystems; ``table`` may name another scenario's input."""
+
+    def __init__(self, root, table=None):
+        super().__init__(REPO)  # the demo rows and their order; nothing is written locally
+        self.root = str(root).rstrip("/")
+        self.table = table or f"{self.root}/features"
+        self.output = f"{self.root}/features_compressed"
+        self.registry = f"{self.root}/codecs"
+
+    def write_partition(self, value, table):
+        fs, inner = storage.resolve(f"{self.table}/date={value}/part-00000.parquet")
+        pq.write_table(table, inner, filesystem=fs, row_group_size=100)
+
+
+def scenario_at(root):
+    """The scenario under ``root``: a local folder, or a URI (the loopback S3 bucket)."""
+    return StoreScenario(root) if "://" in str(root) else Scenario(root)
 
 
 def run(engine, spark, scenario, **kwargs):
@@ -83,8 +107,7 @@ def run(engine, spark, scenario, **kwargs):
     transform = Recompress(table, "embedding", registry, "items", **args)
     with beam.Pipeline() as p:
         p | transform
-    with open(transform.summary_path) as f:
-        return json.load(f)
+    return json.loads(storage.read_bytes(transform.summary_path))
 
 
 def snapshot_files(output, *, log=True):

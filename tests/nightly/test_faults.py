@@ -29,7 +29,7 @@ def two_nights(engine, spark, root):
 KILLED_NIGHT = """
 import sys
 sys.path.insert(0, {repo!r})
-from tests.nightly.conftest import Scenario, run
+from tests.nightly.conftest import run, scenario_at
 engine, root = sys.argv[1], sys.argv[2]
 spark = None
 if engine == "spark":
@@ -37,7 +37,7 @@ if engine == "spark":
     spark = (SparkSession.builder.master("local[2]").config("spark.ui.enabled", "false")
              .config("spark.sql.shuffle.partitions", "4").getOrCreate())
     spark.sparkContext.setLogLevel("ERROR")
-run(engine, spark, Scenario(root))
+run(engine, spark, scenario_at(root))
 """
 
 
