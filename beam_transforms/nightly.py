@@ -11,11 +11,14 @@ only when every file is written: a failed pipeline commits nothing.
 """
 from __future__ import annotations
 
+from typing import Any
+
 import apache_beam as beam
 from apache_beam.pvalue import AsSingleton
 
 from embcompress import _faults, conventions, nightly, storage
 from embcompress.reader import CompressedTable
+from embcompress.registry import Registry
 from embcompress.spec import parse_spec
 
 from ._codec_ref import codec_from_blob
@@ -107,23 +110,24 @@ class Recompress(beam.PTransform):
     every fresh row, and ``thresholds['invalid_share']`` decides the night on those counts.
     """
 
-    def __init__(self, table_path, column, registry, name, *, spec, partition_col, sample_size=100_000,
-                 thresholds=None, output_path=None, reencode="all", metric="ip", seed=0, code_column=None,
-                 on_invalid="dead_letter"):
+    def __init__(self, table_path: str, column: str, registry: Registry | str, name: str, *, spec: str,
+                 partition_col: str, sample_size: int = 100_000, thresholds: dict | None = None,
+                 output_path: str | None = None, reencode: str = "all", metric: str = "ip", seed: int = 0,
+                 code_column: str | None = None, on_invalid: str = "dead_letter") -> None:
         super().__init__()
         if reencode not in nightly.POLICIES:
             raise ValueError(f"reencode must be one of {nightly.POLICIES}, got {reencode!r}")
         self._on_invalid = conventions.check_on_invalid(on_invalid)
-        self._args = {"table_path": table_path, "column": column, "name": name, "spec": spec,
+        self._args: dict[str, Any] = {"table_path": table_path, "column": column, "name": name, "spec": spec,
                       "partition_col": partition_col, "sample_size": sample_size, "thresholds": thresholds,
                       "reencode": reencode, "metric": metric, "seed": seed, "code_column": code_column}
         self._registry = nightly.as_registry(registry)
         self._output = output_path or nightly.default_output(table_path)
         self._fail_after = _faults.fail_after()  # test-only hooks (embcompress/_faults.py)
         self._kill = _faults.kill_target()
-        self.summary_path = None
+        self.summary_path: str | None = None
 
-    def expand(self, pbegin):
+    def expand(self, pbegin: beam.pvalue.PBegin) -> beam.PCollection:
         a, registry, clock = self._args, self._registry, nightly.Clock()
         plan = nightly.make_plan(a["table_path"], self._output, a["column"], a["partition_col"], registry, a["name"],
                                  a["code_column"])
@@ -172,11 +176,11 @@ class ReadCompressed(beam.PTransform):
     output's Delta table (the latest version, or ``version``; pinned when applied, the file list
     read from the Delta log with delta-rs), codes decoded with each file's own codec version."""
 
-    def __init__(self, path, *, decode=False, version=None):
+    def __init__(self, path: str, *, decode: bool = False, version: int | None = None) -> None:
         super().__init__()
         self._path, self._decode, self._version = path, decode, version
 
-    def expand(self, pbegin):
+    def expand(self, pbegin: beam.pvalue.PBegin) -> beam.PCollection:
         table = CompressedTable(self._path, self._version)
         files = [(v, f) for v in table.partitions for f in table.files(v)]
         return (pbegin | "Files" >> beam.Create(files) | "Spread" >> beam.Reshuffle()

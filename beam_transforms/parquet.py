@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import os
 import uuid
+from typing import Any
 
 import apache_beam as beam
 import pyarrow as pa
@@ -42,7 +43,7 @@ from embcompress.provenance import ColumnRecord
 from embcompress.spec import MAX_DIM
 
 from . import _tables
-from ._codec_ref import split_codec_arg
+from ._codec_ref import CodecArg, FaissThreads, split_codec_arg
 from ._coders import arrow_hint
 from .artifacts import write_artifact
 from .encode import EncodeEmbeddings
@@ -175,9 +176,11 @@ class CompressParquet(beam.PTransform):
     and ``rejected_files`` (the paths written), ``result`` (the run record's path, once committed).
     """
 
-    def __init__(self, file_pattern, output_prefix, column, codec, *, sample_size=100_000, seed=0, metric="ip",
-                 artifact_location=None, overwrite=False, output_column=None, drop_input=True, replace=False,
-                 compression="zstd", num_shards=0, faiss_threads="auto"):
+    def __init__(self, file_pattern: str, output_prefix: str, column: str, codec: CodecArg | str, *,
+                 sample_size: int = 100_000, seed: int = 0, metric: str = "ip", artifact_location: str | None = None,
+                 overwrite: bool = False, output_column: str | None = None, drop_input: bool = True,
+                 replace: bool = False, compression: str = "zstd", num_shards: int = 0,
+                 faiss_threads: FaissThreads = "auto") -> None:
         super().__init__()
         check_no_alias({"file_pattern": file_pattern},
                        {"output_prefix": output_prefix, "artifact_location": artifact_location})
@@ -192,8 +195,8 @@ class CompressParquet(beam.PTransform):
         self._column = column
         self._spec = codec if isinstance(codec, str) else None
         self._codec_arg = None if self._spec else codec
-        self._fit_args = dict(sample_size=sample_size, seed=seed, metric=metric, artifact_location=artifact_location,
-                              overwrite=overwrite)
+        self._fit_args: dict[str, Any] = dict(sample_size=sample_size, seed=seed, metric=metric,
+                                              artifact_location=artifact_location, overwrite=overwrite)
         self._output_column = output_column or default_code_column(column)
         self._drop_input = drop_input
         self._replace = replace
@@ -226,8 +229,9 @@ class CompressParquet(beam.PTransform):
             out = _tables.with_provenance(out, ColumnRecord.of(codec, self._column, self._output_column))
         return out.schema, schema.append(pa.field(REASON_COLUMN, pa.string()))
 
-    def expand(self, pbegin):
+    def expand(self, pbegin: beam.pvalue.PBegin) -> dict[str, beam.PCollection]:
         codec_pc = None
+        codec: Any
         if self._spec:
             codec_pc = (pbegin | "ReadSample" >> beam.io.ReadFromParquetBatched(self._pattern, columns=[self._column])
                         .with_output_types(arrow_hint())

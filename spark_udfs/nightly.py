@@ -12,13 +12,19 @@ no S3A connector, but the executors' Python needs the store's environment (crede
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pyarrow as pa
 from pyspark.sql import types as T
 
 from embcompress import _faults, conventions, nightly, storage
 from embcompress.reader import CompressedTable
+from embcompress.registry import Registry
 
 from . import _session
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
 from ._worker import broadcast_codec
 from .sampling import sample_files, sample_vectors
 
@@ -69,9 +75,10 @@ def _sample(spark, plan, sample_size: int, seed: int):
     return sample_files(spark, files, plan.column, sample_size, seed)
 
 
-def recompress(spark, table_path, column, registry, name, *, spec, partition_col, sample_size=100_000,
-               thresholds=None, output_path=None, reencode="all", metric="ip", seed=0, code_column=None,
-               on_invalid="dead_letter") -> dict:
+def recompress(spark: SparkSession, table_path: str, column: str, registry: Registry | str, name: str, *, spec: str,
+               partition_col: str, sample_size: int = 100_000, thresholds: dict | None = None,
+               output_path: str | None = None, reencode: str = "all", metric: str = "ip", seed: int = 0,
+               code_column: str | None = None, on_invalid: str = "dead_letter") -> dict:
     """One night: encode new partitions, refit on drift, commit atomically; returns the run summary.
 
     ``registry`` is an :class:`embcompress.registry.Registry` or its root path; ``name`` the
@@ -131,7 +138,7 @@ def _read_files(state, files, decode):
     return run
 
 
-def read_compressed(spark, path, *, decode=False, version=None):
+def read_compressed(spark: SparkSession, path: str, *, decode: bool = False, version: int | None = None) -> DataFrame:
     """The output's Delta table as a DataFrame, one Spark task per active file, each decoded with its own codec.
 
     Spark here has no Delta connector (its jars are not fetched), so the active file list comes
