@@ -13,9 +13,9 @@ import pyarrow as pa
 
 from . import validation as v
 from ._typing import Vectors
+from .conventions import check_on_invalid
 from .errors import EmbeddingError
 
-ON_INVALID = ("raise", "null", "dead_letter")
 
 
 @dataclass
@@ -226,8 +226,7 @@ def encode_arrow(codec, values, *, column=None, on_invalid="raise") -> EncodedCo
     ``on_invalid="raise"`` raises EmbeddingError on the first bad row; ``"null"`` and
     ``"dead_letter"`` give bad rows a null code and report them in ``rejected``/``reasons``.
     """
-    if on_invalid not in ON_INVALID:
-        raise ValueError(f"on_invalid must be one of {ON_INVALID}, got {on_invalid!r}")
+    check_on_invalid(on_invalid)
     batch = vectors_from_arrow(values, dim=codec.dim, column=column, nonzero_norm=codec.needs_nonzero_norm)
     rejected = batch.rejected
     if on_invalid == "raise":

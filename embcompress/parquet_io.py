@@ -30,8 +30,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from . import provenance, storage
-from .arrow import ON_INVALID, codes_as_binary, codes_from_arrow, decode_arrow, encode_arrow, vectors_from_arrow
-from .conventions import REASON_COLUMN, default_code_column, default_decoded_column
+from .arrow import codes_as_binary, codes_from_arrow, decode_arrow, encode_arrow, vectors_from_arrow
+from .conventions import REASON_COLUMN, check_on_invalid, default_code_column, default_decoded_column
 from .errors import EmbeddingError
 from .paths import check_no_alias
 from .prefetch import prefetched
@@ -181,8 +181,7 @@ def encode_file(input_path, output_path, codec, column: str, *, output_column=No
     rejects nothing, so the files on disk always describe one run. Returns counts:
     rows_in, rows_out, rows_rejected.
     """
-    if on_invalid not in ON_INVALID:
-        raise ValueError(f"on_invalid must be one of {ON_INVALID}, got {on_invalid!r}")
+    check_on_invalid(on_invalid)
     if on_invalid == "dead_letter" and rejected_path is None:
         raise ValueError("on_invalid='dead_letter' needs rejected_path for the rejected rows")
     output_column = output_column or default_code_column(column)
