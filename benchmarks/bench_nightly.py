@@ -19,9 +19,7 @@ import argparse
 import json
 import os
 import shutil
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -94,28 +92,16 @@ def start_s3() -> tuple:
     user would set for it (test credentials, region, ``AWS_ENDPOINT_URL``): ``(process, s3://bucket)``."""
     import boto3
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
+    from tests.s3server import start_moto_server
+
+    proc, url = start_moto_server()
     os.environ.update({"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_REGION": "us-east-1",
                        "AWS_DEFAULT_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true",
                        "AWS_ENDPOINT_URL": url})
     for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL_S3"):
         os.environ.pop(name, None)
-    client = boto3.client("s3", endpoint_url=url, region_name="us-east-1")
-    for _ in range(600):
-        try:
-            client.create_bucket(Bucket="bench-nightly")
-            return proc, "s3://bench-nightly"
-        except Exception:  # not listening yet
-            if proc.poll() is not None:
-                break
-            time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError(f"moto's S3 server did not start on {url}")
+    boto3.client("s3", endpoint_url=url, region_name="us-east-1").create_bucket(Bucket="bench-nightly")
+    return proc, "s3://bench-nightly"
 
 
 def upload(local: Path, uri: str) -> None:
