@@ -39,6 +39,15 @@ def test_rows_beyond_the_trainer_measure_the_statistics(make_low_rank):
     assert stats["stats_from"] == "held-back rows" and not stats["in_sample"]
 
 
+@pytest.mark.parametrize("n, stats_from", [(65535, "a separate fit without the held-back rows"),
+                                           (65536, "in-sample")])
+def test_large_samples_measure_in_sample_without_a_second_fit(make_low_rank, n, stats_from):
+    # SQ8's range reads every row; from 65,536 rows on the statistics come from the training rows
+    stats = ec.fit("SQ8", make_low_rank(n, 8, seed=7)).fit_stats
+    assert stats["train_rows"] == n and stats["stats_from"] == stats_from
+    assert stats["in_sample"] == (stats_from == "in-sample")
+
+
 @pytest.mark.parametrize("holdout, train_rows, stats_from", [(0, 400, "in-sample"), (0.1, 360, "held-back rows")])
 def test_explicit_holdout_keeps_its_meaning(make_low_rank, holdout, train_rows, stats_from):
     stats = ec.fit("SQ8", make_low_rank(400, 16, seed=6), holdout=holdout).fit_stats
