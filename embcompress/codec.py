@@ -150,7 +150,7 @@ class Codec:
         check_queries(queries)
         p = self._pipeline
         if mode == "hamming":
-            if self._spec.code.kind != "BIN":
+            if not self._spec.code.info.hamming:
                 raise ValueError(f"mode='hamming' needs a binary code (spec ending in BIN), this codec is "
                                  f"{self.spec!r}")
             bits = self._spec.output_dim(self.dim)

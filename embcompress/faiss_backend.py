@@ -112,9 +112,6 @@ def quiet_opq_training(index):
             vt.pq = None
 
 
-PCA_EIGEN_POWER = {"PCA": 0.0, "PCAW": -0.5}
-
-
 def set_leading_pca(index, moments) -> None:
     """Fill the first transform of ``index``, a PCAMatrix, from :class:`~embcompress.moments.Moments`.
 

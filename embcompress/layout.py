@@ -15,15 +15,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import ArtifactError
-from .spec import ADDITIVE_CODES, FAISS_CODES, FAISS_TRANSFORMS, Piece, Spec
+from .spec import Piece, Spec, output_dim
 
 DEFAULT_MAX_MEMORY = 2 << 30  # bytes a loaded or fitted codec may hold, unless the caller says otherwise
 STATS = ("stats.mean", "stats.min", "stats.max")
-_LINEAR = {"PCA", "PCAW", "PCAR", "OPQ", "RR", "ITQ"}
-_WITH_BIAS = {"PCA", "PCAW", "PCAR"}
-# bytes per element of a faiss linear transform once loaded: the artifact's float32 view, faiss's
-# float32 copy, the float64 copy the exact chain multiplies with and its float64 inverse
-_LINEAR_BYTES = 4 + 4 + 8 + 8
+# a numpy stage that declares no memory of its own is counted at three times its arrays
+_NUMPY_COPIES = 3
 
 
 @dataclass(frozen=True)
@@ -42,10 +39,6 @@ class Stage:
     d_out: int
 
 
-def _d_after(pieces, d: int) -> int:
-    return Spec("", tuple(pieces), Piece("Flat", "Flat", ())).output_dim(d)
-
-
 def stages(spec: Spec, dim: int) -> list:
     """The stages a codec of ``spec`` on ``dim``-d input is made of, code stage last."""
     out: list[Stage] = []
@@ -55,20 +48,20 @@ def stages(spec: Spec, dim: int) -> list:
     def close_run(code=None):
         nonlocal run, d
         prefix = "code." if code is not None else f"s{len(out)}."
-        d_out = _d_after(run, d)
+        d_out = output_dim(run, d)
         out.append(Stage(prefix, True, tuple(run), code, d, d_out))
         run, d = [], d_out
 
     for t in spec.transforms:
-        if t.kind in FAISS_TRANSFORMS:
+        if t.info.faiss is not None:
             run.append(t)
             continue
         if run:
             close_run()
-        d_out = _d_after([t], d)
+        d_out = t.output_dim(d)
         out.append(Stage(f"s{len(out)}.", False, (t,), None, d, d_out))
         d = d_out
-    if spec.code.kind in FAISS_CODES:
+    if spec.code.info.faiss is not None:
         close_run(spec.code)
     else:
         if run:
@@ -78,47 +71,22 @@ def stages(spec: Spec, dim: int) -> list:
 
 
 def _faiss_arrays(stage: Stage) -> dict:
+    """A segment's arrays: ``t{i}.`` then each transform's own names, ``code.`` then the code's."""
     arrays: dict[str, tuple[str, tuple[int, ...]]] = {}
     d = stage.d_in
     for i, t in enumerate(stage.pieces):
-        d_out = _d_after([t], d)
-        if t.kind in _LINEAR:
-            arrays[f"t{i}.A"] = ("float32", (d_out, d))
-        if t.kind in _WITH_BIAS:
-            arrays[f"t{i}.b"] = ("float32", (d_out,))
-        if t.kind == "ITQ":
-            arrays[f"t{i}.mean"] = ("float32", (d,))
-            arrays[f"t{i}.itq_norm"] = ("float32", (1,))
+        d_out = t.output_dim(d)
+        arrays.update({f"t{i}.{name}": plan for name, plan in t.info.arrays(t.args, d, d_out).items()})
         d = d_out
     code = stage.code
-    if code is None or code.kind == "Flat":
-        return arrays
-    if code.kind == "SQ":
-        arrays["code.sq"] = ("float32", (0,) if code.args[0] == 16 else (2 * d,))
-    elif code.kind == "PQ":
-        arrays["code.centroids"] = ("float32", ((1 << code.args[1]) * d,))
-    elif code.kind in ADDITIVE_CODES:  # m codebooks of 2**bits entries (split across PRQ/PLSQ's parts)
-        arrays["code.codebooks"] = ("float32", (code.args[0] * (1 << code.args[1]) * d,))
-    elif code.kind == "RaBitQ":
-        arrays["code.center"] = ("float32", (d,))
+    if code is not None:
+        arrays.update({f"code.{name}": plan for name, plan in code.info.arrays(code.args, d, d).items()})
     return arrays
 
 
 def _custom_arrays(stage: Stage) -> dict:
-    piece, d, n = stage.pieces[0], stage.d_in, stage.d_out
-    if piece.kind == "PRUNE":
-        return {"keep": ("int64", (n,)), "mean": ("float32", (d,))}
-    if piece.kind == "DISTILL":
-        arrays: dict[str, tuple[str, tuple[int, ...]]] = {"w": ("float32", (n, d)), "decoder": ("float32", (d, n))}
-        h = piece.args[1]
-        if h:
-            arrays.update(u=("float32", (h, d)), c=("float32", (h,)), v=("float32", (n, h)))
-        return arrays
-    if piece.kind == "BIN":
-        return {"bin_scale": ("float32", (1,))}
-    if piece.kind == "MP":
-        return {"mean": ("float32", (d,)), "std": ("float32", (d,)), "bits": ("int64", (d,))}
-    return {}  # HASH, TRUNC, TOPK, UNIT: nothing learned
+    piece = stage.pieces[0]
+    return piece.info.arrays(piece.args, stage.d_in, stage.d_out)
 
 
 def stage_arrays(stage: Stage) -> dict:
@@ -141,32 +109,26 @@ def _elements(shape) -> int:
     return count
 
 
+def _piece_bytes(piece: Piece, d_in: int, d_out: int) -> int:
+    memory = piece.info.memory
+    return 0 if memory is None else memory(piece.args, d_in, d_out)
+
+
 def _stage_bytes(stage: Stage) -> int:
-    """Bytes a rebuilt stage holds beyond its arrays' own float32/int64 storage."""
+    """Bytes a rebuilt stage holds beyond its arrays' own float32/int64 storage: what its kinds
+    declare, or for a numpy stage that declares nothing, copies of its arrays."""
     if stage.faiss:
         total, d = 0, stage.d_in
         for t in stage.pieces:
-            d_out = _d_after([t], d)
-            if t.kind in _LINEAR:
-                total += _LINEAR_BYTES * d_out * d
+            d_out = t.output_dim(d)
+            total += _piece_bytes(t, d, d_out)
             d = d_out
-        code = stage.code
-        if code is not None and (code.kind == "PQ" or code.kind in ADDITIVE_CODES):
-            per_book = (1 << code.args[1])
-            books = code.args[0] if code.kind in ADDITIVE_CODES else 1
-            total += 8 * books * per_book * d  # the artifact's view and faiss's copy
-            if code.kind in ("RQ", "PRQ"):  # faiss's codebook cross products: each codebook against the
-                splits = code.args[-1] if code.kind == "PRQ" else 1  # earlier ones (per split), float32
-                total += 4 * splits * per_book ** 2 * books * (books - 1) // 2
-            elif code.kind in ADDITIVE_CODES:
-                total += 4 * (books * per_book) ** 2  # local search's pairwise terms, built for encoding
-        return total
-    piece, d, n = stage.pieces[0], stage.d_in, stage.d_out
-    if piece.kind == "HASH":
-        k = piece.args[1]
-        return 4 * d * n + 32 * d * k  # the dense sketch matrix, and the bucket/sign tables that build it
-    return 3 * sum(4 * _elements(shape) if dtype == "float32" else 8 * _elements(shape)
-                   for dtype, shape in _custom_arrays(stage).values())
+        return total if stage.code is None else total + _piece_bytes(stage.code, d, d)
+    piece = stage.pieces[0]
+    if piece.info.memory is not None:
+        return _piece_bytes(piece, stage.d_in, stage.d_out)
+    return _NUMPY_COPIES * sum(4 * _elements(shape) if dtype == "float32" else 8 * _elements(shape)
+                               for dtype, shape in _custom_arrays(stage).values())
 
 
 def memory_bytes(spec: Spec, dim: int) -> int:

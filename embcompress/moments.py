@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import EmbeddingError
-from .spec import ADDITIVE_CODES, parse_spec
+from .spec import parse_spec
 
 _HEADER = np.dtype("<i8")
 _VALUES = np.dtype("<f8")
@@ -139,11 +139,11 @@ def subsample_rows(spec) -> int | None:
     more rows than any fixed subsample, so they take the whole sample (None).
     """
     parsed = parse_spec(spec)
-    if not parsed.transforms or parsed.transforms[0].kind not in ("PCA", "PCAW"):
+    if not parsed.transforms or not parsed.transforms[0].info.fits_from_moments:
         return None
-    if (parsed.code.kind == "PQ" or parsed.code.kind in ADDITIVE_CODES) and parsed.code.args[1] > 8:
+    code = parsed.code.info
+    if code.codebook_bits is not None and code.codebook_bits(parsed.code.args) > 8:
         return None
-    untrained = {"RR", "L2norm", "UNIT"}
-    if parsed.code.kind in ("SQ", "Flat") and all(t.kind in untrained for t in parsed.transforms[1:]):
+    if code.moments_sample != "kmeans" and all(t.info.moments_sample == "none" for t in parsed.transforms[1:]):
         return RANGE_SUBSAMPLE_ROWS
     return KMEANS_SUBSAMPLE_ROWS

@@ -15,7 +15,7 @@ from . import faiss_backend as fb
 from . import layout
 from .errors import ArtifactError
 from .spec import Piece, Spec, parse_spec
-from .techniques import CUSTOM_CODES, CUSTOM_TRANSFORMS
+from .techniques import STAGES
 
 FLAT = Piece("Flat", "Flat", ())
 
@@ -32,7 +32,7 @@ class FaissSegment:
         self._inverse = None
         # faiss's local search perturbs codes with one random stream per call: a row's code
         # would depend on its batch, so each row is encoded in a call of its own
-        self.row_by_row = self.spec.code.kind in ("LSQ", "PLSQ")
+        self.row_by_row = self.spec.code.info.row_by_row
 
     def fit(self, x: np.ndarray, seed: int, moments=None) -> None:
         """Train on ``x``; given ``moments``, the leading PCA comes from them and ``x`` trains the rest."""
@@ -101,8 +101,7 @@ class Pipeline:
                 part = FaissSegment(stage.pieces, stage.code, stage.d_in, metric)
             else:
                 piece = stage.pieces[0]
-                table = CUSTOM_CODES if stage.prefix == "code." else CUSTOM_TRANSFORMS
-                part = table[piece.kind](piece, stage.d_in, metric, seed)
+                part = STAGES[piece.kind](piece, stage.d_in, metric, seed)
             if stage.prefix == "code.":
                 self.code = part
             else:
@@ -119,7 +118,7 @@ class Pipeline:
         """Whether the first stage starts with a PCA or whitened PCA, which moments can fit."""
         first = self._stages()[0][1]
         return isinstance(first, FaissSegment) and bool(first.spec.transforms) \
-            and first.spec.transforms[0].kind in fb.PCA_EIGEN_POWER
+            and first.spec.transforms[0].info.fits_from_moments
 
     def fit(self, x: np.ndarray, seed: int, moments=None) -> None:
         """Train stage by stage on ``x``; ``moments`` (of a larger sample) fit a leading PCA instead."""

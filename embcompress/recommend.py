@@ -57,7 +57,6 @@ BYTE_SIZES = (8, 16, 24, 32, 48, 64, 96, 128)
 DEFAULT_SECONDS_PER_UNIT = 1.6e-9
 # Seconds for the candidates beyond faiss's baselines, which are measured whatever the limit.
 DEFAULT_TIME_LIMIT = 300.0
-KMEANS_ROW_OVERHEAD = 700
 
 
 # ----- data ---------------------------------------------------------------------------------
@@ -200,12 +199,16 @@ def expand_grid(dim: int, templates=GRID, sizes=BYTE_SIZES) -> list:
                 parsed.check_dim(dim)
             except ValueError:
                 continue
-            if any(t.kind in ("PCA", "PCAR", "PCAW") and t.args[0] >= dim for t in parsed.transforms):
+            if any(_reduces_to_dim_or_more(t, dim) for t in parsed.transforms):
                 continue  # a "reduction" to d or more dimensions is just a slower spec
-            if any(t.kind == "OPQ" and t.args[1] is not None and t.args[1] >= dim for t in parsed.transforms):
-                continue
             out.append(spec)
     return out
+
+
+def _reduces_to_dim_or_more(piece, dim: int) -> bool:
+    """Whether ``piece`` explicitly reduces ``dim``-d input to ``dim`` or more dimensions."""
+    n = piece.info.reduces_to(piece.args)
+    return n is not None and n >= dim
 
 
 def _sizes(budget_bytes) -> tuple:
@@ -238,8 +241,9 @@ def baselines(dim: int, budget_bytes=None) -> list:
 def code_bytes(spec: str, dim: int):
     """Bytes per vector of ``spec`` at ``dim`` without fitting; None when unknown before fitting."""
     parsed = parse_spec(spec)
-    if parsed.code.kind == "BIN":
-        return math.ceil(parsed.output_dim(dim) / 8)
+    known = parsed.code.info.code_bytes
+    if known is not None:
+        return known(parsed.code.args, parsed.output_dim(dim))
     try:
         import faiss
 
@@ -256,35 +260,14 @@ def cost_units(spec: str, n: int, dim: int) -> float:
     one covariance; scalar quantizers are one pass. Fitted to faiss 1.15 timings on 384-d.
     """
     parsed = parse_spec(spec)
-    additive = parsed.code.kind in ("RQ", "LSQ", "PRQ", "PLSQ")
-    bits = parsed.code.args[1] if parsed.code.kind == "PQ" or additive else 8
+    bits = parsed.code.info.codebook_bits
+    code_bits = bits(parsed.code.args) if bits is not None else 8
     units, d = float(n * dim), dim
-    for t in parsed.transforms:
-        d_out = type(parsed)(parsed.text, (t,), parsed.code).output_dim(d)
-        if t.kind in ("PCA", "PCAR", "PCAW", "ITQ"):
-            units += 2.5 * n * d * d
-        elif t.kind == "OPQ":
-            units += 67 * n * 2 ** bits * d_out
+    for t in (*parsed.transforms, parsed.code):
+        d_out = t.output_dim(d)
+        units += t.info.cost(t.args, n, d, d_out, code_bits)
         d = d_out
-    code = parsed.code
-    if code.kind == "PQ":
-        m = code.args[0]
-        units += 25 * n * m * (2 ** bits * d / m + KMEANS_ROW_OVERHEAD)
-    elif additive:  # every codebook is trained on whole (sub-)vectors: work grows with their count
-        books = code.args[0] * (code.args[-1] if code.kind in ("PRQ", "PLSQ") else 1)
-        if code.kind in ("RQ", "PRQ"):
-            effort = (1 + code.args[2] / 5) / 2  # beam 5 is 1; beam 16 measured 2x
-        else:
-            effort = code.args[3] / 25  # LSQ's training iterations (faiss's default 25)
-        units += 25 * n * books * 2 ** bits * d / 16 * effort * ADDITIVE_COST[code.kind]
     return units
-
-
-# training work of an additive quantizer per codebook, relative to RQ with beam 5: fitted to
-# faiss 1.15 on 10k x 384 (RQ32x8 85 s, RQ96x8 about 250 s, against 38 s for PQ32; PRQ4x8x8
-# about as long as RQ32x8; LSQ's local search several times slower). The previous model also
-# multiplied by the codebook count twice and predicted 189,400 s for RQ96x8 (about 250 s).
-ADDITIVE_COST = {"RQ": 1, "PRQ": 1, "LSQ": 3, "PLSQ": 3}
 
 
 @dataclass

@@ -15,5 +15,6 @@ from .sparse_topk import TopK  # noqa: E402
 from .truncation import Truncate  # noqa: E402
 from .unit_norm import UnitNorm  # noqa: E402
 
-CUSTOM_TRANSFORMS = {"HASH": FeatureHash, "PRUNE": Prune, "TRUNC": Truncate, "DISTILL": Distill, "UNIT": UnitNorm}
-CUSTOM_CODES = {"BIN": BinaryCode, "TOPK": TopK, "MP": MixedPrecision}
+# the stage of each spec kind faiss lacks (embcompress.spec.kinds declares the kind itself)
+STAGES = {"HASH": FeatureHash, "PRUNE": Prune, "TRUNC": Truncate, "DISTILL": Distill, "UNIT": UnitNorm,
+          "BIN": BinaryCode, "TOPK": TopK, "MP": MixedPrecision}
