@@ -139,8 +139,8 @@ def is_separator(line: str) -> bool:
     return re.match(r"^\|[-| :]+$", line.strip()) is not None
 
 
-def is_caption(line: str) -> bool:
-    """An unindented text line: the scripts indent their progress lines, not their captions."""
+def is_text(line: str) -> bool:
+    """An unindented text line: the scripts indent their progress lines, not captions or notes."""
     return bool(line.strip()) and not line.startswith(("|", " ", "\t"))
 
 
@@ -159,17 +159,17 @@ def table_spans(lines: list) -> list:
     return spans
 
 
-def caption_start(lines: list, start: int) -> int:
-    """Where a table's caption begins: the unindented lines right above it (one blank line allowed)."""
+def paragraph_above(lines: list, start: int) -> int:
+    """Where a table's caption begins: the paragraph it starts, or the one a blank line above it."""
     above = start - 1 if start > 0 and not lines[start - 1].strip() else start
     first = above
-    while first > 0 and is_caption(lines[first - 1]):
+    while first > 0 and lines[first - 1].strip():
         first -= 1
     return first if first < above else start
 
 
-def notes_end(lines: list, end: int) -> int:
-    """Where the notes after a table end: the text paragraph right below it (one blank line allowed)."""
+def paragraph_below(lines: list, end: int) -> int:
+    """Where a table's notes end: the paragraph right below it (one blank line allowed), up to a table."""
     below = end + 1 if end < len(lines) and not lines[end].strip() else end
     last = below
     while last < len(lines) and lines[last].strip() and not is_table_line(lines[last]):
@@ -189,10 +189,17 @@ def merged(spans: list) -> list:
 
 
 def table_excerpts(text: str) -> list:
-    """Every table the script printed, each with its caption and notes, as lists of lines."""
+    """Every table the script printed with the unindented text of the paragraphs around it.
+
+    Indented lines are the scripts' progress output and are left out, and so are loose table
+    rows without a header (``bench_core.py`` prints each spec's row as it goes).
+    """
     lines = text.splitlines()
-    spans = [(caption_start(lines, s), notes_end(lines, e)) for s, e in table_spans(lines)]
-    return [lines[s:e] for s, e in merged(spans)]
+    tables = table_spans(lines)
+    in_table = {i for s, e in tables for i in range(s, e)}
+    keep = [(paragraph_above(lines, s), paragraph_below(lines, e)) for s, e in tables]
+    return [[line for i, line in enumerate(lines[s:e], s) if i in in_table or is_text(line) or not line.strip()]
+            for s, e in merged(keep)]
 
 
 def excerpt_markdown(lines: list) -> str:
