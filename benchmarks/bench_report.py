@@ -204,14 +204,16 @@ def table_excerpts(text: str) -> list:
 
 def excerpt_markdown(lines: list) -> str:
     """Tables as Markdown, the text around them verbatim in ``text`` blocks."""
-    parts, run, in_table = [], [], None
+    parts: list = []
+    block: list = []
+    in_table: bool | None = None
     for line in [*lines, ""]:
         kind = is_table_line(line) if line.strip() else None
-        if kind != in_table and run:
-            parts.append("\n".join(run) if in_table else "```text\n" + "\n".join(run) + "\n```")
-            run = []
+        if kind != in_table and block:
+            parts.append("\n".join(block) if in_table else "```text\n" + "\n".join(block) + "\n```")
+            block = []
         if kind is not None:
-            run.append(line)
+            block.append(line)
         in_table = kind
     return "\n\n".join(parts)
 
