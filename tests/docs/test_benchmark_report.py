@@ -171,3 +171,12 @@ def test_the_committed_report_is_generated():
     text = (REPO / "docs" / "benchmarks.md").read_text()
     assert text.startswith(bench_report.GENERATED_MARKER + "\n"), \
         "docs/benchmarks.md is written by `make bench`; regenerate it instead of editing it"
+
+
+def test_a_failed_benchmark_keeps_the_tables_it_printed_before_it_stopped():
+    crashed = BenchRun("cli", "python benchmarks/bench_cli_stream.py", 3.0, CLI_STDOUT, False,
+                       error="exit status 1: MemoryError", log="/tmp/logs/cli.log")
+    text = bench_report.benchmark_section(crashed)
+    assert "**FAILED**: exit status 1: MemoryError. Full output: `/tmp/logs/cli.log`." in text
+    assert "Tables printed before it stopped:" in text
+    assert "| 200,000 | 4 | 0.31 | 1.0 | 200,000 | 0.25x | 500 |" in text
