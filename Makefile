@@ -69,6 +69,8 @@ fuzz: $(STAMP)
 mutants: $(STAMP)
 	$(VPY) .ci/mutants.py
 
+# Every benchmark with quick settings; writes docs/benchmarks.md, a generated file never edited by
+# hand (docs/benchmark_methods.md says how it measures).
 bench: $(STAMP)
 	$(VPY) benchmarks/run_all.py
 

@@ -10,7 +10,12 @@ The summary lists every target with the measured ratio and PASS or MISS, and for
 how far off it is and the usual reason. All ratios come from side-by-side runs in one
 process, so machine load shifts both sides; absolute rows/s are only indicative.
 
+The run is also written to ``docs/benchmarks.md`` (``bench_report.py``): date, machine, load,
+command, each benchmark's command, wall time and tables, a failed benchmark's log path, and
+the summary. That file is generated; nobody edits it by hand.
+
     .venv/bin/python benchmarks/run_all.py [--only core spark beam cli] [--logs DIR]
+                                           [--report PATH | --no-report]
 """
 from __future__ import annotations
 
@@ -22,7 +27,11 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
+
+from bench_report import (REPO, BenchRun, RunContext, command_line, load_average, machine_description,
+                          render_report, write_atomically)
 
 HERE = Path(__file__).resolve().parent
 QUICK = {
@@ -181,7 +190,8 @@ def cli_targets(text):
 TARGETS = {"core": core_targets, "spark": spark_targets, "beam": beam_targets, "cli": cli_targets}
 
 
-def run(name: str, logs: Path):
+def run(name: str, logs: Path) -> tuple[BenchRun, list]:
+    """Run one benchmark script, print its last table (or why it failed), and keep its full output."""
     argv = [sys.executable, str(HERE / QUICK[name][0]), *QUICK[name][1:]]
     print(f"\n## {name}: {' '.join(QUICK[name])}", flush=True)
     t = time.perf_counter()
@@ -189,41 +199,70 @@ def run(name: str, logs: Path):
         done = subprocess.run(argv, capture_output=True, text=True, timeout=TIMEOUT_S[name], check=False)
         text, ok = done.stdout, done.returncode == 0
         err = done.stderr
+        reason = f"exit status {done.returncode}: {last_line(err)}"
     except subprocess.TimeoutExpired as exc:
         text, ok = (exc.stdout or b"").decode() if isinstance(exc.stdout, bytes) else (exc.stdout or ""), False
-        err = f"timed out after {TIMEOUT_S[name]} s"
+        err = reason = f"timed out after {TIMEOUT_S[name]} s"
     seconds = time.perf_counter() - t
-    (logs / f"{name}.log").write_text(text + "\n--- stderr ---\n" + (err or ""))
-    print(last_table(text) if ok else f"FAILED ({err.strip().splitlines()[-1] if err.strip() else 'no stderr'}); "
-          f"log: {logs / (name + '.log')}")
+    log = logs / f"{name}.log"
+    log.write_text(text + "\n--- stderr ---\n" + (err or ""))
+    print(last_table(text) if ok else f"FAILED ({last_line(err)}); log: {log}")
     print(f"({name}: {seconds:.0f} s)", flush=True)
     targets = TARGETS[name](text) if ok else [Target(f"{name} benchmark", None, 1, why=f"failed: see {logs}")]
-    return targets, seconds
+    result = BenchRun(name, command_line(argv), seconds, text, ok, error="" if ok else reason, log=str(log))
+    return result, targets
+
+
+def last_line(err: str | None) -> str:
+    """The last line of a script's stderr: usually the exception that stopped it."""
+    return err.strip().splitlines()[-1] if err and err.strip() else "no stderr"
+
+
+def summary_table(targets: list) -> str:
+    """The Markdown table of targets, printed and written to the report alike."""
+    head = "| target | goal | measured | result | why, if missed |\n|---|---|---|---|---|"
+    return "\n".join([head, *(t.row() for t in targets)])
+
+
+def targets_met(targets: list) -> str:
+    missed = sum(not t.passed for t in targets)
+    return f"{len(targets) - missed} of {len(targets)} targets met"
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--only", nargs="*", default=list(QUICK), choices=list(QUICK))
     parser.add_argument("--logs", default="/tmp/embcompress_bench_logs")
+    parser.add_argument("--report", default=str(REPO / "docs" / "benchmarks.md"),
+                        help="where to write the generated report (default: docs/benchmarks.md)")
+    parser.add_argument("--no-report", action="store_true", help="print only; write no report")
     args = parser.parse_args(argv)
     logs = Path(args.logs)
     logs.mkdir(parents=True, exist_ok=True)
+    started, load_start = datetime.now(timezone.utc), load_average()
+    command = command_line([sys.executable, sys.argv[0], *(sys.argv[1:] if argv is None else argv)])
     print(f"# embcompress benchmarks, {time.strftime('%Y-%m-%d %H:%M %Z')}, {platform.node()}, "
           f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-          f"load average {os.getloadavg()[0]:.1f}", flush=True)
-    targets, total = [], 0.0
+          f"load average {load_start[0]:.1f}", flush=True)
+    runs, targets, total = [], [], 0.0
     for name in args.only:
-        got, seconds = run(name, logs)
+        result, got = run(name, logs)
+        runs.append(result)
         targets += got
-        total += seconds
+        total += result.seconds
     targets.append(Target("make bench wall time (min)", total / 60, BUDGET_S / 60, unit=" min",
                           higher_is_better=False, why="slow faiss training or a loaded machine"))
-    print(f"\n## Summary (load average now {os.getloadavg()[0]:.1f})\n")
-    print("| target | goal | measured | result | why, if missed |\n|---|---|---|---|---|")
-    for t in targets:
-        print(t.row())
-    missed = sum(not t.passed for t in targets)
-    print(f"\n{len(targets) - missed} of {len(targets)} targets met; logs in {logs}")
+    load_end = load_average()
+    summary = summary_table(targets)
+    print(f"\n## Summary (load average now {load_end[0]:.1f})\n")
+    print(summary)
+    print(f"\n{targets_met(targets)}; logs in {logs}")
+    if not args.no_report:
+        context = RunContext(started, command, machine_description(), load_start, load_end,
+                             [n for n in QUICK if n not in args.only])
+        report = Path(args.report)
+        write_atomically(report, render_report(context, runs, f"{summary}\n\n{targets_met(targets)}."))
+        print(f"report: {report}")
 
 
 if __name__ == "__main__":
