@@ -77,7 +77,7 @@ def random_spec(rng) -> str:
     transforms = ["PCA{a}", "PCAW{a}", "PCAR{a}", "OPQ{b}_{a}", "OPQ{b}", "RR{a}", "ITQ{a}", "ITQ", "L2norm",
                   "HASH{a}x{b}", "HASH{a}", "PRUNE{a}", "PRUNE{a}_imp", "TRUNC{a}", "DISTILL{a}", "DISTILL{a}_{b}"]
     codes = ["SQ8", "SQ6", "SQ4", "SQfp16", "SQbf16", "Flat", "PQ{b}", "PQ{b}x{c}", "RQ{b}x{c}", "RaBitQ",
-             "RaBitQ{c}", "BIN", "TOPK{a}", "MP{a}"]
+             "RaBitQ{c}", "BIN", "TOPK{a}", "MP{a}", "APQ{b}"]
     small = lambda: rng.choice([1, 2, 4, 8, 16, 32]) if rng.random() < 0.85 else _number(rng)  # noqa: E731
     bits = lambda: rng.choice([1, 2, 4, 8]) if rng.random() < 0.85 else rng.choice([0, 9, 16, 17, 64])  # noqa: E731
     length = rng.choice([0, 0, 1, 1, 2, 3]) if rng.random() < 0.95 else rng.choice([15, 16, 40, 3000])

@@ -81,7 +81,7 @@ def test_loader_on_forged_array_tables(entries):
 
 
 _tokens = st.sampled_from(["PCA", "PCAW", "PCAR", "OPQ", "RR", "ITQ", "L2norm", "SQ", "PQ", "RQ", "BIN", "Flat",
-                           "HASH", "PRUNE", "TRUNC", "DISTILL", "TOPK", "MP", "RaBitQ", "fp16", "x", "_", "imp",
+                           "HASH", "PRUNE", "TRUNC", "DISTILL", "TOPK", "MP", "RaBitQ", "APQ", "fp16", "x", "_", "imp",
                            ",", " ", "0", "1", "8", "64", "99999999", "-", "é"])
 
 

@@ -19,7 +19,7 @@ EXAMPLES = {
     "ITQ": "ITQ8,BIN", "L2norm": "L2norm,SQ8", "UNIT": "UNIT,SQ8", "HASH": "HASH8,SQ8", "PRUNE": "PRUNE8,SQ8",
     "TRUNC": "TRUNC8,SQ8", "DISTILL": "DISTILL8_4,SQ8", "Flat": "Flat", "SQ": "SQ4", "PQ": "PQ4x4",
     "RaBitQ": "RaBitQ", "RQ": "RQ2x4", "LSQ": "LSQ2x4_i2_t3", "PRQ": "PRQ2x2x4", "PLSQ": "PLSQ2x2x4_i2_t3",
-    "BIN": "BIN", "TOPK": "TOPK4", "MP": "MP8",
+    "BIN": "BIN", "TOPK": "TOPK4", "MP": "MP8", "APQ": "APQ4",
 }
 
 

@@ -24,7 +24,7 @@ DIM = 32
 SPECS = {  # one per spec kind: every code, and every transform in front of a cheap code
     "flat": "Flat", "sqfp16": "SQfp16", "sqbf16": "SQbf16", "sq8": "SQ8", "sq6": "SQ6", "sq4": "SQ4",
     "pq": "PQ8x4", "rq": "RQ4x4", "lsq": "LSQ4x4_i2_t2", "prq": "PRQ2x2x4", "plsq": "PLSQ2x2x4_i2_t2",
-    "bin": "BIN", "topk": "TOPK4", "mp": "MP8", "rabitq": "RaBitQ",
+    "bin": "BIN", "topk": "TOPK4", "mp": "MP8", "rabitq": "RaBitQ", "apq": "APQ8",
     "pca": "PCA16,SQ8", "pcaw": "PCAW16,SQ8", "pcar": "PCAR16,SQ8", "opq": "OPQ4,PQ4x4", "rr": "RR32,SQ8",
     "itq": "ITQ16,BIN", "l2norm": "L2norm,SQ8", "hash": "HASH64x2,SQ8", "prune": "PRUNE16,SQ8",
     "prune_imp": "PRUNE16_imp,SQ8", "trunc": "TRUNC16,SQ8", "distill": "DISTILL16,SQ8", "unit": "UNIT,PQ4x4",

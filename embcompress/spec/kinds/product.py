@@ -49,4 +49,21 @@ PQ = Kind("PQ", "code", r"PQ(\d+)(?:x(\d+))?", "PQ{m}[x{bits}]", parse=_pq_args,
           min_rows=lambda args, d: 2 ** args[1], max_rows=lambda args, d: 256 * 2 ** args[1],  # k-means: 256/centroid
           faiss=_faiss_text, arrays=_centroids, memory=_bytes, cost=_cost, codebook_bits=lambda args: args[1])
 
-KINDS = (PQ,)
+
+
+def _apq_check(text: str, args: tuple, d: int) -> str | None:
+    if d % args[0]:
+        return f"{text} needs the dimension it receives ({d}) to be divisible by {args[0]}"
+    return None
+
+
+# faiss's PQ{m}x8 codebooks with codes chosen for the angle (embcompress.techniques.angular_pq)
+APQ = Kind("APQ", "code", r"APQ(\d+)",
+           "APQ{m} (PQ{m}x8 codebooks, codes chosen for the angle, decoded on the unit sphere: cosine embeddings)",
+           check=_apq_check, min_rows=lambda args, d: 256, max_rows=lambda args, d: 256 * 256,
+           arrays=lambda args, d_in, d_out: {"centroids": ("float32", (256 * d_in,))},
+           memory=lambda args, d_in, d_out: 8 * 256 * d_in,  # the artifact's view and the transposed copy
+           cost=lambda args, n, d_in, d_out, code_bits: _cost((args[0], 8), n, d_in, d_out, 8),
+           codebook_bits=lambda args: 8, code_bytes=lambda args, d: args[0])
+
+KINDS = (PQ, APQ)
