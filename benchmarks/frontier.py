@@ -8,8 +8,10 @@ measured on one core by default (--threads), as the issue's frontiers are stated
 
 For every faiss string X the run also measures ``UNIT,X``: UNIT has nothing to fit, so its
 codec is built from the very state faiss trained on these rows (which is what ``ec.fit``
-trains, tests/core/test_fit_rows.py), and it encodes and searches through embcompress. Other
-``--ours`` specs are fitted with ``ec.fit``.
+trains, tests/core/test_fit_rows.py), and it encodes and searches through embcompress. For a
+string ending in an 8-bit ``PQ{m}`` it also measures ``...,APQ{m}`` on that state: APQ's
+codebooks are faiss's PQ codebooks, only its encode differs. Other ``--ours`` specs are
+fitted with ``ec.fit``.
 
     python benchmarks/frontier.py --budgets 32 --out docs/frontier_32.md
     python benchmarks/frontier.py --budgets 48 --faiss 'RQ48x8;OPQ48,PQ48' --ours 'UNIT,PRQ4x12x8'
@@ -17,6 +19,7 @@ trains, tests/core/test_fit_rows.py), and it encodes and searches through embcom
 from __future__ import annotations
 
 import argparse
+import re
 import time
 
 import faiss
@@ -43,6 +46,19 @@ def _faiss_rows(dev, spec, train):
     row = dev.measure(unit)
     row.pop("codes")
     yield {**row, "who": "embcompress", "fit_s": fit_s}
+    pieces = spec.split(",")
+    if re.fullmatch(r"PQ\d+(x8)?", pieces[-1]):
+        yield _apq_row(dev, ",".join(pieces[:-1] + ["A" + pieces[-1].removesuffix("x8")]), arrays, fit_s)
+
+
+def _apq_row(dev, spec, faiss_arrays, fit_s):
+    """``spec`` (ending in APQ) on the trained state of faiss's matching PQ string: its transforms
+    become our first stage (``s0.``), its PQ codebooks APQ's."""
+    arrays = {name.replace("code.code.", "code.").replace("code.t", "s0.t"): arr for name, arr in faiss_arrays.items()}
+    codec = ec.Codec({"spec": spec, "dim": dev.x.shape[1], "metric": "ip", "seed": 0}, arrays)
+    row = dev.measure(codec)
+    row.pop("codes")
+    return {**row, "who": "embcompress", "fit_s": fit_s}
 
 
 def _our_rows(dev, spec, train):

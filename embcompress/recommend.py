@@ -43,12 +43,14 @@ GRID = [
     "PQ{B2}x4", "PCA{B4},PQ{B}", "PCAR{B4},PQ{B}", "PCAR{B6},PQ{B}", "PQ{B}", "OPQ{B},PQ{B}",
     "RQ{B}x8", "LSQ{B}x8",
     "UNIT,PCA{B},SQ8", "UNIT,PCA{B2},SQ4", "UNIT,PQ{B}", "UNIT,OPQ{B},PQ{B}", "UNIT,RQ{B}x8",
+    "APQ{B}", "OPQ{B},APQ{B}",
 ]
 # faiss's strongest factory strings at a byte size: always measured by default, whatever the
 # time limit, so a recommendation is never worse than what faiss alone offers.
 FAISS_BASELINES = ["RQ{B}x8", "OPQ{B},PQ{B}", "PQ{B}", "PCA{B},SQ8", "PCA{B2},SQ4"]
-# "UNIT," templates assume unit-norm vectors; they join the grid only when the sample is unit-norm.
+# "UNIT," and APQ templates assume unit-norm vectors; they join the grid only when the sample is unit-norm.
 UNIT_PREFIX = "UNIT,"
+UNIT_ONLY_CODES = ("APQ",)
 UNIT_TOLERANCE = 1e-3
 BYTE_SIZES = (8, 16, 24, 32, 48, 64, 96, 128)
 
@@ -226,9 +228,13 @@ def is_unit_norm(x: np.ndarray) -> bool:
     return bool(len(x)) and bool(np.all(np.abs(norms - 1) <= UNIT_TOLERANCE))
 
 
+def _for_unit_norm(template: str) -> bool:
+    return template.startswith(UNIT_PREFIX) or template.split(",")[-1].startswith(UNIT_ONLY_CODES)
+
+
 def default_candidates(dim: int, budget_bytes=None, *, unit_norm: bool = False) -> list:
-    """The grid for a target (``UNIT`` templates only for unit-norm data)."""
-    templates = [t for t in GRID if unit_norm or not t.startswith(UNIT_PREFIX)]
+    """The grid for a target (``UNIT`` and ``APQ`` templates only for unit-norm data)."""
+    templates = [t for t in GRID if unit_norm or not _for_unit_norm(t)]
     return expand_grid(dim, templates, _sizes(budget_bytes))
 
 
