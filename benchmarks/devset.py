@@ -5,6 +5,8 @@ import sys
 import time
 from pathlib import Path
 
+import faiss
+
 from embcompress import datasets
 
 
@@ -25,11 +27,16 @@ def load_dev(data=None, gt=None):
     return datasets.load_dev(dev_dir())
 
 
-def train_and_encode(index, train, x) -> tuple:
-    """``(fit seconds, codes of x, encode rows/s)`` for a faiss index trained on ``train``."""
+def train_and_encode(index, train, x, fit_threads=None, encode_threads=None) -> tuple:
+    """``(fit seconds, codes of x, encode rows/s)`` for a faiss index trained on ``train``, each step
+    on the given number of faiss threads (None: as set)."""
+    if fit_threads:
+        faiss.omp_set_num_threads(fit_threads)
     start = time.perf_counter()
     index.train(train)
     fit_s = time.perf_counter() - start
+    if encode_threads:
+        faiss.omp_set_num_threads(encode_threads)
     start = time.perf_counter()
     codes = index.sa_encode(x)
     return fit_s, codes, len(x) / (time.perf_counter() - start)
