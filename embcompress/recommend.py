@@ -33,17 +33,17 @@ RECALL_KS = (1, 10, 100)
 RESCORE_FACTOR = 4
 DEFAULT_SAMPLE = 10_000
 
-# Spec templates. "{B}" is the target byte size, "{B2}"/"{B4}"/"{B6}"/"{B8}" are multiples of it and "{d}"
-# the input dimension. Every template is expanded for every size in BYTE_SIZES; expansions the
-# dimension does not allow (PCA wider than d, PQ not dividing d, ...) are dropped. Add a codec
-# by adding its template here.
+# Spec templates. "{B}" is the target byte size, "{B2}"/"{B4}"/"{B6}"/"{B8}" are multiples of it, "{H}"
+# half of it (even sizes only) and "{d}" the input dimension. Every template is expanded for every
+# size in BYTE_SIZES; expansions the dimension does not allow (PCA wider than d, PQ not dividing d,
+# ...) are dropped. Add a codec by adding its template here.
 GRID = [
     "SQfp16", "SQ8", "SQ6", "SQ4", "BIN",
     "PCA{B},SQ8", "PCA{B2},SQ4", "PCA{B8},BIN",
     "PQ{B2}x4", "PCA{B4},PQ{B}", "PCAR{B4},PQ{B}", "PCAR{B6},PQ{B}", "PQ{B}", "OPQ{B},PQ{B}",
-    "RQ{B}x8", "LSQ{B}x8",
+    "RQ{B}x8", "LSQ{B}x8", "PRQ2x{H}x8",
     "UNIT,PCA{B},SQ8", "UNIT,PCA{B2},SQ4", "UNIT,PQ{B}", "UNIT,OPQ{B},PQ{B}", "UNIT,RQ{B}x8",
-    "APQ{B}", "OPQ{B},APQ{B}",
+    "UNIT,PRQ2x{H}x8", "APQ{B}", "OPQ{B},APQ{B}",
 ]
 # faiss's strongest factory strings at a byte size: always measured by default, whatever the
 # time limit, so a recommendation is never worse than what faiss alone offers.
@@ -193,7 +193,9 @@ def expand_grid(dim: int, templates=GRID, sizes=BYTE_SIZES) -> list:
     out = []
     for template in templates:
         for b in sizes:
-            spec = template.format(B=b, B2=2 * b, B4=4 * b, B6=6 * b, B8=8 * b, d=dim)
+            if "{H}" in template and b % 2:
+                continue
+            spec = template.format(B=b, B2=2 * b, B4=4 * b, B6=6 * b, B8=8 * b, H=b // 2, d=dim)
             if spec in out:
                 continue
             try:

@@ -184,6 +184,13 @@ def test_baselines_hold_faiss_residual_quantizer_at_every_budget(budget):
     assert recommend.baselines(384, budget)[0] == f"RQ{budget}x8"
     assert f"RQ{budget}x8" in recommend.default_candidates(384, budget, unit_norm=True)
     assert f"UNIT,RQ{budget}x8" in recommend.default_candidates(384, budget, unit_norm=True)
+    # product RQ over two halves: at 96 B faster to encode than RQ96x8 and better (docs/quality.md)
+    assert f"UNIT,PRQ2x{budget // 2}x8" in recommend.default_candidates(384, budget, unit_norm=True)
+
+
+def test_half_budget_templates_skip_odd_budgets():
+    assert recommend.expand_grid(384, ["PRQ2x{H}x8"], (33,)) == []
+    assert recommend.expand_grid(384, ["PRQ2x{H}x8"], (32, 33)) == ["PRQ2x16x8"]
 
 
 def test_time_limit_starts_after_the_baselines(unit_bench, monkeypatch):
@@ -223,7 +230,7 @@ def independent_recall(codec, bench, k: int = 10) -> float:
 
 
 def test_default_candidates_on_small_real_data(unit_bench):
-    budget = 2  # 8-d real vectors: 19 default candidates, 15 of them within 2 B, several near-tied
+    budget = 2  # 8-d real vectors: 21 default candidates, 17 of them within 2 B, several near-tied
     result = recommend.search(unit_bench, budget_bytes=budget, time_limit=600)
     grid = recommend.default_candidates(8, budget, unit_norm=True)
     measured = {r["spec"]: r for r in result.rows}
