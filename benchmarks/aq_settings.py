@@ -9,7 +9,10 @@ decodes it and renormalized to unit norm (what the ``UNIT`` transform does), one
     python benchmarks/aq_settings.py 'LSQ32x8|ils=4&tit=10'
 
 Settings after ``|``, joined by ``&``: beam=N (RQ max_beam_size), refine=1 (RQ
-Train_refine_codebook), ils=N (LSQ encode_ils_iters), tit=N (LSQ train_iters).
+Train_refine_codebook), plain=1 (RQ plain k-means per stage, not progressive dimensions),
+niter=N (k-means iterations per stage), ils=N (LSQ encode_ils_iters), tit=N (LSQ train_iters).
+
+    python benchmarks/aq_settings.py 'RQ32x8;RQ32x8|plain=1;RQ32x8|plain=1&niter=25'   # fit time
 """
 from __future__ import annotations
 
@@ -30,6 +33,10 @@ def configure(index, settings: str) -> None:
             key, value = item.split("=")
             if key == "beam":
                 q.max_beam_size = int(value)
+            elif key == "plain":  # plain k-means per stage instead of faiss's progressive-dimension default
+                q.train_type = faiss.ResidualQuantizer.Train_default
+            elif key == "niter":
+                q.cp.niter = int(value)
             elif key == "refine":
                 q.train_type = q.train_type | faiss.ResidualQuantizer.Train_refine_codebook
             elif key == "ils":
