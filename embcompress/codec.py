@@ -10,10 +10,12 @@ import faiss
 import numpy as np
 import numpy.typing as npt
 
-from . import artifact, binary, files, layout, scoring, storage
+from . import artifact, layout, scoring, storage
+from . import _binary as binary
+from . import _files as files
 from ._typing import PathOrURL, Vectors
 from ._version import __version__
-from .checks import METRICS, check_k
+from ._checks import METRICS, check_k
 from .arrow import vectors_from_arrow
 from .errors import ArtifactError, EmbeddingError
 from .pipeline import Pipeline

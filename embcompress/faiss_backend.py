@@ -12,7 +12,7 @@ from typing import Any
 import faiss
 import numpy as np
 
-from . import exact
+from . import _exact as exact
 from .errors import ArtifactError
 from .spec import Spec
 

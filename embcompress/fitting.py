@@ -10,7 +10,7 @@ import pyarrow as pa
 from . import layout, scoring
 from ._typing import Vectors
 from .arrow import vectors_from_arrow
-from .checks import check_metric, check_seed
+from ._checks import check_metric, check_seed
 from .codec import Codec, library_versions
 from .errors import EmbeddingError
 from .moments import Moments

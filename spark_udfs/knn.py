@@ -17,7 +17,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from embcompress.arrow import codes_from_arrow, vectors_from_arrow
-from embcompress.checks import check_k
+from embcompress._checks import check_k
 from embcompress.codec import Codec
 from embcompress.validation import raise_on_invalid
 

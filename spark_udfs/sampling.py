@@ -9,7 +9,7 @@ import pyarrow as pa
 from pyspark.sql import functions as F
 
 import embcompress as ec
-from embcompress.checks import check_sample_size
+from embcompress._checks import check_sample_size
 from embcompress.fitting import check_fit_arguments
 
 from . import _columns, _moments, _scan, _session

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import exact
+from .. import _exact as exact
 from ..protocol import recall_at_k
 from ..scoring import blocked_topk
 

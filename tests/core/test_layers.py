@@ -7,8 +7,8 @@ import pytest
 
 CORE = Path(__file__).resolve().parents[2] / "embcompress"
 LAYERS = [  # lowest first
-    {"_version", "_faults", "_typing", "errors", "checks", "conventions", "files", "paths", "prefetch", "exact",
-     "binary"},
+    {"_version", "_faults", "_typing", "errors", "_checks", "conventions", "_files", "_paths", "_prefetch", "_exact",
+     "_binary"},
     {"spec", "storage", "validation"},
     {"layout", "moments", "scoring", "artifact", "provenance", "delta_lake"},
     {"arrow"},
