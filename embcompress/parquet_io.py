@@ -36,7 +36,7 @@ from .errors import EmbeddingError
 from ._paths import check_no_alias
 from ._prefetch import prefetched
 from .provenance import ColumnRecord
-from .validation import raise_on_invalid
+from ._validation import raise_on_invalid
 
 METADATA_KEY = provenance.KEY
 RUN_KEY = b"embcompress.run"

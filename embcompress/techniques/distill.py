@@ -20,7 +20,7 @@ import numpy as np
 
 from .. import _exact as exact
 from ..protocol import recall_at_k
-from ..scoring import blocked_topk
+from .._scoring import blocked_topk
 
 MINE_ROWS = 20000
 NEIGHBOURS = 10

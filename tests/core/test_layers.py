@@ -9,8 +9,8 @@ CORE = Path(__file__).resolve().parents[2] / "embcompress"
 LAYERS = [  # lowest first
     {"_version", "_faults", "_typing", "errors", "_checks", "conventions", "_files", "_paths", "_prefetch", "_exact",
      "_binary"},
-    {"spec", "storage", "validation"},
-    {"layout", "moments", "scoring", "artifact", "provenance", "delta_lake"},
+    {"spec", "storage", "_validation"},
+    {"_layout", "_moments", "_scoring", "_artifact", "provenance", "delta_lake"},
     {"arrow"},
     {"datasets", "protocol", "techniques", "faiss_backend"},
     {"pipeline"},
