@@ -21,7 +21,7 @@ from ._version import __version__
 from ._checks import METRICS, check_k
 from .arrow import vectors_from_arrow
 from .errors import ArtifactError, EmbeddingError
-from .pipeline import Pipeline
+from ._pipeline import Pipeline
 from .spec import MAX_DIM, parse_spec
 from ._validation import as_float_matrix, check_queries, find_invalid, raise_on_invalid
 

@@ -19,7 +19,7 @@ from . import _scoring as scoring
 from ._typing import Vectors
 from .arrow import vectors_from_arrow
 from .codec import Codec
-from .fitting import STAT_DATABASE, STAT_QUERIES, recall_at_k
+from ._fitting import STAT_DATABASE, STAT_QUERIES, recall_at_k
 from ._validation import as_float_matrix, find_invalid
 
 DEFAULT_THRESHOLDS = {

@@ -11,7 +11,7 @@ from pyspark.sql import functions as F
 import embcompress as ec
 from embcompress._checks import check_sample_size
 from embcompress._moments import subsample_rows
-from embcompress.fitting import check_fit_arguments
+from embcompress._fitting import check_fit_arguments
 
 from . import _columns, _moments, _scan, _session
 from ._draws import SAFETY_SIGMAS, ipc_blob, ipc_column, row_group_draws

@@ -15,7 +15,7 @@ from ._checks import check_metric, check_seed
 from .codec import Codec, library_versions
 from .errors import EmbeddingError
 from ._moments import Moments
-from .pipeline import Pipeline
+from ._pipeline import Pipeline
 from .protocol import recall_at_k  # noqa: F401 -- re-exported as ec.recall_at_k
 from .spec import Spec, parse_spec
 from ._validation import as_float_matrix, find_invalid, raise_on_invalid
