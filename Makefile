@@ -32,7 +32,7 @@ $(STAMP35): pyproject.toml
 	touch $(STAMP35)
 
 demo: $(STAMP)
-	$(VPY) -m embcompress.demo
+	$(VPY) -m embcompress._demo
 	$(VENV)/bin/embcompress evaluate embcompress/data/docstrings_minilm384_2k.parquet --column embedding \
 		--queries 200 --report report/
 

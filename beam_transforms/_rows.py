@@ -12,7 +12,7 @@ import apache_beam as beam
 import numpy as np
 import pyarrow as pa
 
-from embcompress.validation import wrong_type
+from embcompress._validation import wrong_type
 
 from ._tables import refuse_existing
 

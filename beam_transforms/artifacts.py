@@ -14,7 +14,8 @@ from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.io.localfilesystem import LocalFileSystem
 
-from embcompress import ArtifactError, Codec, files
+from embcompress import ArtifactError, Codec
+from embcompress import _files as files
 from embcompress.codec import MAX_ARTIFACT_BYTES
 
 _RAW = CompressionTypes.UNCOMPRESSED

@@ -9,7 +9,7 @@ from __future__ import annotations
 import apache_beam as beam
 
 import embcompress as ec
-from embcompress.checks import check_sample_size
+from embcompress._checks import check_sample_size
 
 from .artifacts import read_artifact, write_artifact
 from .sampling import ReservoirSample

@@ -23,7 +23,7 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.ml.transforms.base import ArtifactMode, MLTransformProvider
 from apache_beam.pvalue import AsSingleton
 
-from embcompress.checks import check_sample_size
+from embcompress._checks import check_sample_size
 from embcompress.conventions import ARTIFACT_SUFFIX, default_code_column
 from embcompress.spec import parse_spec
 

@@ -38,7 +38,7 @@ from embcompress.parquet_io import (
     result_record,
     result_record_path,
 )
-from embcompress.paths import check_no_alias
+from embcompress._paths import check_no_alias
 from embcompress.provenance import ColumnRecord
 from embcompress.spec import MAX_DIM
 

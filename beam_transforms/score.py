@@ -19,8 +19,8 @@ from apache_beam.pvalue import AsDict, AsSingleton, PCollection
 
 from embcompress import EmbeddingError
 from embcompress.arrow import codes_from_arrow
-from embcompress.checks import check_k
-from embcompress.validation import as_float_matrix
+from embcompress._checks import check_k
+from embcompress._validation import as_float_matrix
 
 from . import _rows, _schemas, _tables
 from ._codec_ref import CodecArg, CodecDoFn, FaissThreads, split_codec_arg

@@ -21,7 +21,7 @@ import sys
 import faiss
 import numpy as np
 
-from embcompress import faiss_backend as fb
+from embcompress import _faiss_backend as fb
 from embcompress.protocol import DevProtocol
 
 import devset

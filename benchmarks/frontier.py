@@ -25,7 +25,7 @@ import time
 import faiss
 
 import embcompress as ec
-from embcompress import faiss_backend as fb
+from embcompress import _faiss_backend as fb
 from embcompress.protocol import DevProtocol
 
 import devset

@@ -11,10 +11,10 @@ from .codec import Codec, load
 from .drift import DriftReport, drift
 from .errors import ArtifactError, EmbeddingError, NotFittedError
 from .evaluation import evaluate
-from .fitting import fit, recall_at_k
-from .moments import Moments
-from .pipeline import code_size
-from .scoring import exact_search
+from ._fitting import fit, recall_at_k
+from ._moments import Moments
+from ._pipeline import code_size
+from ._scoring import exact_search
 from .spec import GRAMMAR, parse_spec
 from .techniques.hashing import hash_features
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
-from . import validation as v
+from . import _validation as v
 from ._typing import Vectors
 from .conventions import check_on_invalid
 from .errors import EmbeddingError

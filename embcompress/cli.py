@@ -14,10 +14,13 @@ import threading
 from contextlib import contextmanager
 
 import embcompress as ec
-from . import files, folders, parquet_io, provenance, recommend, report, storage
+from . import parquet_io, provenance, recommend, storage
+from . import _folders as folders
+from . import _report as report
+from . import _files as files
 from .conventions import default_code_column
 from .errors import ArtifactError, EmbeddingError
-from .paths import check_no_alias
+from ._paths import check_no_alias
 from .spec import GRAMMAR
 
 PROG = "embcompress"

@@ -10,15 +10,20 @@ import faiss
 import numpy as np
 import numpy.typing as npt
 
-from . import artifact, binary, files, layout, scoring, storage
+from . import storage
+from . import _artifact as artifact
+from . import _layout as layout
+from . import _scoring as scoring
+from . import _binary as binary
+from . import _files as files
 from ._typing import PathOrURL, Vectors
 from ._version import __version__
-from .checks import METRICS, check_k
+from ._checks import METRICS, check_k
 from .arrow import vectors_from_arrow
 from .errors import ArtifactError, EmbeddingError
-from .pipeline import Pipeline
+from ._pipeline import Pipeline
 from .spec import MAX_DIM, parse_spec
-from .validation import as_float_matrix, check_queries, find_invalid, raise_on_invalid
+from ._validation import as_float_matrix, check_queries, find_invalid, raise_on_invalid
 
 METRIC_NAMES = METRICS
 SCORE_MODES = ("asymmetric", "hamming")
@@ -210,7 +215,7 @@ class Codec:
 
     # ----- artifact ---------------------------------------------------------------------------
     def to_bytes(self, *, key: bytes | None = None) -> bytes:
-        """The artifact: versioned header, named arrays, sha256 (layout in :mod:`embcompress.artifact`).
+        """The artifact: versioned header, named arrays, sha256 (layout in :mod:`embcompress._artifact`).
 
         With ``key`` (at least 16 bytes), an HMAC-SHA256 trailer follows, which
         ``load(path, key=...)`` requires: proof that whoever wrote the codec held the key.

@@ -8,7 +8,7 @@ import numpy as np
 import pyarrow.parquet as pq
 
 from .arrow import vectors_from_arrow
-from .validation import raise_on_invalid
+from ._validation import raise_on_invalid
 
 DEMO_PATH = Path(__file__).parent / "data" / "docstrings_minilm384_2k.parquet"
 DEV_FILE = "dev_docstrings_minilm384.parquet"

@@ -15,12 +15,12 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from . import scoring
+from . import _scoring as scoring
 from ._typing import Vectors
 from .arrow import vectors_from_arrow
 from .codec import Codec
-from .fitting import STAT_DATABASE, STAT_QUERIES, recall_at_k
-from .validation import as_float_matrix, find_invalid
+from ._fitting import STAT_DATABASE, STAT_QUERIES, recall_at_k
+from ._validation import as_float_matrix, find_invalid
 
 DEFAULT_THRESHOLDS = {
     "mse_ratio": 1.5,  # refit when MSE grows by more than half

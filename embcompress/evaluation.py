@@ -8,8 +8,8 @@ import numpy.typing as npt
 
 from .codec import Codec
 from .protocol import recall_at_k, split_queries
-from .scoring import exact_search
-from .validation import as_float_matrix
+from ._scoring import exact_search
+from ._validation import as_float_matrix
 
 DEFAULT_QUERIES = 1000
 

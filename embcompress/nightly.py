@@ -55,9 +55,9 @@ from .arrow import validate
 from .codec import Codec
 from .conventions import check_on_invalid, default_code_column
 from .drift import DEFAULT_THRESHOLDS, drift
-from .fitting import fit
+from ._fitting import fit
 from .parquet_io import check_files, encode_file, footer_digest
-from .paths import check_no_alias
+from ._paths import check_no_alias
 from .registry import Registry
 from .spec import MAX_DIM, parse_spec
 

@@ -33,10 +33,10 @@ from . import provenance, storage
 from .arrow import codes_as_binary, codes_from_arrow, decode_arrow, encode_arrow, vectors_from_arrow
 from .conventions import REASON_COLUMN, check_on_invalid, default_code_column, default_decoded_column
 from .errors import EmbeddingError
-from .paths import check_no_alias
-from .prefetch import prefetched
+from ._paths import check_no_alias
+from ._prefetch import prefetched
 from .provenance import ColumnRecord
-from .validation import raise_on_invalid
+from ._validation import raise_on_invalid
 
 METADATA_KEY = provenance.KEY
 RUN_KEY = b"embcompress.run"

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .datasets import load_pair
-from .scoring import exact_search
+from ._scoring import exact_search
 
 DEV_FIT_ROWS = 10_000
 

@@ -27,7 +27,7 @@ from .arrow import vectors_from_arrow
 from . import parquet_io, protocol
 from .errors import EmbeddingError
 from .spec import MAX_DIM, parse_spec
-from .validation import raise_on_invalid
+from ._validation import raise_on_invalid
 
 RECALL_KS = (1, 10, 100)
 RESCORE_FACTOR = 4

@@ -29,7 +29,7 @@ from urllib.parse import urlsplit
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from . import files
+from . import _files as files
 
 HADOOP_S3 = ("s3a://", "s3n://")
 S3_ENDPOINT_VARS = ("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL")

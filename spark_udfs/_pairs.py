@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from embcompress.arrow import codes_from_arrow, vectors_from_arrow
-from embcompress.validation import raise_on_invalid
+from embcompress._validation import raise_on_invalid
 
 
 def _groups(keys: np.ndarray):

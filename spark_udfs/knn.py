@@ -17,9 +17,9 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from embcompress.arrow import codes_from_arrow, vectors_from_arrow
-from embcompress.checks import check_k
+from embcompress._checks import check_k
 from embcompress.codec import Codec
-from embcompress.validation import raise_on_invalid
+from embcompress._validation import raise_on_invalid
 
 from . import _columns, _session
 from ._worker import broadcast_codec, ship_bytes

@@ -12,7 +12,7 @@ from embcompress.conventions import (DATASET_ARTIFACT, DATASET_SIDECAR, LEGACY_D
                                      default_code_column, resolve_drop_input)
 from embcompress.parquet_io import refuse_existing
 from embcompress.parquet_io import check_value_counts
-from embcompress.paths import check_no_alias
+from embcompress._paths import check_no_alias
 from embcompress.provenance import ColumnRecord
 from embcompress.spec import MAX_DIM
 

@@ -9,8 +9,9 @@ import pyarrow as pa
 from pyspark.sql import functions as F
 
 import embcompress as ec
-from embcompress.checks import check_sample_size
-from embcompress.fitting import check_fit_arguments
+from embcompress._checks import check_sample_size
+from embcompress._moments import subsample_rows
+from embcompress._fitting import check_fit_arguments
 
 from . import _columns, _moments, _scan, _session
 from ._draws import SAFETY_SIGMAS, ipc_blob, ipc_column, row_group_draws
@@ -130,12 +131,12 @@ def fit_codec(df: DataFrame, column: str, spec: str, *, sample_size: int = 100_0
 
     A spec that starts with ``PCA``/``PCAW`` fits that PCA from moments the executors sum over
     about ``sample_size`` sampled rows (as MLlib's PCA does), and what follows it on a subsample
-    of those rows (:func:`embcompress.moments.subsample_rows`), so far fewer bytes reach the
+    of those rows (:func:`embcompress._moments.subsample_rows`), so far fewer bytes reach the
     driver. ``pca_moments=False`` sends the whole sample instead, which makes the codec equal
     to ``embcompress.fit(spec, sample_vectors(...))``. ``holdout`` is as in
     :func:`embcompress.fit`: by default the trainer gets every row faiss would use.
     """
-    subsample = ec.moments.subsample_rows(spec)  # also fails on a bad spec before any Spark job runs
+    subsample = subsample_rows(spec)  # also fails on a bad spec before any Spark job runs
     _check_sampling(sample_size, engine)
     check_fit_arguments(metric, seed, holdout)
     if pca_moments and subsample is not None and sample_size > subsample:

@@ -75,7 +75,7 @@ class Spec:
         """The faiss ``index_factory`` string; a code faiss lacks is built on a faiss ``Flat`` code.
 
         Settings faiss's factory has no syntax for (beam size, iterations) are left out here
-        and set on the built index (:func:`embcompress.faiss_backend.new_index`).
+        and set on the built index (:func:`embcompress._faiss_backend.new_index`).
         """
         spell = self.code.info.faiss
         code = spell(self.code.text, self.code.args) if spell is not None else "Flat"

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 # Limits on the spec itself, shared by fit and load (see SECURITY.md). Sizes that pass them
-# can still need too much memory together; embcompress.layout bounds that from spec and dim.
+# can still need too much memory together; embcompress._layout bounds that from spec and dim.
 MAX_DIM = 65536  # every number in a spec, and every vector dimension
 MAX_PIECES = 16  # transforms plus the code
 MAX_HASH_FUNCTIONS = 64  # k of HASH{n}x{k}

@@ -22,7 +22,7 @@ from __future__ import annotations
 import faiss
 import numpy as np
 
-from .. import faiss_backend as fb
+from .. import _faiss_backend as fb
 from ..spec import parse_spec
 
 BITS = 8

@@ -1,9 +1,9 @@
-"""The BIN code as a pipeline stage (bit layout in :mod:`embcompress.binary`)."""
+"""The BIN code as a pipeline stage (bit layout in :mod:`embcompress._binary`)."""
 from __future__ import annotations
 
 import numpy as np
 
-from .. import binary
+from .. import _binary as binary
 
 
 class BinaryCode:

@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import exact
+from .. import _exact as exact
 from ..protocol import recall_at_k
-from ..scoring import blocked_topk
+from .._scoring import blocked_topk
 
 MINE_ROWS = 20000
 NEIGHBOURS = 10

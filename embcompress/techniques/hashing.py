@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .. import exact
+from .. import _exact as exact
 from .base import NoFit
 
 if TYPE_CHECKING:

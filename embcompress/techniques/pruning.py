@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..scoring import blocked_topk
+from .._scoring import blocked_topk
 
 IMPORTANCE_QUERIES = 256
 NEIGHBOURS = 10

@@ -2,7 +2,7 @@
 import matplotlib.image as mpimg
 import pytest
 
-from embcompress import report
+from embcompress import _report as report
 
 SPECS = "SQ8;SQ4;PCA16,SQ8;BIN;PQ8x4"
 

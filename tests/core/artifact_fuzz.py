@@ -29,7 +29,7 @@ from collections import Counter
 import numpy as np
 
 import embcompress as ec
-from embcompress import artifact
+from embcompress import _artifact as artifact
 
 MAX_MEMORY = 64 << 20  # the loader's ceiling in this process
 ADDRESS_SPACE_HEADROOM = 1 << 30  # beyond what the process had mapped when the fuzzing began

@@ -86,7 +86,7 @@ def test_quality_beats_pq_at_equal_bytes(codecs, data, spec):
 
 
 def test_memory_estimate_counts_faiss_rq_cross_products_as_built():
-    from embcompress import layout
+    from embcompress import _layout as layout
 
     # faiss keeps each codebook's products with the earlier ones only: K^2 * M(M-1)/2 floats
     x = np.random.default_rng(0).standard_normal((600, 16)).astype(np.float32)

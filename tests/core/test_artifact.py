@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import embcompress as ec
-from embcompress import artifact
+from embcompress import _artifact as artifact
 
 
 @pytest.fixture(scope="module")

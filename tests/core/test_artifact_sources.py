@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import embcompress as ec
-from embcompress import artifact
+from embcompress import _artifact as artifact
 
 ROOT = pathlib.Path(__file__).parents[2]
 KEY = b"k" * 32

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 import embcompress as ec
-from embcompress import faiss_backend as fb
+from embcompress import _faiss_backend as fb
 from embcompress.spec import parse_spec
 
 # faiss specs at d=16; every trainer here reads all 400 rows, so nothing may be held back from it

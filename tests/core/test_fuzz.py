@@ -14,7 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import embcompress as ec
-from embcompress import arrow, artifact
+from embcompress import arrow
+from embcompress import _artifact as artifact
 from embcompress.spec import parse_spec
 
 EXAMPLES = int(os.environ.get("EMBCOMPRESS_FUZZ_EXAMPLES", "2000"))

@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 
 import embcompress as ec
-from embcompress import artifact, layout
+from embcompress import _artifact as artifact
+from embcompress import _layout as layout
 from embcompress.spec import MAX_PIECES, parse_spec
 
 ROOT = pathlib.Path(__file__).parents[2]
@@ -161,7 +162,7 @@ def test_memory_estimate_covers_the_rebuilt_codec():
     """Loading a codec grows RSS by less than its estimate (measured in a child process)."""
     code = r"""
 import resource, sys, numpy as np, embcompress as ec
-from embcompress import layout
+from embcompress import _layout as layout
 blob = open(sys.argv[1], "rb").read()
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 codec = ec.Codec.from_bytes(blob)

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 import embcompress as ec
-from embcompress import artifact, layout
+from embcompress import _artifact as artifact
+from embcompress import _layout as layout
 from embcompress.spec import GRAMMAR, parse_spec
 from embcompress.spec.kinds import BY_NAME, KINDS
 from embcompress.techniques import STAGES

@@ -7,19 +7,19 @@ import pytest
 
 CORE = Path(__file__).resolve().parents[2] / "embcompress"
 LAYERS = [  # lowest first
-    {"_version", "_faults", "_typing", "errors", "checks", "conventions", "files", "paths", "prefetch", "exact",
-     "binary"},
-    {"spec", "storage", "validation"},
-    {"layout", "moments", "scoring", "artifact", "provenance", "delta_lake"},
+    {"_version", "_faults", "_typing", "errors", "_checks", "conventions", "_files", "_paths", "_prefetch", "_exact",
+     "_binary"},
+    {"spec", "storage", "_validation"},
+    {"_layout", "_moments", "_scoring", "_artifact", "provenance", "delta_lake"},
     {"arrow"},
-    {"datasets", "protocol", "techniques", "faiss_backend"},
-    {"pipeline"},
+    {"datasets", "protocol", "techniques", "_faiss_backend"},
+    {"_pipeline"},
     {"codec"},
-    {"fitting"},
+    {"_fitting"},
     {"drift", "evaluation", "registry", "parquet_io"},
-    {"nightly", "folders", "__init__"},
-    {"recommend", "reader", "demo"},
-    {"report"},
+    {"nightly", "_folders", "__init__"},
+    {"recommend", "reader", "_demo"},
+    {"_report"},
     {"cli"},
 ]
 LAYER = {name: i for i, names in enumerate(LAYERS) for name in names}

@@ -5,7 +5,7 @@ import pytest
 
 import embcompress as ec
 from embcompress.errors import EmbeddingError
-from embcompress.moments import KMEANS_SUBSAMPLE_ROWS, RANGE_SUBSAMPLE_ROWS, Moments, subsample_rows
+from embcompress._moments import KMEANS_SUBSAMPLE_ROWS, RANGE_SUBSAMPLE_ROWS, Moments, subsample_rows
 
 
 def _close(a: Moments, b: Moments):

@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from embcompress.prefetch import prefetched
+from embcompress._prefetch import prefetched
 
 
 @pytest.mark.parametrize("depth", [1, 3])

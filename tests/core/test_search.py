@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 import embcompress as ec
-from embcompress import scoring
+from embcompress import _scoring as scoring
 
 from ..topk import assert_same_topk
 

@@ -7,7 +7,7 @@ import pyarrow as pa
 import pytest
 
 import embcompress as ec
-from embcompress import artifact
+from embcompress import _artifact as artifact
 from embcompress.techniques.hashing import hashing_matrix
 from embcompress.techniques.mixed_precision import allocate_bits
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import embcompress as ec
-from embcompress import artifact
+from embcompress import _artifact as artifact
 from embcompress.spec import _CODE_PATTERNS, _TRANSFORM_PATTERNS
 
 from .make_golden import SPECS, hashed

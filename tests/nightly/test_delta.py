@@ -12,7 +12,7 @@ import pytest
 from deltalake import DeltaTable
 
 from embcompress import nightly
-from embcompress.paths import PathConflictError
+from embcompress._paths import PathConflictError
 from embcompress.reader import open_compressed
 from embcompress.registry import Registry
 

@@ -18,7 +18,7 @@ import pytest
 
 import embcompress as ec
 from embcompress import parquet_io
-from embcompress.paths import PathConflictError, check_no_alias
+from embcompress._paths import PathConflictError, check_no_alias
 
 from . import inputs
 from .runners import CliError, cli

@@ -19,7 +19,7 @@ SUBSAMPLE = 300
 
 @pytest.fixture(autouse=True)
 def small_subsample(monkeypatch):
-    monkeypatch.setattr(ec.moments, "RANGE_SUBSAMPLE_ROWS", SUBSAMPLE)
+    monkeypatch.setattr(ec._moments, "RANGE_SUBSAMPLE_ROWS", SUBSAMPLE)
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,7 @@
 
 Parsed args are ``(m, bits, *settings[, splits])``: the beam size (RQ, PRQ) or the encode and
 training iterations (LSQ, PLSQ), defaulting to faiss's, then the split count of PRQ and PLSQ.
-faiss's factory has no syntax for the settings: embcompress.faiss_backend sets them on the index.
+faiss's factory has no syntax for the settings: embcompress._faiss_backend sets them on the index.
 """
 from __future__ import annotations
 

@@ -5,7 +5,7 @@ Nothing here builds a faiss object or allocates an array. The loader compares an
 arrays with :func:`expected_arrays` before anything else happens, so a hostile artifact cannot
 hand faiss an array shorter than the one it will read; :func:`memory_bytes` lets both the
 loader and ``fit`` refuse a spec whose codec would exceed the caller's memory ceiling before
-they allocate it. :class:`~embcompress.pipeline.Pipeline` builds its stages from
+they allocate it. :class:`~embcompress._pipeline.Pipeline` builds its stages from
 :func:`stages`, so the plan and the codec cannot disagree on names.
 """
 from __future__ import annotations

@@ -7,17 +7,18 @@ from collections.abc import Sequence
 import numpy as np
 import pyarrow as pa
 
-from . import layout, scoring
+from . import _layout as layout
+from . import _scoring as scoring
 from ._typing import Vectors
 from .arrow import vectors_from_arrow
-from .checks import check_metric, check_seed
+from ._checks import check_metric, check_seed
 from .codec import Codec, library_versions
 from .errors import EmbeddingError
-from .moments import Moments
-from .pipeline import Pipeline
+from ._moments import Moments
+from ._pipeline import Pipeline
 from .protocol import recall_at_k  # noqa: F401 -- re-exported as ec.recall_at_k
 from .spec import Spec, parse_spec
-from .validation import as_float_matrix, find_invalid, raise_on_invalid
+from ._validation import as_float_matrix, find_invalid, raise_on_invalid
 
 MAX_HOLDOUT_ROWS = 1000
 DEFAULT_STATS_HOLDOUT = 0.1
@@ -113,7 +114,7 @@ def fit(spec: str | Spec, sample: Vectors | pa.Table, metric: str = "ip", seed: 
     A float ``holdout`` instead keeps that share of the sample (at most 1,000 rows) out of
     training for the statistics, and ``holdout=0`` never holds back.
 
-    ``moments`` (:class:`~embcompress.moments.Moments`) of a larger sample that ``sample`` was
+    ``moments`` (:class:`~embcompress._moments.Moments`) of a larger sample that ``sample`` was
     drawn from fit a spec's leading ``PCA``/``PCAW`` from all of that sample; ``sample`` then
     trains what follows and gives the fit statistics, and its held-out rows are taken out of
     the moments too. A distributed fit sends the moments (d*d numbers) and a subsample to the

@@ -12,7 +12,7 @@ from typing import Any
 import faiss
 import numpy as np
 
-from . import exact
+from . import _exact as exact
 from .errors import ArtifactError
 from .spec import Spec
 
@@ -113,7 +113,7 @@ def quiet_opq_training(index):
 
 
 def set_leading_pca(index, moments) -> None:
-    """Fill the first transform of ``index``, a PCAMatrix, from :class:`~embcompress.moments.Moments`.
+    """Fill the first transform of ``index``, a PCAMatrix, from :class:`~embcompress._moments.Moments`.
 
     faiss then trains only what follows it (``IndexPreTransform.train`` skips trained transforms).
     """

@@ -11,8 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from . import faiss_backend as fb
-from . import layout
+from . import _faiss_backend as fb
+from . import _layout as layout
 from .errors import ArtifactError
 from .spec import Piece, Spec, parse_spec
 from .techniques import STAGES

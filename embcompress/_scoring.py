@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from .validation import as_float_matrix
+from ._validation import as_float_matrix
 
 DB_BLOCK = 32768
 QUERY_BLOCK = 1024
