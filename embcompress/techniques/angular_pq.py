@@ -62,10 +62,11 @@ class AngularPQ:
     def encode(self, y, out):
         y = np.ascontiguousarray(y, dtype=np.float32)
         for start in range(0, len(y), BLOCK):
-            rows = y[start: start + BLOCK]
-            block = np.zeros((BLOCK, self.d_in), np.float32)
-            block[: len(rows)] = rows
-            out[start: start + len(rows)] = self._encode_block(block)[: len(rows)]
+            block = y[start: start + BLOCK]
+            n = len(block)
+            if n < BLOCK:  # only the last block is padded; full ones are views
+                block = np.concatenate([block, np.zeros((BLOCK - n, self.d_in), np.float32)])
+            out[start: start + n] = self._encode_block(block)[:n]
 
     def _encode_block(self, y: np.ndarray) -> np.ndarray:
         """Codes ``(BLOCK, m)`` of one full block."""
