@@ -27,7 +27,7 @@ STAT_DATABASE = 10000
 # From this many rows on, statistics measured on the training rows are fair (an 8-bit k-means
 # codebook then has its 256 rows per centroid, the most faiss's k-means reads), so the second
 # fit that a trainer reading every row would need is skipped: at 100,000 x 768 it doubled an
-# additive quantizer's fit time for a figure that barely moves.
+# additive quantizer's fit time.
 SEPARATE_STATS_FIT_BELOW = 65536
 
 
