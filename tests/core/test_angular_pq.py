@@ -9,9 +9,9 @@ from embcompress.datasets import load_demo, matrix
 
 @pytest.fixture(scope="module")
 def rows():
-    """Real MiniLM rows from the shipped demo table, their first 96 dims renormalized (quick fits):
+    """Real MiniLM rows from the shipped demo table, their first 48 dims renormalized (quick fits):
     1,000 to fit on, 500 unseen."""
-    x = matrix(load_demo())[:, :96]
+    x = matrix(load_demo())[:, :48]
     x = np.ascontiguousarray(x / np.linalg.norm(x, axis=1, keepdims=True), dtype=np.float32)
     return x[:1000], x[1000:1500]
 
