@@ -24,6 +24,7 @@ import numpy as np
 
 from .. import _faiss_backend as fb
 from ..spec import parse_spec
+from .unit_norm import normalize
 
 BITS = 8
 CENTROIDS = 1 << BITS
@@ -73,31 +74,23 @@ class AngularPQ:
         sub = np.ascontiguousarray(y.reshape(BLOCK, self.m, self.dsub).transpose(1, 0, 2))
         dots = np.matmul(sub, self._by_dim)  # (m, BLOCK, 256): y_j . c for every sub-code
         codes = (dots - 0.5 * self._norms[:, None, :]).argmax(axis=2)  # Euclidean codes
-        cosine = self._objective(dots, codes)
+        a, b = self._sums(dots, codes)
         for _ in range(PASSES):
-            a, b = self._sums(dots, codes)
-            lam = (a / (2 * np.maximum(b, np.finfo(np.float32).tiny))).astype(np.float32)
-            tried = (dots - lam[None, :, None] * self._norms[:, None, :]).argmax(axis=2)
-            tried_cosine = self._objective(dots, tried)
-            better = tried_cosine > cosine
+            tried = (dots - (a / (2 * b))[None, :, None] * self._norms[:, None, :]).argmax(axis=2)
+            tried_a, tried_b = self._sums(dots, tried)
+            better = tried_a / np.sqrt(tried_b) > a / np.sqrt(b)  # a / sqrt(b): the cosine times |y|
             codes = np.where(better[None, :], tried, codes)
-            cosine = np.where(better, tried_cosine, cosine)
+            a, b = np.where(better, tried_a, a), np.where(better, tried_b, b)
         return codes.T.astype(np.uint8)
 
     def _sums(self, dots: np.ndarray, codes: np.ndarray) -> tuple:
-        """Per row: A = sum of the chosen sub-codes' dot products, B = sum of their squared norms."""
+        """Per row: A = sum of the chosen sub-codes' dot products, B = sum of their squared norms
+        (kept above float32's smallest normal, so a zero reconstruction never divides by 0)."""
         sub = np.arange(self.m)[:, None]
         a = dots[sub, np.arange(dots.shape[1])[None, :], codes].sum(axis=0)
         b = self._norms[sub, codes].sum(axis=0)
-        return a, b
-
-    def _objective(self, dots: np.ndarray, codes: np.ndarray) -> np.ndarray:
-        """A / sqrt(B): the cosine to the input times the input's norm (the same for every code)."""
-        a, b = self._sums(dots, codes)
-        return a / np.sqrt(np.maximum(b, np.finfo(np.float32).tiny))
+        return a, np.maximum(b, np.finfo(np.float32).tiny)
 
     def decode(self, codes):
         codes = np.asarray(codes, dtype=np.int64)
-        recon = self.centroids[np.arange(self.m)[None, :], codes].reshape(len(codes), self.d_in)
-        norms = np.sqrt(np.einsum("ij,ij->i", recon, recon, dtype=np.float64))
-        return (recon / np.where(norms > 0, norms, 1)[:, None]).astype(np.float32)
+        return normalize(self.centroids[np.arange(self.m)[None, :], codes].reshape(len(codes), self.d_in))

@@ -14,7 +14,8 @@ import numpy as np
 from .base import NoFit
 
 
-def _normalize(x: np.ndarray) -> np.ndarray:
+def normalize(x: np.ndarray) -> np.ndarray:
+    """Each row divided by its norm (float64), zero rows left as they are."""
     x64 = np.asarray(x, dtype=np.float64)
     norms = np.sqrt(np.einsum("ij,ij->i", x64, x64))
     return (x64 / np.where(norms > 0, norms, 1)[:, None]).astype(np.float32)
@@ -25,7 +26,7 @@ class UnitNorm(NoFit):
         self.d_in = self.d_out = d_in
 
     def forward(self, x):
-        return _normalize(x)
+        return normalize(x)
 
     def inverse(self, y):
-        return _normalize(y)
+        return normalize(y)
