@@ -41,11 +41,13 @@ def additive_quantizers(index) -> list:
 
 
 def _configure_additive(index, spec: Spec) -> None:
-    """Set the spec's beam size (RQ, PRQ) or local-search iterations (LSQ, PLSQ) on the built index."""
+    """Set the spec's beam size and k-means steps (RQ, PRQ) or local-search iterations (LSQ, PLSQ)
+    on the built index."""
     code = spec.code
     for q in additive_quantizers(index):
         if isinstance(q, faiss.ResidualQuantizer):
             q.max_beam_size = code.args[2]
+            q.cp.progressive_dim_steps = code.args[3]
         elif isinstance(q, faiss.LocalSearchQuantizer):
             q.encode_ils_iters, q.train_iters = code.args[2], code.args[3]
             q.nperts = min(q.nperts, q.M)  # faiss perturbs 4 codebooks per step and fails below 4

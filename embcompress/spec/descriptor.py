@@ -20,7 +20,7 @@ MAX_PIECES = 16  # transforms plus the code
 MAX_HASH_FUNCTIONS = 64  # k of HASH{n}x{k}
 MAX_CODEBOOK_BITS = 16  # bits of PQ{m}x{bits} and RQ{m}x{bits}
 MAX_RQ_CODEBOOKS = 128  # m of RQ{m}x{bits} (all splits of PRQ/PLSQ together): RQ128x8 is 128 B, the grid's top
-MAX_ADDITIVE_SETTING = 1024  # beam size (_b) and iteration counts (_i, _t) of additive codes
+MAX_ADDITIVE_SETTING = 1024  # beam size (_b), k-means steps (_p) and iteration counts (_i, _t) of additive codes
 MAX_SPEC_CHARS = 1024
 
 Arrays = dict[str, tuple[str, tuple[int, ...]]]  # {name: (dtype, shape)}

@@ -7,7 +7,8 @@ import embcompress as ec
 from embcompress.spec import parse_spec
 
 D = 16
-SPECS = ["RQ4x5", "RQ4x5_b1", "RQ4x5_b8", "LSQ4x4_i2_t3", "PRQ2x2x4_b2", "PLSQ2x2x4_i2_t2", "PCA8,RQ4x5"]
+SPECS = ["RQ4x5", "RQ4x5_b1", "RQ4x5_b8", "RQ4x5_p2", "LSQ4x4_i2_t3", "PRQ2x2x4_b2", "PRQ2x2x4_b2_p1",
+         "PLSQ2x2x4_i2_t2", "PCA8,RQ4x5"]
 
 
 @pytest.fixture(scope="module")
@@ -21,9 +22,11 @@ def codecs(data):
 
 
 @pytest.mark.parametrize("spec, args, factory", [
-    ("RQ32x8", (32, 8, 5), "RQ32x8"), ("RQ32x8_b16", (32, 8, 16), "RQ32x8"),
+    ("RQ32x8", (32, 8, 5, 10), "RQ32x8"), ("RQ32x8_b16", (32, 8, 16, 10), "RQ32x8"),
+    ("RQ32x8_p2", (32, 8, 5, 2), "RQ32x8"), ("RQ32x8_b3_p4", (32, 8, 3, 4), "RQ32x8"),
     ("LSQ16x8", (16, 8, 16, 25), "LSQ16x8"), ("LSQ16x8_i4_t10", (16, 8, 4, 10), "LSQ16x8"),
-    ("PRQ2x16x8_b8", (16, 8, 8, 2), "PRQ2x16x8"), ("PLSQ4x8x8_t3", (8, 8, 16, 3, 4), "PLSQ4x8x8"),
+    ("PRQ2x16x8_b8", (16, 8, 8, 10, 2), "PRQ2x16x8"),
+    ("PRQ2x16x8_p3", (16, 8, 5, 3, 2), "PRQ2x16x8"), ("PLSQ4x8x8_t3", (8, 8, 16, 3, 4), "PLSQ4x8x8"),
 ])
 def test_grammar(spec, args, factory):
     parsed = parse_spec(spec)
@@ -31,7 +34,8 @@ def test_grammar(spec, args, factory):
 
 
 @pytest.mark.parametrize("spec, dim, match", [("PRQ3x2x8", 32, "divisible by its 3 splits"),
-                                              ("RQ4x17", 32, "bits per codebook"), ("LSQ4x8_b3", 32, "unknown code")])
+                                              ("RQ4x17", 32, "bits per codebook"), ("LSQ4x8_b3", 32, "unknown code"),
+                                              ("RQ4x8_p0", 32, "outside 1"), ("RQ4x8_p2000", 32, "must be 1..1024")])
 def test_grammar_rejects(spec, dim, match):
     with pytest.raises(ValueError, match=match):
         parse_spec(spec).check_dim(dim)
@@ -42,7 +46,7 @@ def test_code_size(codecs, spec, size):
     assert codecs[spec].code_size == size == ec.code_size(spec, D)
 
 
-@pytest.mark.parametrize("spec", ["RQ4x5", "RQ4x5_b8", "PRQ2x2x4_b2"])
+@pytest.mark.parametrize("spec", ["RQ4x5", "RQ4x5_b8", "RQ4x5_p2", "PRQ2x2x4_b2", "PRQ2x2x4_b2_p1"])
 def test_codes_equal_faiss(codecs, data, spec):
     parsed = parse_spec(spec)
     index = faiss.index_factory(D, parsed.faiss_factory, faiss.METRIC_INNER_PRODUCT)
@@ -50,7 +54,7 @@ def test_codes_equal_faiss(codecs, data, spec):
     subs = [faiss.downcast_AdditiveQuantizer(inner.subquantizer(i)) for i in range(inner.nsplits)] \
         if isinstance(inner, faiss.ProductAdditiveQuantizer) else [inner]
     for q in subs:
-        q.max_beam_size = parsed.code.args[2]
+        q.max_beam_size, q.cp.progressive_dim_steps = parsed.code.args[2:4]
     index.train(data[:400])
     assert np.array_equal(codecs[spec].encode(data), index.sa_encode(data))
     np.testing.assert_allclose(codecs[spec].decode(index.sa_encode(data)), index.sa_decode(index.sa_encode(data)),
