@@ -48,6 +48,7 @@ def _configure_additive(index, spec: Spec) -> None:
         if isinstance(q, faiss.ResidualQuantizer):
             q.max_beam_size = code.args[2]
             q.cp.progressive_dim_steps = code.args[3]
+            q.cp.apply_pca = bool(code.args[4])
         elif isinstance(q, faiss.LocalSearchQuantizer):
             q.encode_ils_iters, q.train_iters = code.args[2], code.args[3]
             q.nperts = min(q.nperts, q.M)  # faiss perturbs 4 codebooks per step and fails below 4

@@ -37,10 +37,11 @@ DEFAULT_SAMPLE = 10_000
 # half of it (even sizes only) and "{d}" the input dimension. Every template is expanded for every
 # size in BYTE_SIZES; expansions the dimension does not allow (PCA wider than d, PQ not dividing d,
 # ...) are dropped. Add a codec by adding its template here.
-# The grid's own residual quantizers train each codebook with 2 progressive k-means steps, not
-# faiss's 10: on the dev set's 14,559 non-query rows 2.3x faster for RQ32x8 at 0.004 recall@10
-# (docs/quality.md), which keeps them under 10 minutes at 100k x 768 (benchmarks/bench_fit_time.py).
-FAST_RQ_TRAINING = "_p2"
+# The grid's own residual quantizers train each codebook with 3 progressive k-means steps on the
+# raw residual dimensions, not faiss's 10 in a PCA basis: about 3x faster at 768-d for the same
+# recall within noise (docs/quality.md), which keeps what recommend proposes under 10 minutes at
+# 100k x 768 on 2 cores (benchmarks/bench_fit_time.py). faiss's RQ{B}x8 stays a baseline.
+FAST_RQ_TRAINING = "_p3_nopca"
 GRID = [
     "SQfp16", "SQ8", "SQ6", "SQ4", "BIN",
     "PCA{B},SQ8", "PCA{B2},SQ4", "PCA{B8},BIN",

@@ -7,7 +7,7 @@ import embcompress as ec
 from embcompress.spec import parse_spec
 
 D = 16
-SPECS = ["RQ4x5", "RQ4x5_b1", "RQ4x5_b8", "RQ4x5_p2", "LSQ4x4_i2_t3", "PRQ2x2x4_b2", "PRQ2x2x4_b2_p1",
+SPECS = ["RQ4x5", "RQ4x5_b1", "RQ4x5_b8", "RQ4x5_p2_nopca", "LSQ4x4_i2_t3", "PRQ2x2x4_b2", "PRQ2x2x4_b2_p1",
          "PLSQ2x2x4_i2_t2", "PCA8,RQ4x5"]
 
 
@@ -22,11 +22,11 @@ def codecs(data):
 
 
 @pytest.mark.parametrize("spec, args, factory", [
-    ("RQ32x8", (32, 8, 5, 10), "RQ32x8"), ("RQ32x8_b16", (32, 8, 16, 10), "RQ32x8"),
-    ("RQ32x8_p2", (32, 8, 5, 2), "RQ32x8"), ("RQ32x8_b3_p4", (32, 8, 3, 4), "RQ32x8"),
+    ("RQ32x8", (32, 8, 5, 10, 1), "RQ32x8"), ("RQ32x8_b16", (32, 8, 16, 10, 1), "RQ32x8"),
+    ("RQ32x8_p2", (32, 8, 5, 2, 1), "RQ32x8"), ("RQ32x8_b3_p4_nopca", (32, 8, 3, 4, 0), "RQ32x8"),
     ("LSQ16x8", (16, 8, 16, 25), "LSQ16x8"), ("LSQ16x8_i4_t10", (16, 8, 4, 10), "LSQ16x8"),
-    ("PRQ2x16x8_b8", (16, 8, 8, 10, 2), "PRQ2x16x8"),
-    ("PRQ2x16x8_p3", (16, 8, 5, 3, 2), "PRQ2x16x8"), ("PLSQ4x8x8_t3", (8, 8, 16, 3, 4), "PLSQ4x8x8"),
+    ("PRQ2x16x8_b8", (16, 8, 8, 10, 1, 2), "PRQ2x16x8"),
+    ("PRQ2x16x8_p3_nopca", (16, 8, 5, 3, 0, 2), "PRQ2x16x8"), ("PLSQ4x8x8_t3", (8, 8, 16, 3, 4), "PLSQ4x8x8"),
 ])
 def test_grammar(spec, args, factory):
     parsed = parse_spec(spec)
@@ -35,7 +35,8 @@ def test_grammar(spec, args, factory):
 
 @pytest.mark.parametrize("spec, dim, match", [("PRQ3x2x8", 32, "divisible by its 3 splits"),
                                               ("RQ4x17", 32, "bits per codebook"), ("LSQ4x8_b3", 32, "unknown code"),
-                                              ("RQ4x8_p0", 32, "outside 1"), ("RQ4x8_p2000", 32, "must be 1..1024")])
+                                              ("RQ4x8_p0", 32, "outside 1"), ("RQ4x8_nopca_p2", 32, "unknown code"),
+                                              ("RQ4x8_p2000", 32, "must be 1..1024")])
 def test_grammar_rejects(spec, dim, match):
     with pytest.raises(ValueError, match=match):
         parse_spec(spec).check_dim(dim)
@@ -46,7 +47,7 @@ def test_code_size(codecs, spec, size):
     assert codecs[spec].code_size == size == ec.code_size(spec, D)
 
 
-@pytest.mark.parametrize("spec", ["RQ4x5", "RQ4x5_b8", "RQ4x5_p2", "PRQ2x2x4_b2", "PRQ2x2x4_b2_p1"])
+@pytest.mark.parametrize("spec", ["RQ4x5", "RQ4x5_b8", "RQ4x5_p2_nopca", "PRQ2x2x4_b2", "PRQ2x2x4_b2_p1"])
 def test_codes_equal_faiss(codecs, data, spec):
     parsed = parse_spec(spec)
     index = faiss.index_factory(D, parsed.faiss_factory, faiss.METRIC_INNER_PRODUCT)
@@ -54,7 +55,8 @@ def test_codes_equal_faiss(codecs, data, spec):
     subs = [faiss.downcast_AdditiveQuantizer(inner.subquantizer(i)) for i in range(inner.nsplits)] \
         if isinstance(inner, faiss.ProductAdditiveQuantizer) else [inner]
     for q in subs:
-        q.max_beam_size, q.cp.progressive_dim_steps = parsed.code.args[2:4]
+        beam, steps, pca = parsed.code.args[2:5]
+        q.max_beam_size, q.cp.progressive_dim_steps, q.cp.apply_pca = beam, steps, bool(pca)
     index.train(data[:400])
     assert np.array_equal(codecs[spec].encode(data), index.sa_encode(data))
     np.testing.assert_allclose(codecs[spec].decode(index.sa_encode(data)), index.sa_decode(index.sa_encode(data)),
