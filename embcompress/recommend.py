@@ -49,6 +49,8 @@ GRID = [
     "RQ{B}x8", "LSQ{B}x8", f"RQ{{B}}x8{FAST_RQ_TRAINING}", f"PRQ2x{{H}}x8{FAST_RQ_TRAINING}",
     "UNIT,PCA{B},SQ8", "UNIT,PCA{B2},SQ4", "UNIT,PQ{B}", "UNIT,OPQ{B},PQ{B}", f"UNIT,RQ{{B}}x8{FAST_RQ_TRAINING}",
     f"UNIT,PRQ2x{{H}}x8{FAST_RQ_TRAINING}", "APQ{B}", "OPQ{B},APQ{B}",
+    # two 8-bit residual codebooks per OPQ sub-space, greedy (beam 1): encodes at PQ's speed
+    "OPQ{H},PRQ{H}x2x8_b1", "UNIT,OPQ{H},PRQ{H}x2x8_b1",
 ]
 # faiss's strongest factory strings at a byte size: always measured by default, whatever the
 # time limit, so a recommendation is never worse than what faiss alone offers.

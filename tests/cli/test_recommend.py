@@ -189,6 +189,9 @@ def test_baselines_hold_faiss_residual_quantizer_at_every_budget(budget):
     assert f"UNIT,RQ{budget}x8_p3_nopca" in recommend.default_candidates(384, budget, unit_norm=True)
     # product RQ over two halves: at 96 B faster to encode than RQ96x8 and better (docs/quality.md)
     assert f"UNIT,PRQ2x{budget // 2}x8_p3_nopca" in recommend.default_candidates(384, budget, unit_norm=True)
+    # the fast tier's residual candidate: two greedy 8-bit codebooks per OPQ sub-space
+    half = budget // 2
+    assert f"UNIT,OPQ{half},PRQ{half}x2x8_b1" in recommend.default_candidates(384, budget, unit_norm=True)
 
 
 def test_half_budget_templates_skip_odd_budgets():

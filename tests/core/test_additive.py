@@ -8,7 +8,7 @@ from embcompress.spec import parse_spec
 
 D = 16
 SPECS = ["RQ4x5", "RQ4x5_b1", "RQ4x5_b8", "RQ4x5_p2_nopca", "LSQ4x4_i2_t3", "PRQ2x2x4_b2", "PRQ2x2x4_b2_p1",
-         "PLSQ2x2x4_i2_t2", "PCA8,RQ4x5"]
+         "PLSQ2x2x4_i2_t2", "PCA8,RQ4x5", "OPQ4,PRQ4x2x4_b1"]
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +42,8 @@ def test_grammar_rejects(spec, dim, match):
         parse_spec(spec).check_dim(dim)
 
 
-@pytest.mark.parametrize("spec, size", [("RQ4x5", 3), ("LSQ4x4_i2_t3", 2), ("PRQ2x2x4_b2", 2), ("PCA8,RQ4x5", 3)])
+@pytest.mark.parametrize("spec, size", [("RQ4x5", 3), ("LSQ4x4_i2_t3", 2), ("PRQ2x2x4_b2", 2), ("PCA8,RQ4x5", 3),
+                                        ("OPQ4,PRQ4x2x4_b1", 4)])
 def test_code_size(codecs, spec, size):
     assert codecs[spec].code_size == size == ec.code_size(spec, D)
 
@@ -103,3 +104,16 @@ def test_memory_estimate_counts_faiss_rq_cross_products_as_built():
     assert layout.memory_bytes(ec.parse_spec("RQ8x4"), 16) == 12 * 16 + books + built
     # so faiss's strongest string at 96 B fits the default ceiling at 384-d (it did not: 2.4 GB counted)
     assert layout.memory_bytes(ec.parse_spec("RQ96x8"), 384) < layout.DEFAULT_MAX_MEMORY
+
+
+def test_opq_then_greedy_product_rq_equals_faiss(codecs, data):
+    # recommend's fast 32 B candidate has this shape (OPQ{m},PRQ{m}x2x8_b1): faiss's codes, byte for byte
+    index = faiss.index_factory(D, "OPQ4,PRQ4x2x4", faiss.METRIC_INNER_PRODUCT)
+    prq = faiss.downcast_AdditiveQuantizer(faiss.downcast_index(index.index).aq)
+    for i in range(prq.nsplits):
+        faiss.downcast_AdditiveQuantizer(prq.subquantizer(i)).max_beam_size = 1
+    from embcompress import _faiss_backend as fb
+
+    with fb.quiet_opq_training(index):
+        index.train(data[:400])
+    assert np.array_equal(codecs["OPQ4,PRQ4x2x4_b1"].encode(data), index.sa_encode(data))
