@@ -71,8 +71,9 @@ def _additive(name: str, regex: str, grammar: str, defaults: tuple, split: bool,
         return total + 4 * (books * per_book) ** 2  # local search's pairwise terms, built for encoding
 
     def cost(args: tuple, n: int, d_in: int, d_out: int, code_bits: int) -> float:
-        # every codebook is trained on whole (sub-)vectors: work grows with their count
-        books = args[0] * (args[-1] if split else 1)
+        # every codebook is trained on whole (sub-)vectors: work grows with their count and length
+        splits = args[-1] if split else 1
+        books, d_in = args[0] * splits, d_in // splits
         if beam:
             effort = (1 + args[2] / 5) / 2 * _steps_effort(args[3], args[4])  # beam 5 is 1; beam 16 measured 2x
         else:
